@@ -1,0 +1,100 @@
+// The ControlPlaneRaft HTTP API (apis.md § ControlPlaneRaft), with the CP-side faults:
+// unavailability, flakiness, malformed answers and huge bodies.
+import type { ClusterModel } from './cluster-model.js';
+import { clusterState, cpObject, listPrgs, prgItem } from './cp-views.js';
+import { error, json, segments, type Ctx, type Reply } from './http-kit.js';
+import type { LeaseStore } from './leases.js';
+import type { Transfers } from './transfers.js';
+
+export class CpApi {
+  constructor(
+    private readonly model: ClusterModel,
+    private readonly transfers: Transfers,
+    private readonly leases: LeaseStore,
+  ) {}
+
+  async handle(ctx: Ctx): Promise<Reply> {
+    const f = this.model.faults();
+    if (f.cpUnavailable) return { ...error(503, 'unavailable', 'control plane unavailable'), headers: { 'retry-after': '1' } };
+    if (f.cpFlakyRatio > 0 && Math.random() < f.cpFlakyRatio) {
+      return { ...error(503, 'unavailable', 'control plane busy, retry'), headers: { 'retry-after': '0' } };
+    }
+    const reply = await this.route(ctx);
+    return this.corrupt(ctx, reply);
+  }
+
+  private async route(ctx: Ctx): Promise<Reply> {
+    const seg = segments(ctx.path);
+    const m = ctx.method;
+    const [a, b, c, d] = seg;
+    if (a === 'readyz' && seg.length === 1) {
+      if (m !== 'GET') return notAllowed();
+      const cp = cpObject(this.model);
+      return json(cp.healthy ? 200 : 503, cp);
+    }
+    if (a !== 'v1') return notFound(ctx);
+    if (b === 'cluster' && c === 'state' && seg.length === 3) return m === 'GET' ? json(200, clusterState(this.model)) : notAllowed();
+    if (b === 'features' && seg.length === 2) {
+      return m === 'GET' ? json(200, { batch_leader_transfer: !this.model.faults().noBatch }) : notAllowed();
+    }
+    if (b === 'prgs') {
+      if (seg.length === 2) return m === 'GET' ? listPrgs(this.model, ctx) : notAllowed();
+      if (c === undefined) return notFound(ctx);
+      if (seg.length === 3) {
+        if (m !== 'GET') return notAllowed();
+        const p = this.model.topo.prgIndex(c);
+        return p < 0 ? error(404, 'unknown_prg', `no PRG ${c}`) : json(200, prgItem(this.model, p));
+      }
+      if (seg.length === 4 && d === 'leader-transfer') return m === 'POST' ? this.transfers.single(ctx, c) : notAllowed();
+      return notFound(ctx);
+    }
+    if (b === 'leader-transfers') {
+      if (seg.length === 2) return m === 'POST' ? this.transfers.batchCreate(ctx) : notAllowed();
+      if (seg.length === 3 && c !== undefined) return m === 'GET' ? this.transfers.batchGet(c) : notAllowed();
+      return notFound(ctx);
+    }
+    if (b === 'leases' && seg.length <= 3) return this.leases.handle(ctx, c);
+    return notFound(ctx);
+  }
+
+  private corrupt(ctx: Ctx, reply: Reply): Reply {
+    const f = this.model.faults();
+    let out = reply;
+    const mal = f.cpMalformed;
+    if (mal && ctx.path === mal.path && reply.json !== undefined && reply.status < 300) {
+      if (!mal.field) out = { status: reply.status, text: '{"truncated": ', contentType: 'application/json' };
+      else out = { ...reply, json: mutate(reply.json, mal.field, mal.mode ?? 'wrong_type') };
+    }
+    if (f.hugeBodyBytes > 0 && ctx.path === '/v1/cluster/state' && out.json !== undefined && typeof out.json === 'object') {
+      const size = JSON.stringify(out.json).length;
+      const pad = Math.max(0, f.hugeBodyBytes - size - 20);
+      out = { ...out, json: { ...(out.json as Record<string, unknown>), padding: 'x'.repeat(pad) } };
+    }
+    return out;
+  }
+}
+
+/** Deep-copies `body` and breaks the value at the dotted `field` path. */
+function mutate(body: unknown, field: string, mode: 'wrong_type' | 'remove'): unknown {
+  const copy = JSON.parse(JSON.stringify(body)) as unknown;
+  const keys = field.split('.');
+  let cur: unknown = copy;
+  for (let i = 0; i < keys.length - 1; i++) {
+    if (typeof cur !== 'object' || cur === null) return copy;
+    cur = (cur as Record<string, unknown>)[keys[i] ?? ''];
+  }
+  const last = keys[keys.length - 1] ?? '';
+  if (typeof cur !== 'object' || cur === null) return copy;
+  const obj = cur as Record<string, unknown>;
+  if (mode === 'remove') delete obj[last];
+  else obj[last] = typeof obj[last] === 'string' ? 42 : 'x';
+  return copy;
+}
+
+function notAllowed(): Reply {
+  return error(405, 'method_not_allowed', 'method not allowed');
+}
+
+function notFound(ctx: Ctx): Reply {
+  return error(404, 'not_found', `no route ${ctx.method} ${ctx.path}`);
+}

@@ -1,0 +1,190 @@
+// Entry of one simulated node process:
+//   node dist/sim/node-main.js --data-dir DIR --node-id ID --state-dir DIR --control-url URL [...]
+// Durable state (ports, boot counter, drain flag) lives in DIR/state.json, so a restarted
+// process keeps its admin_url and comes back drained when it was drained.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { httpRequest } from './http-client.js';
+import { createServer, listen } from './http-kit.js';
+import { NodeRuntime, type DrainStatus, type DrainStore, type HeartbeatReply } from './node-runtime.js';
+import { CallRecorder } from './recorder.js';
+
+interface NodeState {
+  node_id: string;
+  admin_port: number;
+  mqtt_port: number;
+  boots: number;
+  drain: DrainStatus;
+}
+
+class FileState implements DrainStore {
+  readonly file: string;
+  state: NodeState;
+  constructor(dir: string, nodeId: string) {
+    fs.mkdirSync(dir, { recursive: true });
+    this.file = path.join(dir, 'state.json');
+    let s: NodeState | null;
+    try {
+      s = JSON.parse(fs.readFileSync(this.file, 'utf8')) as NodeState;
+    } catch {
+      s = null;
+    }
+    this.state = s ?? {
+      node_id: nodeId,
+      admin_port: 0,
+      mqtt_port: 0,
+      boots: 0,
+      drain: { draining: false, since: null, reason: null, initiator: null },
+    };
+  }
+  load(): DrainStatus {
+    return { ...this.state.drain };
+  }
+  save(d: DrainStatus): void {
+    this.state.drain = { ...d };
+    this.flush();
+  }
+  flush(): void {
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(this.state, null, 2));
+    fs.renameSync(tmp, this.file);
+  }
+}
+
+async function listenRetry(server: net.Server, port: number): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await new Promise<number>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve((server.address() as net.AddressInfo).port);
+        });
+      });
+    } catch (e) {
+      if (attempt >= 40 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'data-dir': { type: 'string' },
+      'node-id': { type: 'string' },
+      'state-dir': { type: 'string' },
+      'control-url': { type: 'string' },
+      listener: { type: 'string', default: 'mqtt' },
+      'max-sessions': { type: 'string', default: '50000' },
+      'replay-ms': { type: 'string', default: '800' },
+      sessions: { type: 'string', default: '0' },
+      'never-ready': { type: 'boolean', default: false },
+      'session-decay': { type: 'string', default: '0.15' },
+      'prg-total': { type: 'string', default: '0' },
+    },
+  });
+  const dataDir = values['data-dir'];
+  const nodeId = values['node-id'];
+  const stateDir = values['state-dir'];
+  const controlUrl = values['control-url'];
+  if (!dataDir || !nodeId || !stateDir || !controlUrl) throw new Error('--data-dir, --node-id, --state-dir and --control-url are required');
+  const token = process.env.SIM_NODE_TOKEN || undefined;
+
+  const store = new FileState(dataDir, nodeId);
+  store.state.boots++;
+  const maxRaw = values['max-sessions'];
+  const runtime = new NodeRuntime({
+    nodeId,
+    listener: values.listener ?? 'mqtt',
+    mqttPort: 0,
+    maxSessions: maxRaw === 'null' ? null : Number(maxRaw),
+    replayMs: Number(values['replay-ms']),
+    sessions: Number(values.sessions),
+    neverReady: values['never-ready'] ?? false,
+    sessionDecay: Number(values['session-decay']),
+    prgTotal: Number(values['prg-total']),
+    store,
+  });
+
+  // Raw TCP "MQTT" listener: accepted sockets are active sessions; refused while draining.
+  const sockets = new Set<net.Socket>();
+  const mqtt = net.createServer((socket) => {
+    if (runtime.draining) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    runtime.tcpConnections = sockets.size;
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      runtime.tcpConnections = sockets.size;
+    });
+  });
+  runtime.closeTcp = (n: number): number => {
+    let closed = 0;
+    for (const s of sockets) {
+      if (closed >= n) break;
+      s.destroy();
+      closed++;
+    }
+    return closed;
+  };
+  const mqttPort = await listenRetry(mqtt, store.state.mqtt_port);
+  runtime.opts.mqttPort = mqttPort;
+
+  const recorder = new CallRecorder(stateDir);
+  const admin = createServer({
+    handler: (ctx) => runtime.handle(ctx),
+    token: () => token,
+    record: (ctx, reply, tEnd) => {
+      if (ctx.headers['x-sim-lb-check']) return;
+      recorder.record('node', nodeId, ctx, reply, tEnd);
+    },
+  });
+  const adminPort = store.state.admin_port ? await listenRetry(admin, store.state.admin_port) : await listen(admin, 0);
+  store.state.admin_port = adminPort;
+  store.state.mqtt_port = mqttPort;
+  store.flush();
+
+  process.send?.({
+    type: 'listening',
+    admin_port: adminPort,
+    mqtt_port: mqttPort,
+    boot_id: runtime.bootId,
+    started_at: runtime.startedAtMs,
+    replay_progress: runtime.replayProgress(),
+    pid: process.pid,
+  });
+
+  const hbUrl = `${controlUrl}/_sim/heartbeat`;
+  const beat = async (): Promise<void> => {
+    try {
+      const res = await httpRequest(hbUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(runtime.heartbeat()),
+        timeoutMs: 1000,
+      });
+      if (res.status === 200) runtime.applyReply(JSON.parse(res.text) as HeartbeatReply);
+    } catch {
+      // the supervisor may be gone; the IPC disconnect handler exits us
+    }
+    setTimeout(() => void beat(), 25);
+  };
+  void beat();
+  setInterval(() => runtime.tick(50), 50);
+
+  const exit = (): void => process.exit(0);
+  process.on('disconnect', exit);
+  process.on('SIGTERM', exit);
+  process.on('SIGINT', exit);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`node-main: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,322 @@
+// One simulated Quantum runtime: readiness, drain flag, sessions, metrics and its admin
+// API. Used by the node process (node-main) and by the in-process virtual node host.
+import crypto from 'node:crypto';
+import { error, isObject, isoNow, json, segments, type Ctx, type Reply } from './http-kit.js';
+
+export interface DrainStatus {
+  draining: boolean;
+  since: string | null;
+  reason: string | null;
+  initiator: string | null;
+}
+
+export interface DrainStore {
+  load(): DrainStatus;
+  save(s: DrainStatus): void;
+}
+
+export class MemoryDrainStore implements DrainStore {
+  private s: DrainStatus = { draining: false, since: null, reason: null, initiator: null };
+  load(): DrainStatus {
+    return { ...this.s };
+  }
+  save(s: DrainStatus): void {
+    this.s = { ...s };
+  }
+}
+
+export interface RuntimeOptions {
+  nodeId: string;
+  listener: string;
+  mqttPort: number;
+  maxSessions: number | null;
+  replayMs: number;
+  sessions: number;
+  neverReady?: boolean;
+  sessionDecay?: number;
+  prgTotal?: number;
+  store: DrainStore;
+}
+
+export interface HeartbeatPayload {
+  node_id: string;
+  boot_id: string;
+  replay_progress: number;
+  draining: boolean;
+  active_sessions: number;
+  sim_sessions: number;
+  shed_total: number;
+  moved_out_total: number;
+  tcp_connections: number;
+}
+
+export interface HeartbeatReply {
+  routing_epoch: number;
+  prg_total: number;
+  strict_fallback: number;
+  add_sessions: number;
+  remove_sessions: number;
+  never_ready: boolean;
+  replay_ms: number | null;
+  session_decay: number;
+  cp_cache_stale: boolean;
+}
+
+export const VALID_DISCONNECT_CODES = new Set([139, 137, 156, 157]);
+const CACHE_FRESH_MS = 1000;
+const STUCK_PROGRESS = 0.95;
+
+export class NodeRuntime {
+  readonly bootId = crypto.randomBytes(8).toString('hex');
+  readonly startedAtMs = Date.now();
+  private readonly startMono = performance.now();
+  private drain: DrainStatus;
+  simSessions: number;
+  shedTotal = 0;
+  movedOutTotal = 0;
+  tcpConnections = 0;
+  /** Closes up to n real client sockets; returns how many it closed. */
+  closeTcp: (n: number) => number = () => 0;
+  private disconnect: { rate: number; code: number; budget: number } | null = null;
+  private readonly disconnects = new Map<string, number>();
+  private replayMs: number;
+  private neverReady: boolean;
+  private replayDone = false;
+  private lastCpOk = performance.now();
+  private routingEpoch = 0;
+  private prgTotal: number;
+  private strictFallback = 0;
+  private cpStaleForced = false;
+  private sessionDecay: number;
+
+  constructor(readonly opts: RuntimeOptions) {
+    this.drain = opts.store.load();
+    this.simSessions = opts.sessions;
+    this.replayMs = opts.replayMs;
+    this.neverReady = opts.neverReady ?? false;
+    this.sessionDecay = opts.sessionDecay ?? 0.15;
+    this.prgTotal = opts.prgTotal ?? 0;
+  }
+
+  get draining(): boolean {
+    return this.drain.draining;
+  }
+
+  activeSessions(): number {
+    return this.simSessions + this.tcpConnections;
+  }
+
+  replayProgress(): number {
+    if (this.replayDone) return 1;
+    const elapsed = performance.now() - this.startMono;
+    let p = this.replayMs <= 0 ? 1 : Math.min(1, elapsed / this.replayMs);
+    if (this.neverReady) p = Math.min(p, STUCK_PROGRESS);
+    if (p >= 1) this.replayDone = true;
+    return p;
+  }
+
+  private cacheAgeMs(): number {
+    return Math.round(performance.now() - this.lastCpOk);
+  }
+
+  readiness(): { ready: boolean; body: Record<string, unknown>; listener: Record<string, unknown> } {
+    const progress = this.replayProgress();
+    const fresh = !this.cpStaleForced && this.cacheAgeMs() < CACHE_FRESH_MS;
+    const reasons: string[] = [];
+    if (this.drain.draining) reasons.push('draining');
+    if (!fresh) reasons.push('cp_cache_stale');
+    if (progress < 1) reasons.push('prgs_replaying');
+    if (this.strictFallback > 0) reasons.push('prgs_strict_fallback');
+    if (this.replayMs > 0 && performance.now() - this.startMono < 50) reasons.push('starting');
+    const ready = reasons.length === 0;
+    const replaying = progress < 1 ? Math.ceil(this.prgTotal * (1 - progress)) : 0;
+    const listener: Record<string, unknown> = {
+      name: this.opts.listener,
+      port: this.opts.mqttPort,
+      accepting: ready,
+      active_sessions: this.activeSessions(),
+    };
+    if (this.opts.maxSessions !== null) listener.max_sessions = this.opts.maxSessions;
+    const body = {
+      ready,
+      node_id: this.opts.nodeId,
+      reasons,
+      draining: this.drain.draining,
+      cp_cache: { fresh, age_ms: this.cacheAgeMs(), routing_epoch: this.routingEpoch },
+      prgs: { total: this.prgTotal, ready: this.prgTotal - replaying, replaying, strict_fallback: this.strictFallback },
+      replay: { progress: Math.round(progress * 1000) / 1000 },
+      listeners: [listener],
+    };
+    return { ready, body, listener };
+  }
+
+  /** Advances drain decay and rate-limited disconnects by dtMs. */
+  tick(dtMs: number): void {
+    if (!this.drain.draining) return;
+    if (this.sessionDecay > 0 && this.simSessions > 0) {
+      const lost = Math.min(this.simSessions, Math.ceil(this.simSessions * this.sessionDecay * (dtMs / 50)));
+      this.simSessions -= lost;
+      this.shedTotal += lost;
+    }
+    const d = this.disconnect;
+    if (d) {
+      d.budget += (d.rate * dtMs) / 1000;
+      let n = Math.floor(d.budget);
+      if (n <= 0) return;
+      d.budget -= n;
+      const sim = Math.min(n, this.simSessions);
+      this.simSessions -= sim;
+      this.shedTotal += sim;
+      n -= sim;
+      const tcp = n > 0 ? this.closeTcp(n) : 0;
+      const key = `${d.code}|drain`;
+      this.disconnects.set(key, (this.disconnects.get(key) ?? 0) + sim + tcp);
+      if (this.activeSessions() === 0) this.disconnect = null;
+    }
+  }
+
+  heartbeat(): HeartbeatPayload {
+    return {
+      node_id: this.opts.nodeId,
+      boot_id: this.bootId,
+      replay_progress: this.replayProgress(),
+      draining: this.drain.draining,
+      active_sessions: this.activeSessions(),
+      sim_sessions: this.simSessions,
+      shed_total: this.shedTotal,
+      moved_out_total: this.movedOutTotal,
+      tcp_connections: this.tcpConnections,
+    };
+  }
+
+  applyReply(r: HeartbeatReply): void {
+    this.lastCpOk = performance.now();
+    this.routingEpoch = r.routing_epoch;
+    this.prgTotal = r.prg_total;
+    this.strictFallback = r.strict_fallback;
+    this.simSessions += Math.max(0, r.add_sessions);
+    const remove = Math.min(this.simSessions, Math.max(0, r.remove_sessions));
+    this.simSessions -= remove;
+    this.movedOutTotal += remove;
+    this.neverReady = r.never_ready;
+    if (r.replay_ms !== null && !this.replayDone) this.replayMs = r.replay_ms;
+    this.sessionDecay = r.session_decay;
+    this.cpStaleForced = r.cp_cache_stale;
+  }
+
+  private drainStatus(): Record<string, unknown> {
+    return { ...this.drain, active_sessions: this.activeSessions() };
+  }
+
+  handle(ctx: Ctx): Reply {
+    const seg = segments(ctx.path);
+    const route = seg.join('/');
+    const m = ctx.method;
+    if (route === 'livez') return m === 'GET' ? json(200, { status: 'ok' }) : notAllowed();
+    if (route === 'readyz') {
+      if (m !== 'GET') return notAllowed();
+      const r = this.readiness();
+      return json(r.ready ? 200 : 503, r.body);
+    }
+    if (seg[0] === 'readyz' && seg[1] === 'listeners' && seg.length === 3) {
+      if (m !== 'GET') return notAllowed();
+      if (seg[2] !== this.opts.listener) return error(404, 'unknown_listener', `no listener ${seg[2] ?? ''}`);
+      const r = this.readiness();
+      return json(r.ready ? 200 : 503, r.listener);
+    }
+    if (route === 'v1/node') {
+      if (m !== 'GET') return notAllowed();
+      return json(200, { node_id: this.opts.nodeId, version: '1.14.2', boot_id: this.bootId, started_at: isoNow(this.startedAtMs) });
+    }
+    if (route === 'v1/drain') return this.handleDrain(ctx);
+    if (route === 'v1/sessions/disconnect') return m === 'POST' ? this.handleDisconnect(ctx) : notAllowed();
+    if (route === 'metrics') return m === 'GET' ? { status: 200, text: this.metrics(), contentType: 'text/plain; version=0.0.4' } : notAllowed();
+    return error(404, 'not_found', `no route ${ctx.method} ${ctx.path}`);
+  }
+
+  private handleDrain(ctx: Ctx): Reply {
+    if (ctx.method === 'GET') return json(200, this.drainStatus());
+    if (ctx.method === 'PUT') {
+      if (ctx.bodyInvalid || (ctx.body !== undefined && !isObject(ctx.body))) return error(400, 'invalid_body', 'body must be a JSON object');
+      const b = (ctx.body ?? {}) as Record<string, unknown>;
+      for (const k of ['reason', 'initiator']) {
+        if (b[k] !== undefined && b[k] !== null && typeof b[k] !== 'string') return error(400, 'invalid_body', `${k} must be a string`);
+      }
+      const reason = typeof b.reason === 'string' ? b.reason : null;
+      const initiator = typeof b.initiator === 'string' ? b.initiator : null;
+      if (!this.drain.draining) {
+        this.drain = { draining: true, since: isoNow(), reason, initiator };
+      } else {
+        this.drain = { ...this.drain, reason: reason ?? this.drain.reason, initiator: initiator ?? this.drain.initiator };
+      }
+      this.opts.store.save(this.drain);
+      return json(200, this.drainStatus());
+    }
+    if (ctx.method === 'DELETE') {
+      this.drain = { draining: false, since: null, reason: null, initiator: null };
+      this.disconnect = null;
+      this.opts.store.save(this.drain);
+      return json(200, this.drainStatus());
+    }
+    return notAllowed();
+  }
+
+  private handleDisconnect(ctx: Ctx): Reply {
+    if (ctx.bodyInvalid || !isObject(ctx.body)) return error(400, 'invalid_body', 'body must be a JSON object');
+    const b = ctx.body;
+    const code = b.reason_code;
+    if (typeof code !== 'number' || !VALID_DISCONNECT_CODES.has(code)) {
+      const hint = code === 136 ? ' (136 is a CONNACK code, not a DISCONNECT code)' : '';
+      return error(400, 'invalid_reason_code', `reason_code must be one of 139, 137, 156, 157${hint}`);
+    }
+    const rate = b.rate_per_s;
+    if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1 || rate > 100000) {
+      return error(400, 'invalid_rate', 'rate_per_s must be an integer in 1..100000');
+    }
+    if (b.server_reference !== undefined && b.server_reference !== null && typeof b.server_reference !== 'string') {
+      return error(400, 'invalid_body', 'server_reference must be a string');
+    }
+    if (!this.drain.draining) return error(409, 'not_draining', 'the node is not draining');
+    this.disconnect = { rate, code, budget: 0 };
+    return json(202, { requested: this.activeSessions() });
+  }
+
+  metrics(): string {
+    const r = this.readiness().body as { prgs: { total: number; ready: number; replaying: number; strict_fallback: number } };
+    const lines = [
+      '# TYPE quantum_mqtt_active_sessions gauge',
+      `quantum_mqtt_active_sessions{listener="${this.opts.listener}"} ${this.activeSessions()}`,
+      '# TYPE quantum_drain_active gauge',
+      `quantum_drain_active{reason="${escapeLabel(this.drain.reason ?? '')}"} ${this.drain.draining ? 1 : 0}`,
+      '# TYPE quantum_prg_total gauge',
+      `quantum_prg_total ${r.prgs.total}`,
+      '# TYPE quantum_prg_ready gauge',
+      `quantum_prg_ready ${r.prgs.ready}`,
+      '# TYPE quantum_prg_replaying gauge',
+      `quantum_prg_replaying ${r.prgs.replaying}`,
+      '# TYPE quantum_prg_strict_fallback gauge',
+      `quantum_prg_strict_fallback ${r.prgs.strict_fallback}`,
+      '# TYPE quantum_replay_progress_ratio gauge',
+      `quantum_replay_progress_ratio ${this.replayProgress()}`,
+      '# TYPE quantum_cp_cache_age_seconds gauge',
+      `quantum_cp_cache_age_seconds ${this.cacheAgeMs() / 1000}`,
+      '# TYPE quantum_disconnects_total counter',
+    ];
+    const counts = new Map(this.disconnects);
+    if (!counts.has('139|drain')) counts.set('139|drain', 0);
+    if (!counts.has('139|failure')) counts.set('139|failure', 0);
+    for (const [key, v] of counts) {
+      const [code, cause] = key.split('|');
+      lines.push(`quantum_disconnects_total{reason_code="${code ?? ''}",cause="${cause ?? ''}"} ${v}`);
+    }
+    return lines.join('\n') + '\n';
+  }
+}
+
+function notAllowed(): Reply {
+  return error(405, 'method_not_allowed', 'method not allowed');
+}
+
+function escapeLabel(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}

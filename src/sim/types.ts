@@ -1,0 +1,132 @@
+// Public types of the simulator. The simulator never imports orchestrator code:
+// everything it needs is declared here.
+
+export type ReplicaState = 'healthy' | 'lagging' | 'replaying' | 'down';
+
+/** A replica forced into a state by the `replicaDown` fault. */
+export interface ReplicaFault {
+  node: string;
+  /** PRG ids; all PRGs with a replica on `node` when omitted. */
+  prgs?: string[];
+  /** `down` (default) or `lagging`. */
+  state?: 'down' | 'lagging';
+}
+
+export interface MalformedFault {
+  /** Request path (no query) whose answer is corrupted, e.g. `/v1/cluster/state`. */
+  path: string;
+  /** Dotted field path (`routing_epoch`, `nodes.0.id`); whole body becomes invalid JSON when omitted. */
+  field?: string;
+  /** `wrong_type` (default: value becomes the string "x") or `remove` (field deleted). */
+  mode?: 'wrong_type' | 'remove';
+}
+
+export interface Faults {
+  noBatch: boolean;
+  transferDelayMs: number;
+  transfersNeverComplete: boolean;
+  /** Max concurrent per-PRG transfer requests; 0 = unlimited. */
+  transferConcurrency: number;
+  /** Time the CP takes to answer one per-PRG transfer request. */
+  transferServiceMs: number;
+  noEligibleTarget: boolean;
+  replicaDown: ReplicaFault[];
+  neverReady: string[];
+  /** Per-node replay duration override in ms, e.g. {"node-2": 5000}. */
+  slowReady: Record<string, number>;
+  /** Nodes whose CP cache is reported stale (reason `cp_cache_stale`). */
+  cpCacheStale: string[];
+  lbNeverHealthy: string[];
+  lbError: boolean;
+  cpUnavailable: boolean;
+  /** CP answers `/readyz` 503 with `healthy: false` (a verdict, not a transient error). */
+  cpUnhealthy: boolean;
+  cpFlakyRatio: number;
+  cpMalformed: MalformedFault | null;
+  restartNoop: boolean | string[];
+  restartFail: boolean | string[];
+  restartHang: boolean | string[];
+  strictFallback: number;
+  leaseHeldBy: string | null;
+  /** true → node-1 is reported as `node-1;reboot`; a string → that id instead. */
+  hostileNodeId: boolean | string;
+  cursorLoop: boolean;
+  hugeBodyBytes: number;
+  placementViolation: boolean;
+  /** Fraction of simulated sessions a draining node loses every 50 ms (0 = never). */
+  sessionDecay: number;
+  /** Delay before a leaderless PRG elects a healthy replica. */
+  electionDelayMs: number;
+}
+
+export interface SimOptions {
+  nodes?: number;
+  racks?: number;
+  prgs?: number;
+  stateDir: string;
+  replayMs?: number;
+  sessionsPerNode?: number;
+  maxSessions?: number | null;
+  lbCheckIntervalMs?: number;
+  token?: string;
+  faults?: Partial<Faults>;
+  lb?: 'http' | 'none';
+  /** Path to dist/cli.js for the restart command; default resolved from this module. */
+  cliPath?: string;
+  /** Nodes served in-process under `/n/<id>` (no child processes). */
+  virtualNodes?: boolean;
+  /** Move sessions back to an under-loaded node over time (default true). */
+  rebalance?: boolean;
+}
+
+export interface SimNodeInfo {
+  id: string;
+  adminUrl: string;
+  mqttPort: number;
+  rack: string;
+}
+
+export interface RecordedCall {
+  t: number;
+  system: 'cp' | 'lb' | 'node';
+  node?: string;
+  method: string;
+  path: string;
+  body: unknown;
+  status: number;
+  t_end?: number;
+}
+
+export interface SimEvent {
+  t: number;
+  system: 'sim';
+  event: string;
+  node?: string;
+  [k: string]: unknown;
+}
+
+export interface SimStats {
+  restarts: Record<string, number>;
+  boots: Record<string, number>;
+  maxUnavailablePerPrg: number;
+  leaderChanges: number;
+  transfersRequested: number;
+  transfersCompleted: number;
+  sessions: { total: number; perNode: Record<string, number>; pool: number };
+}
+
+export interface SimHandle {
+  cpUrl: string;
+  lbUrl: string;
+  controlUrl: string;
+  stateDir: string;
+  configPath: string;
+  nodes: SimNodeInfo[];
+  setFaults(f: Partial<Faults>): Promise<void>;
+  calls(): Promise<RecordedCall[]>;
+  events(): Promise<SimEvent[]>;
+  stats(): Promise<SimStats>;
+  restartNode(id: string): Promise<void>;
+  stopNode(id: string): Promise<void>;
+  stop(): Promise<void>;
+}
