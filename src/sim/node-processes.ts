@@ -107,8 +107,8 @@ export class ProcessBackend implements NodeBackend {
           reject(new Error(`${node.id} exited before listening (code ${code}, signal ${signal})`));
           return;
         }
-        this.balancer.onDown(idx);
         this.model.onProcessDown(idx, { code, signal, closing: this.closing });
+        this.balancer.onDown(idx);
       });
     });
   }

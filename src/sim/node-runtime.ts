@@ -144,7 +144,7 @@ export class NodeRuntime {
       draining: this.drain.draining,
       cp_cache: { fresh, age_ms: this.cacheAgeMs(), routing_epoch: this.routingEpoch },
       prgs: { total: this.prgTotal, ready: this.prgTotal - replaying, replaying, strict_fallback: this.strictFallback },
-      replay: { progress: Math.round(progress * 1000) / 1000 },
+      replay: { progress: Math.floor(progress * 1000) / 1000 },
       listeners: [listener],
     };
     return { ready, body, listener };

@@ -117,8 +117,8 @@ export class VirtualBackend implements NodeBackend {
   private down(idx: number, detail: Record<string, unknown>): void {
     if (!this.runtimes[idx]) return;
     this.runtimes[idx] = null;
-    this.balancer.onDown(idx);
     this.model.onProcessDown(idx, detail);
+    this.balancer.onDown(idx);
   }
 
   restart(idx: number): Promise<void> {

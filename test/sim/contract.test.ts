@@ -1,0 +1,230 @@
+// Contract shapes of every endpoint the simulator serves (apis.md), against a real sim.
+import fs from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSim, type SimHandle } from '../../src/sim/index.js';
+import { del, get, post, put, sleep, tempDir, waitFor } from './helpers.js';
+import * as S from './schemas.js';
+
+let sim: SimHandle;
+
+beforeAll(async () => {
+  sim = await startSim({ stateDir: await tempDir(), nodes: 5, racks: 3, prgs: 600, replayMs: 300 });
+});
+afterAll(async () => {
+  await sim?.stop();
+});
+
+const node = (i: number): string => sim.nodes[i]?.adminUrl ?? '';
+
+describe('node runtime API', () => {
+  it('livez, readyz, listener, node', async () => {
+    expect((await get(`${node(0)}/livez`)).json).toEqual({ status: 'ok' });
+    const r = await get(`${node(0)}/readyz`);
+    expect(r.status).toBe(200);
+    const body = S.readyz.parse(r.json);
+    expect(body).toMatchObject({ ready: true, reasons: [], node_id: 'node-1', draining: false });
+    expect(body.listeners[0]).toMatchObject({ name: 'mqtt', port: sim.nodes[0]?.mqttPort, max_sessions: 50000 });
+    expect(body.prgs.total).toBeGreaterThan(0);
+    const l = await get(`${node(0)}/readyz/listeners/mqtt`);
+    expect(l.status).toBe(200);
+    S.listener.parse(l.json);
+    const unknown = await get(`${node(0)}/readyz/listeners/nope`);
+    expect(unknown.status).toBe(404);
+    S.errorBody.parse(unknown.json);
+    S.nodeInfo.parse((await get(`${node(0)}/v1/node`)).json);
+  });
+
+  it('drain PUT/GET/DELETE are idempotent, listener goes 503, disconnect validates', async () => {
+    const base = node(4);
+    const notDraining = await post(`${base}/v1/sessions/disconnect`, { reason_code: 139, rate_per_s: 100 });
+    expect(notDraining.status).toBe(409);
+    expect(S.errorBody.parse(notDraining.json).error.code).toBe('not_draining');
+    const d1 = S.drainStatus.parse((await put(`${base}/v1/drain`, { reason: 'rolling-restart', initiator: 'test@host:1' })).json);
+    expect(d1).toMatchObject({ draining: true, reason: 'rolling-restart', initiator: 'test@host:1' });
+    const d2 = S.drainStatus.parse((await put(`${base}/v1/drain`, { reason: 'rolling-restart', initiator: 'test@host:1' })).json);
+    expect(d2.since).toBe(d1.since);
+    const ready = await get(`${base}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(S.readyz.parse(ready.json).reasons).toEqual(['draining']);
+    expect((await get(`${base}/readyz/listeners/mqtt`)).status).toBe(503);
+    const bad = await post(`${base}/v1/sessions/disconnect`, { reason_code: 136, rate_per_s: 100 });
+    expect(bad.status).toBe(400);
+    expect(S.errorBody.parse(bad.json).error.code).toBe('invalid_reason_code');
+    expect((await post(`${base}/v1/sessions/disconnect`, { reason_code: 139, rate_per_s: 0 })).status).toBe(400);
+    const ok = await post(`${base}/v1/sessions/disconnect`, { reason_code: 156, server_reference: 'other:1883', rate_per_s: 100000 });
+    expect(ok.status).toBe(202);
+    expect(ok.json).toMatchObject({ requested: expect.any(Number) });
+    await waitFor(async () => S.drainStatus.parse((await get(`${base}/v1/drain`)).json).active_sessions === 0, 5000);
+    const metrics = (await get(`${base}/metrics`)).text;
+    for (const m of [
+      'quantum_mqtt_active_sessions{listener="mqtt"}',
+      'quantum_drain_active{reason="rolling-restart"} 1',
+      'quantum_prg_total',
+      'quantum_prg_ready',
+      'quantum_prg_replaying',
+      'quantum_prg_strict_fallback',
+      'quantum_replay_progress_ratio',
+      'quantum_cp_cache_age_seconds',
+      'quantum_disconnects_total{reason_code="139",cause="drain"}',
+    ]) {
+      expect(metrics).toContain(m);
+    }
+    const cleared = S.drainStatus.parse((await del(`${base}/v1/drain`)).json);
+    expect(cleared).toMatchObject({ draining: false, since: null, reason: null, initiator: null });
+    expect(S.drainStatus.parse((await del(`${base}/v1/drain`)).json).draining).toBe(false);
+  });
+});
+
+describe('control plane API', () => {
+  it('readyz, cluster state, features', async () => {
+    const r = await get(`${sim.cpUrl}/readyz`);
+    expect(r.status).toBe(200);
+    S.cpObject.parse(r.json);
+    const cs = S.clusterState.parse((await get(`${sim.cpUrl}/v1/cluster/state`)).json);
+    expect(cs.nodes.map((n) => n.id)).toEqual(['node-1', 'node-2', 'node-3', 'node-4', 'node-5']);
+    expect(cs.nodes.map((n) => n.rack)).toEqual(['r1', 'r2', 'r3', 'r1', 'r2']);
+    expect(cs.prgs).toEqual({ total: 600, ready: 600, strict_fallback: 0 });
+    expect(cs.placement).toEqual({ policy: 'one_replica_per_rack', violations: 0 });
+    expect(cs.nodes[0]?.mqtt_endpoint).toBe(`127.0.0.1:${sim.nodes[0]?.mqttPort}`);
+    expect(S.features.parse((await get(`${sim.cpUrl}/v1/features`)).json)).toEqual({ batch_leader_transfer: true });
+  });
+
+  it('lists every PRG once by following next_cursor; filters; limit bounds', async () => {
+    const seen = new Set<string>();
+    let cursor: string | null = null;
+    const cursors = new Set<string>();
+    do {
+      const url: string = `${sim.cpUrl}/v1/prgs?limit=128${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const page = S.prgList.parse((await get(url)).json);
+      for (const p of page.items) {
+        expect(seen.has(p.id)).toBe(false);
+        seen.add(p.id);
+        expect(p.replicas).toHaveLength(3);
+        expect(new Set(p.replicas.map((x) => sim.nodes.find((n) => n.id === x.node)?.rack)).size).toBe(3);
+        expect(p.replicas.filter((x) => x.role === 'leader').map((x) => x.node)).toEqual([p.leader]);
+      }
+      cursor = page.next_cursor;
+      if (cursor) {
+        expect(cursors.has(cursor)).toBe(false);
+        cursors.add(cursor);
+      }
+    } while (cursor);
+    expect(seen.size).toBe(600);
+    expect([...seen].sort()[0]).toBe('prg-0001');
+    expect((await get(`${sim.cpUrl}/v1/prgs?limit=0`)).status).toBe(400);
+    expect((await get(`${sim.cpUrl}/v1/prgs?limit=1001`)).status).toBe(400);
+    expect((await get(`${sim.cpUrl}/v1/prgs?cursor=garbage`)).status).toBe(400);
+    const def = S.prgList.parse((await get(`${sim.cpUrl}/v1/prgs`)).json);
+    expect(def.items).toHaveLength(500);
+    const onNode = S.prgList.parse((await get(`${sim.cpUrl}/v1/prgs?node=node-3&limit=1000`)).json);
+    expect(onNode.items.length).toBe(600); // rack r3 has only node-3
+    const led = S.prgList.parse((await get(`${sim.cpUrl}/v1/prgs?leader=node-2&limit=1000`)).json);
+    expect(led.items.length).toBeGreaterThan(80);
+    expect(led.items.every((p) => p.leader === 'node-2')).toBe(true);
+    S.prg.parse((await get(`${sim.cpUrl}/v1/prgs/prg-0007`)).json);
+    expect((await get(`${sim.cpUrl}/v1/prgs/prg-9999`)).status).toBe(404);
+  });
+
+  it('per-PRG leader transfer: to, exclude, already satisfied, no eligible target', async () => {
+    const p = S.prg.parse((await get(`${sim.cpUrl}/v1/prgs/prg-0010`)).json);
+    const from = p.leader ?? '';
+    const follower = p.replicas.find((r) => r.role === 'follower')?.node ?? '';
+    const same = await post(`${sim.cpUrl}/v1/prgs/prg-0010/leader-transfer`, { to: from });
+    expect(S.transfer.parse(same.json)).toEqual({ prg_id: 'prg-0010', from, to: from });
+    const notExcluded = await post(`${sim.cpUrl}/v1/prgs/prg-0010/leader-transfer`, { exclude: ['node-9'] });
+    expect(S.transfer.parse(notExcluded.json).to).toBe(from);
+    const r = await post(`${sim.cpUrl}/v1/prgs/prg-0010/leader-transfer`, { to: follower });
+    expect(r.status).toBe(202);
+    expect(S.transfer.parse(r.json)).toEqual({ prg_id: 'prg-0010', from, to: follower });
+    await waitFor(async () => S.prg.parse((await get(`${sim.cpUrl}/v1/prgs/prg-0010`)).json).leader === follower, 3000);
+    const others = p.replicas.map((x) => x.node);
+    const none = await post(`${sim.cpUrl}/v1/prgs/prg-0010/leader-transfer`, { exclude: others });
+    expect(none.status).toBe(409);
+    expect(S.errorBody.parse(none.json).error.code).toBe('no_eligible_target');
+    const notReplica = sim.nodes.map((n) => n.id).find((id) => !others.includes(id)) ?? '';
+    expect((await post(`${sim.cpUrl}/v1/prgs/prg-0010/leader-transfer`, { to: notReplica })).status).toBe(409);
+    expect((await post(`${sim.cpUrl}/v1/prgs/prg-9999/leader-transfer`, { to: from })).status).toBe(404);
+    expect((await post(`${sim.cpUrl}/v1/prgs/prg-0010/leader-transfer`, {})).status).toBe(400);
+  });
+
+  it('batch leader transfer empties a node', async () => {
+    const r = await post(`${sim.cpUrl}/v1/leader-transfers`, { away_from: 'node-1', exclude: ['node-5'], max_parallel: 16 });
+    expect(r.status).toBe(202);
+    const b = S.batch.parse(r.json);
+    expect(b.total).toBeGreaterThan(0);
+    const done = await waitFor(async () => {
+      const s = S.batch.parse((await get(`${sim.cpUrl}/v1/leader-transfers/${b.id}`)).json);
+      return s.state !== 'running' ? s : null;
+    }, 5000);
+    expect(done).toMatchObject({ state: 'done', done: b.total, failed: [] });
+    const led = S.prgList.parse((await get(`${sim.cpUrl}/v1/prgs?leader=node-1`)).json);
+    expect(led.items).toEqual([]);
+    expect((await get(`${sim.cpUrl}/v1/leader-transfers/lt-999`)).status).toBe(404);
+    expect((await post(`${sim.cpUrl}/v1/leader-transfers`, { away_from: 'node-99' })).status).toBe(404);
+  });
+
+  it('leases: create, held, renew, lost, release, expire', async () => {
+    const a = await post(`${sim.cpUrl}/v1/leases`, { name: 'rolling-restart', holder: 'a@h:1', ttl_ms: 30000 });
+    expect(a.status).toBe(201);
+    const la = S.leaseCreated.parse(a.json);
+    const held = await post(`${sim.cpUrl}/v1/leases`, { name: 'rolling-restart', holder: 'b@h:2', ttl_ms: 30000 });
+    expect(held.status).toBe(409);
+    expect(S.leaseHeld.parse(held.json)).toMatchObject({ error: { code: 'lease_held' }, holder: 'a@h:1' });
+    const info = await get(`${sim.cpUrl}/v1/leases/rolling-restart`);
+    expect(S.leaseInfo.parse(info.json).holder).toBe('a@h:1');
+    expect(info.json).not.toHaveProperty('token');
+    expect((await put(`${sim.cpUrl}/v1/leases/rolling-restart`, { token: la.token, ttl_ms: 30000 })).status).toBe(200);
+    const lost = await put(`${sim.cpUrl}/v1/leases/rolling-restart`, { token: 'nope', ttl_ms: 30000 });
+    expect(lost.status).toBe(409);
+    expect(S.errorBody.parse(lost.json).error.code).toBe('lease_lost');
+    const wrongDel = await del(`${sim.cpUrl}/v1/leases/rolling-restart?token=nope`);
+    expect(wrongDel.status).toBe(409);
+    expect(S.errorBody.parse(wrongDel.json).error.code).toBe('lease_held');
+    expect((await del(`${sim.cpUrl}/v1/leases/rolling-restart?token=${la.token}`)).status).toBe(204);
+    expect((await del(`${sim.cpUrl}/v1/leases/rolling-restart?token=${la.token}`)).status).toBe(204);
+    const free = await get(`${sim.cpUrl}/v1/leases/rolling-restart`);
+    expect(free.status).toBe(404);
+    expect(S.errorBody.parse(free.json).error.code).toBe('no_lease');
+    const short = S.leaseCreated.parse((await post(`${sim.cpUrl}/v1/leases`, { name: 'short', holder: 'c@h:3', ttl_ms: 150 })).json);
+    await sleep(250);
+    expect((await get(`${sim.cpUrl}/v1/leases/short`)).status).toBe(404);
+    const renewExpired = await put(`${sim.cpUrl}/v1/leases/short`, { token: short.token, ttl_ms: 1000 });
+    expect(S.errorBody.parse(renewExpired.json).error.code).toBe('lease_lost');
+  });
+});
+
+describe('LB pool API', () => {
+  it('member shape, admin state, errors', async () => {
+    const m = S.lbMember.parse((await get(`${sim.lbUrl}/v1/pools/mqtt/members/node-2`)).json);
+    expect(m).toMatchObject({ member: 'node-2', admin_state: 'enabled', health: 'up', address: `127.0.0.1:${sim.nodes[1]?.mqttPort}` });
+    expect(m.active_connections).toBeGreaterThan(0);
+    const d = await put(`${sim.lbUrl}/v1/pools/mqtt/members/node-2/admin-state`, { admin_state: 'draining' });
+    expect(S.lbMember.parse(d.json).admin_state).toBe('draining');
+    expect((await put(`${sim.lbUrl}/v1/pools/mqtt/members/node-2/admin-state`, { admin_state: 'bogus' })).status).toBe(400);
+    expect((await put(`${sim.lbUrl}/v1/pools/mqtt/members/node-2/admin-state`, { admin_state: 'enabled' })).status).toBe(200);
+    expect((await get(`${sim.lbUrl}/v1/pools/other/members/node-2`)).status).toBe(404);
+    expect((await get(`${sim.lbUrl}/v1/pools/mqtt/members/node-77`)).status).toBe(404);
+  });
+});
+
+describe('recording', () => {
+  it('calls.ndjson has one line per request with system, node, body and status', async () => {
+    await put(`${node(1)}/v1/drain`, { reason: 'rec', initiator: 't' });
+    await del(`${node(1)}/v1/drain`);
+    const calls = await sim.calls();
+    const text = await fs.readFile(`${sim.stateDir}/calls.ndjson`, 'utf8');
+    expect(text.trim().split('\n').length).toBe(calls.length);
+    const drain = calls.find((c) => c.system === 'node' && c.method === 'PUT' && c.path === '/v1/drain' && c.node === 'node-2');
+    expect(drain).toMatchObject({ status: 200, body: { reason: 'rec', initiator: 't' } });
+    const lbPut = calls.find((c) => c.system === 'lb' && c.method === 'PUT');
+    expect(lbPut).toMatchObject({ node: 'node-2', path: '/v1/pools/mqtt/members/node-2/admin-state', body: { admin_state: 'draining' } });
+    expect(calls.some((c) => c.system === 'cp' && c.path === '/v1/prgs?limit=128')).toBe(true);
+    const ts = calls.map((c) => c.t);
+    expect([...ts].sort((a, b) => a - b)).toEqual(ts);
+    expect(calls.some((c) => c.path.startsWith('/_sim'))).toBe(false);
+    expect(calls.filter((c) => c.system === 'node' && c.path === '/readyz').length).toBeLessThan(10); // LB checks not recorded
+    const events = await sim.events();
+    expect(events.some((e) => e.event === 'transfer_done')).toBe(true);
+    expect(events.some((e) => e.event === 'drain_on' && e.node === 'node-5')).toBe(true); // seen via heartbeats
+  });
+});
