@@ -1,0 +1,157 @@
+import { z } from 'zod';
+import { HttpError, LeaseHeldError, ProtocolError } from '../errors.js';
+import { type HttpOptions, HttpClient } from './http.js';
+import type { CallCtl } from './runtime.js';
+import {
+  type BatchTransfer,
+  type ClusterState,
+  type CpStatus,
+  type Lease,
+  type LeaseInfo,
+  type LeaderTransfer,
+  type Prg,
+  batchTransferSchema,
+  clusterStateSchema,
+  cpStatusSchema,
+  featuresSchema,
+  leaderTransferSchema,
+  leaseHeldBodySchema,
+  leaseInfoSchema,
+  leaseSchema,
+  prgPageSchema,
+  prgSchema,
+} from './schemas.js';
+
+export type TransferTarget = { to: string } | { exclude: string[] };
+
+/** ControlPlaneRaft: membership, PRG placement and leadership, maintenance leases. */
+export class ControlPlaneClient {
+  readonly http: HttpClient;
+  constructor(opts: Omit<HttpOptions, 'system'>) {
+    this.http = new HttpClient({ ...opts, system: 'control plane' });
+  }
+
+  /** CP `/readyz`: a 503 with the cp body is a verdict ("not healthy"), not an error. */
+  async readyz(ctl: CallCtl = {}): Promise<{ ok: boolean; cp: CpStatus }> {
+    const r = await this.http.call('GET', '/readyz', { schema: cpStatusSchema, answerStatuses: [503], ...ctl });
+    return { ok: r.status === 200, cp: r.data };
+  }
+
+  async clusterState(ctl: CallCtl = {}): Promise<ClusterState> {
+    return (await this.http.call('GET', '/v1/cluster/state', { schema: clusterStateSchema, ...ctl })).data;
+  }
+
+  /** Every PRG matching the filter, following `next_cursor` until null; a repeated cursor is a protocol error. */
+  async listPrgs(filter: { node?: string; leader?: string; limit?: number } = {}, ctl: CallCtl = {}): Promise<Prg[]> {
+    const out: Prg[] = [];
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    for (;;) {
+      const r = await this.http.call('GET', '/v1/prgs', {
+        schema: prgPageSchema,
+        query: { node: filter.node, leader: filter.leader, limit: filter.limit ?? 1000, cursor },
+        ...ctl,
+      });
+      out.push(...r.data.items);
+      const next = r.data.next_cursor;
+      if (next === null) return out;
+      if (seen.has(next)) {
+        throw new ProtocolError(
+          `control plane: invalid response from GET ${this.http.url('/v1/prgs')}: field "next_cursor": cursor "${next.slice(0, 40)}" was already seen in this listing (the CP is looping)`,
+          { endpoint: this.http.url('/v1/prgs') },
+        );
+      }
+      seen.add(next);
+      cursor = next;
+    }
+  }
+
+  async prg(id: string, ctl: CallCtl = {}): Promise<Prg> {
+    return (await this.http.call('GET', `/v1/prgs/${encodeURIComponent(id)}`, { schema: prgSchema, ...ctl })).data;
+  }
+
+  async transferLeader(id: string, target: TransferTarget, ctl: CallCtl = {}): Promise<LeaderTransfer> {
+    return (
+      await this.http.call('POST', `/v1/prgs/${encodeURIComponent(id)}/leader-transfer`, {
+        schema: leaderTransferSchema,
+        body: target,
+        ...ctl,
+      })
+    ).data;
+  }
+
+  async features(ctl: CallCtl = {}): Promise<{ batch: boolean }> {
+    try {
+      const r = await this.http.call('GET', '/v1/features', { schema: featuresSchema, ...ctl });
+      return { batch: r.data.batch_leader_transfer === true };
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 404) return { batch: false };
+      throw err;
+    }
+  }
+
+  /** Starts a batch transfer; undefined when the CP has no batch endpoint (404). */
+  async startBatchTransfer(
+    body: { away_from: string; exclude?: string[]; max_parallel: number },
+    ctl: CallCtl = {},
+  ): Promise<BatchTransfer | undefined> {
+    try {
+      return (await this.http.call('POST', '/v1/leader-transfers', { schema: batchTransferSchema, body, ...ctl })).data;
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async batchTransfer(id: string, ctl: CallCtl = {}): Promise<BatchTransfer> {
+    return (await this.http.call('GET', `/v1/leader-transfers/${encodeURIComponent(id)}`, { schema: batchTransferSchema, ...ctl })).data;
+  }
+
+  // --- maintenance leases --------------------------------------------------
+
+  async acquireLease(name: string, holder: string, ttlMs: number, ctl: CallCtl = {}): Promise<Lease> {
+    try {
+      const r = await this.http.call('POST', '/v1/leases', { schema: leaseSchema, body: { name, holder, ttl_ms: ttlMs }, ...ctl });
+      return r.data;
+    } catch (err) {
+      throw this.leaseConflict(err);
+    }
+  }
+
+  /** Renews with the token; a 409 means the lease was lost. */
+  async renewLease(name: string, token: string, ttlMs: number, ctl: CallCtl = {}): Promise<void> {
+    await this.http.call('PUT', `/v1/leases/${encodeURIComponent(name)}`, {
+      schema: z.unknown(),
+      body: { token, ttl_ms: ttlMs },
+      ...ctl,
+    });
+  }
+
+  async releaseLease(name: string, token: string, ctl: CallCtl = {}): Promise<void> {
+    await this.http.call('DELETE', `/v1/leases/${encodeURIComponent(name)}`, { schema: z.unknown(), query: { token }, ...ctl });
+  }
+
+  async lease(name: string, ctl: CallCtl = {}): Promise<LeaseInfo | undefined> {
+    try {
+      return (await this.http.call('GET', `/v1/leases/${encodeURIComponent(name)}`, { schema: leaseInfoSchema, ...ctl })).data;
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  private leaseConflict(err: unknown): unknown {
+    if (err instanceof HttpError && err.status === 409) {
+      const b = leaseHeldBodySchema.safeParse(err.body);
+      return new LeaseHeldError(b.success ? b.data.holder : 'another holder', b.success ? b.data.expires_at : undefined, {
+        endpoint: err.details.endpoint,
+      });
+    }
+    return err;
+  }
+}
+
+export function isConflict(err: unknown, code?: string): err is HttpError {
+  return err instanceof HttpError && err.status === 409 && (code === undefined || err.code === code);
+}
+

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { type HttpOptions, HttpClient } from './http.js';
+import {
+  type DrainStatus,
+  type NodeInfo,
+  type Readiness,
+  disconnectAnswerSchema,
+  drainStatusSchema,
+  listenerSchema,
+  livezSchema,
+  nodeInfoSchema,
+  readinessSchema,
+} from './schemas.js';
+
+export interface CallCtl {
+  deadline?: number;
+  signal?: AbortSignal;
+  /** false: a transient failure is returned at once instead of retried. */
+  retry?: boolean;
+}
+
+export interface DisconnectRequest {
+  reason_code: 139 | 137 | 156 | 157;
+  rate_per_s: number;
+  server_reference?: string;
+}
+
+/** The admin API of one Quantum node runtime. */
+export class RuntimeClient {
+  readonly http: HttpClient;
+  constructor(
+    readonly nodeId: string,
+    opts: Omit<HttpOptions, 'system'>,
+  ) {
+    this.http = new HttpClient({ ...opts, system: `node ${nodeId}` });
+  }
+
+  get adminUrl(): string {
+    return this.http.baseUrl;
+  }
+
+  async livez(ctl: CallCtl = {}): Promise<boolean> {
+    const r = await this.http.call('GET', '/livez', { schema: livezSchema, ...ctl });
+    return r.data.status === 'ok';
+  }
+
+  /** `/readyz`: 200 and 503 both carry the verdict. */
+  async readyz(ctl: CallCtl = {}): Promise<Readiness> {
+    const r = await this.http.call('GET', '/readyz', { schema: readinessSchema, answerStatuses: [503], ...ctl });
+    return r.data;
+  }
+
+  async listener(name: string, ctl: CallCtl = {}): Promise<{ ok: boolean; listener: z.infer<typeof listenerSchema> }> {
+    const r = await this.http.call('GET', `/readyz/listeners/${encodeURIComponent(name)}`, {
+      schema: listenerSchema,
+      answerStatuses: [503],
+      ...ctl,
+    });
+    return { ok: r.status === 200, listener: r.data };
+  }
+
+  async node(ctl: CallCtl = {}): Promise<NodeInfo> {
+    return (await this.http.call('GET', '/v1/node', { schema: nodeInfoSchema, ...ctl })).data;
+  }
+
+  async drainStatus(ctl: CallCtl = {}): Promise<DrainStatus> {
+    return (await this.http.call('GET', '/v1/drain', { schema: drainStatusSchema, ...ctl })).data;
+  }
+
+  async drain(reason: string, initiator: string, ctl: CallCtl = {}): Promise<DrainStatus> {
+    return (await this.http.call('PUT', '/v1/drain', { schema: drainStatusSchema, body: { reason, initiator }, ...ctl })).data;
+  }
+
+  async undrain(ctl: CallCtl = {}): Promise<DrainStatus> {
+    return (await this.http.call('DELETE', '/v1/drain', { schema: drainStatusSchema, ...ctl })).data;
+  }
+
+  async disconnect(req: DisconnectRequest, ctl: CallCtl = {}): Promise<number> {
+    const r = await this.http.call('POST', '/v1/sessions/disconnect', { schema: disconnectAnswerSchema, body: req, ...ctl });
+    return r.data.requested;
+  }
+
+  async metrics(ctl: CallCtl = {}): Promise<string> {
+    // Prometheus text, not JSON: read it raw through the same client rules.
+    const r = await this.http.callText('GET', '/metrics', ctl);
+    return r;
+  }
+}
+
+/** Sum of active sessions over a node's listeners. */
+export function activeSessions(r: Readiness): number {
+  return r.listeners.reduce((n, l) => n + l.active_sessions, 0);
+}
+
+/** Free capacity of a node, or undefined when any listener's capacity is unknown. */
+export function spareCapacity(r: Readiness): number | undefined {
+  let spare = 0;
+  for (const l of r.listeners) {
+    if (l.max_sessions === undefined || l.max_sessions === null) return undefined;
+    spare += Math.max(0, l.max_sessions - l.active_sessions);
+  }
+  return spare;
+}
+
+/** True when the only thing keeping the node out of service is the drain flag. */
+export function readyButDrained(r: Readiness): boolean {
+  return r.reasons.every((x) => x === 'draining');
+}

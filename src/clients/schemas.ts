@@ -1,0 +1,156 @@
+/**
+ * zod schemas for every response of apis.md. Objects are loose (unknown fields are
+ * ignored), known fields are checked for type and range, ids for the contract's pattern.
+ */
+import { z } from 'zod';
+import { idSchema } from '../config/schema.js';
+
+const count = z.number().int().min(0);
+const ratio = z.number().min(0).max(1);
+const timestamp = z.string().min(1);
+
+export const errorBodySchema = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+
+// --- runtime -------------------------------------------------------------
+
+export const listenerSchema = z.object({
+  name: z.string(),
+  port: z.number().int().min(0).max(65535),
+  accepting: z.boolean(),
+  active_sessions: count,
+  max_sessions: count.nullable().optional(),
+});
+export type Listener = z.infer<typeof listenerSchema>;
+
+export const READINESS_REASONS = ['draining', 'cp_cache_stale', 'prgs_replaying', 'prgs_strict_fallback', 'starting'] as const;
+
+export const readinessSchema = z.object({
+  ready: z.boolean(),
+  node_id: idSchema,
+  reasons: z.array(z.enum(READINESS_REASONS)),
+  draining: z.boolean(),
+  cp_cache: z.object({ fresh: z.boolean(), age_ms: count, routing_epoch: count }),
+  prgs: z.object({ total: count, ready: count, replaying: count, strict_fallback: count }),
+  replay: z.object({ progress: ratio }),
+  listeners: z.array(listenerSchema),
+});
+export type Readiness = z.infer<typeof readinessSchema>;
+
+export const livezSchema = z.object({ status: z.string() });
+
+export const nodeInfoSchema = z.object({
+  node_id: idSchema,
+  version: z.string(),
+  boot_id: z.string().min(1),
+  started_at: timestamp,
+});
+export type NodeInfo = z.infer<typeof nodeInfoSchema>;
+
+export const drainStatusSchema = z.object({
+  draining: z.boolean(),
+  since: timestamp.nullable(),
+  reason: z.string().nullable(),
+  initiator: z.string().nullable(),
+  active_sessions: count,
+});
+export type DrainStatus = z.infer<typeof drainStatusSchema>;
+
+export const disconnectAnswerSchema = z.object({ requested: count });
+
+// --- control plane ----------------------------------------------------------
+
+export const cpStatusSchema = z.object({
+  leader: z.string().nullable(),
+  term: count,
+  healthy: z.boolean(),
+  members: z.array(z.object({ id: z.string(), healthy: z.boolean() })),
+});
+export type CpStatus = z.infer<typeof cpStatusSchema>;
+
+export const clusterNodeSchema = z.object({
+  id: idSchema,
+  admin_url: z.string().url(),
+  mqtt_endpoint: z.string(),
+  rack: z.string(),
+  zone: z.string(),
+  state: z.enum(['up', 'draining', 'down', 'unknown']),
+  last_heartbeat_ms: count,
+});
+export type ClusterNode = z.infer<typeof clusterNodeSchema>;
+
+export const clusterStateSchema = z.object({
+  cp: cpStatusSchema,
+  routing_epoch: count,
+  nodes: z.array(clusterNodeSchema),
+  prgs: z.object({ total: count, ready: count, strict_fallback: count }),
+  placement: z.object({
+    policy: z.enum(['one_replica_per_node', 'one_replica_per_rack']),
+    violations: count,
+  }),
+});
+export type ClusterState = z.infer<typeof clusterStateSchema>;
+
+export const replicaSchema = z.object({
+  node: idSchema,
+  role: z.string(),
+  state: z.enum(['healthy', 'lagging', 'replaying', 'down']),
+  match_index: count,
+});
+export type Replica = z.infer<typeof replicaSchema>;
+
+export const prgSchema = z.object({
+  id: idSchema,
+  tenant: z.string(),
+  leader: idSchema.nullable(),
+  strict_fallback: z.boolean(),
+  commit_index: count,
+  replicas: z.array(replicaSchema),
+});
+export type Prg = z.infer<typeof prgSchema>;
+
+export const prgPageSchema = z.object({
+  items: z.array(prgSchema),
+  next_cursor: z.string().nullable(),
+});
+
+export const leaderTransferSchema = z.object({
+  prg_id: idSchema,
+  from: idSchema.nullable(),
+  to: idSchema,
+});
+export type LeaderTransfer = z.infer<typeof leaderTransferSchema>;
+
+export const batchTransferSchema = z.object({
+  id: z.string().min(1),
+  state: z.enum(['running', 'done', 'failed']),
+  total: count,
+  done: count,
+  failed: z.array(z.object({ prg_id: z.string(), error: z.object({ code: z.string(), message: z.string() }) })),
+});
+export type BatchTransfer = z.infer<typeof batchTransferSchema>;
+
+export const featuresSchema = z.object({ batch_leader_transfer: z.boolean().optional() });
+
+export const leaseSchema = z.object({
+  name: z.string(),
+  holder: z.string(),
+  token: z.string().min(1),
+  expires_at: timestamp,
+});
+export type Lease = z.infer<typeof leaseSchema>;
+export const leaseInfoSchema = leaseSchema.omit({ token: true });
+export type LeaseInfo = z.infer<typeof leaseInfoSchema>;
+export const leaseHeldBodySchema = z.object({ holder: z.string(), expires_at: timestamp.optional() });
+
+// --- LB generic HTTP pool API -------------------------------------------------
+
+export const poolMemberSchema = z.object({
+  member: z.string(),
+  address: z.string(),
+  admin_state: z.enum(['enabled', 'draining', 'disabled']),
+  health: z.enum(['up', 'down', 'unknown']),
+  active_connections: count,
+});
+export type PoolMember = z.infer<typeof poolMemberSchema>;

@@ -1,0 +1,26 @@
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses `500ms`, `30s`, `5m`, `1h` (or a composite like `1m30s`) into milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const s = text.trim();
+  if (s === '0') return 0;
+  let total = 0;
+  let rest = s;
+  const part = /^(\d+(?:\.\d+)?)(ms|s|m|h)/;
+  if (!rest) return undefined;
+  while (rest) {
+    const m = part.exec(rest);
+    if (!m) return undefined;
+    total += Number(m[1]) * UNITS[m[2] as string]!;
+    rest = rest.slice(m[0].length);
+  }
+  return Math.round(total);
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+  const m = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return s ? `${m}m${s}s` : `${m}m`;
+}

@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** Node and PRG ids, as the contract fixes them. */
+export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+export const idSchema = z.string().regex(ID_PATTERN, { message: 'must match ^[a-z0-9][a-z0-9._-]{0,62}$' });
+
+const duration = z
+  .string({ message: 'expected a duration string such as 500ms, 30s or 5m' })
+  .transform((s, ctx) => {
+    const ms = parseDuration(s);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration (use e.g. 500ms, 30s, 5m)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const ratio = z.number().min(0).max(1);
+const url = z.string().refine((s) => /^https?:\/\/[^/]/.test(s) && URL.canParse(s), {
+  message: 'must be an http:// or https:// URL',
+});
+
+/** TLS and bearer-token settings; each system has its own, nothing is inherited. */
+const access = {
+  token_env: z.string().min(1).optional(),
+  token_file: z.string().min(1).optional(),
+  ca_file: z.string().min(1).optional(),
+  cert_file: z.string().min(1).optional(),
+  key_file: z.string().min(1).optional(),
+  insecure_skip_verify: z.boolean().optional(),
+};
+export type AccessConfig = { [K in keyof typeof access]?: z.infer<(typeof access)[K]> };
+
+const argv = z.array(z.string()).min(1, { message: 'must be a non-empty argv array' });
+
+export const configSchema = z
+  .strictObject({
+    control_plane: z.strictObject({ url, ...access, request_timeout: duration.default(10_000) }),
+    node_api: z.strictObject({ ...access }).default({}),
+    nodes: z
+      .record(
+        z.string().regex(ID_PATTERN, { message: 'node id must match ^[a-z0-9][a-z0-9._-]{0,62}$' }),
+        z.strictObject({
+          admin_url: url.optional(),
+          lb_member: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { message: 'must be a plain name' }).optional(),
+        }),
+      )
+      .default({}),
+    lb: z
+      .strictObject({
+        adapter: z.enum(['none', 'http', 'haproxy', 'exec']),
+        url: url.optional(),
+        pool: z.string().min(1).optional(),
+        socket: z.string().min(1).optional(),
+        backends: z.array(z.string().min(1)).min(1).optional(),
+        drain: argv.optional(),
+        enable: argv.optional(),
+        status: argv.optional(),
+        timeout: duration.optional(),
+        ...access,
+      })
+      .superRefine((lb, ctx) => {
+        const need = (key: keyof typeof lb) => {
+          if (lb[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `required with adapter ${lb.adapter}` });
+        };
+        if (lb.adapter === 'http') (['url', 'pool'] as const).forEach(need);
+        if (lb.adapter === 'haproxy') (['socket', 'backends'] as const).forEach(need);
+        if (lb.adapter === 'exec') (['drain', 'enable', 'status'] as const).forEach(need);
+      })
+      .default({ adapter: 'none' }),
+    restart: z.strictObject({ command: argv, timeout: duration.default(120_000) }),
+    quiesce: z
+      .strictObject({
+        grace: duration.default(30_000),
+        target_sessions: z.number().int().min(0).default(0),
+        disconnect: z
+          .strictObject({
+            reason_code: z.union([z.literal(139), z.literal(137), z.literal(156), z.literal(157)], {
+              message: 'must be an MQTT 5 DISCONNECT code: 139, 137, 156 or 157 (136 is a CONNACK code)',
+            }),
+            rate_per_s: z.number().int().min(1).max(100_000).default(200),
+            server_reference: z.string().min(1).optional(),
+          })
+          .optional(),
+      })
+      .default({ grace: 30_000, target_sessions: 0 }),
+    checks: z
+      .strictObject({
+        min_prgs_ready_ratio: ratio.default(0.99),
+        session_recovery_ratio: ratio.default(0.9),
+      })
+      .default({ min_prgs_ready_ratio: 0.99, session_recovery_ratio: 0.9 }),
+    timeouts: z
+      .strictObject({
+        leader_transfer: duration.default(60_000),
+        ready: duration.default(300_000),
+        ready_max: duration.optional(),
+        lb: duration.default(30_000),
+        recovery: duration.default(0),
+      })
+      .default({ leader_transfer: 60_000, ready: 300_000, lb: 30_000, recovery: 0 }),
+    leader_transfer: z
+      .strictObject({
+        concurrency: z.number().int().min(1).max(1000).default(32),
+        batch_max_parallel: z.number().int().min(1).max(10_000).default(64),
+      })
+      .default({ concurrency: 32, batch_max_parallel: 64 }),
+    lease: z.strictObject({ ttl: duration.default(30_000) }).default({ ttl: 30_000 }),
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type LbConfig = Config['lb'];
