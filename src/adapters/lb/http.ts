@@ -1,0 +1,43 @@
+import { type HttpClient } from '../../clients/http.js';
+import { type PoolMember, poolMemberSchema } from '../../clients/schemas.js';
+import { type LbCallCtl, type LbTarget, type MemberStatus, LbAdapterBase } from './types.js';
+
+/** The generic HTTP pool API of apis.md (appliances, VIP managers with REST). */
+export class HttpLbAdapter extends LbAdapterBase {
+  readonly name = 'http';
+  constructor(
+    private readonly http: HttpClient,
+    private readonly pool: string,
+  ) {
+    super();
+  }
+
+  get endpoint(): string {
+    return `${this.http.baseUrl} pool ${this.pool}`;
+  }
+
+  private path(t: LbTarget): string {
+    return `/v1/pools/${encodeURIComponent(this.pool)}/members/${encodeURIComponent(t.member)}`;
+  }
+
+  async status(t: LbTarget, ctl: LbCallCtl = {}): Promise<MemberStatus> {
+    const r = await this.http.call('GET', this.path(t), { schema: poolMemberSchema, ...ctl });
+    return toStatus(r.data);
+  }
+
+  async drain(t: LbTarget, ctl: LbCallCtl = {}): Promise<void> {
+    await this.setState(t, 'draining', ctl);
+  }
+
+  async enable(t: LbTarget, ctl: LbCallCtl = {}): Promise<void> {
+    await this.setState(t, 'enabled', ctl);
+  }
+
+  private async setState(t: LbTarget, admin_state: 'draining' | 'enabled', ctl: LbCallCtl): Promise<void> {
+    await this.http.call('PUT', `${this.path(t)}/admin-state`, { schema: poolMemberSchema, body: { admin_state }, ...ctl });
+  }
+}
+
+function toStatus(m: PoolMember): MemberStatus {
+  return { adminState: m.admin_state, health: m.health, activeConnections: m.active_connections };
+}
