@@ -1,0 +1,85 @@
+/**
+ * What a step is given. Typed, not a bag of strings: the run's environment
+ * (clients, adapter, config, reporter, stop), the node it works on, and that
+ * node's journal record.
+ */
+import type { Logger } from 'pino';
+import type { LbAdapter, LbTarget } from './adapters/lb/types.js';
+import type { ControlPlaneClient } from './clients/control-plane.js';
+import type { RuntimeClient } from './clients/runtime.js';
+import type { Config } from './config/schema.js';
+import type { Journal, NodeRecord, StepName } from './journal.js';
+import type { Reporter } from './reporter.js';
+import type { StopController } from './stop.js';
+
+export interface NodeTarget {
+  id: string;
+  adminUrl: string;
+  lbMember: string;
+  rack: string;
+}
+
+export interface RunOptions {
+  dryRun: boolean;
+  /** Proceed when spare capacity is short (warn instead of refusing). */
+  allowOverload: boolean;
+  /** Restart a node even if it booted after the run started. */
+  force: boolean;
+}
+
+export interface RunEnv {
+  runId: string;
+  /** `quantum-roll@<host>:<pid>` plus run id, sent as the drain initiator and lease holder. */
+  initiator: string;
+  /** Epoch ms when the run began (a node that booted later was restarted by someone else). */
+  startedAt: number;
+  config: Config;
+  options: RunOptions;
+  log: Logger;
+  cp: ControlPlaneClient;
+  lb: LbAdapter;
+  runtimeFor(node: NodeTarget): RuntimeClient;
+  reporter: Reporter;
+  stop: StopController;
+  journal: Journal | undefined;
+}
+
+export interface StepContext {
+  env: RunEnv;
+  node: NodeTarget;
+  runtime: RuntimeClient;
+  lbTarget: LbTarget;
+  /** Every node of the current wave: leadership must move outside it, capacity must come from outside it. */
+  wave: readonly string[];
+  /** This node's journal record (in memory only for a dry run). */
+  record: NodeRecord;
+  /** Changes the record and persists it at once (no-op persistence in a dry run). */
+  save(change: (r: NodeRecord) => void): void;
+  /** Progress text for a wait ("412 sessions left, 18 s of 30 s grace"). */
+  say(text: string): void;
+  log: Logger;
+  step: StepName;
+}
+
+export interface StepResult {
+  summary: string;
+  /** Actions taken (or, in a dry run, that would be taken). */
+  actions?: string[];
+  warnings?: string[];
+  /** The node is skipped from here on (e.g. it was restarted by someone else since the run began). */
+  skipNode?: boolean;
+  data?: Record<string, unknown>;
+}
+
+export interface Step {
+  name: StepName;
+  title: string;
+  /** Run for real. */
+  run(ctx: StepContext): Promise<StepResult>;
+  /** Dry run: reads only, returns the actions it would take. */
+  plan(ctx: StepContext): Promise<StepResult>;
+}
+
+export function lbTargetOf(node: NodeTarget): LbTarget {
+  return { node: node.id, member: node.lbMember, adminUrl: node.adminUrl };
+}

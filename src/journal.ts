@@ -1,0 +1,156 @@
+/**
+ * The run journal: where a run stands, written atomically (temp file, fsync,
+ * rename) at every step boundary, so `resume` can finish a run after a crash.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import type { Config } from './config/schema.js';
+import { UsageError } from './errors.js';
+
+export const STEP_NAMES = ['precheck', 'leader-transfer', 'drain', 'quiesce', 'restart', 'readmit', 'postcheck'] as const;
+export type StepName = (typeof STEP_NAMES)[number];
+
+const stepRecord = z.object({
+  started_at: z.string(),
+  ended_at: z.string().nullable(),
+  outcome: z.enum(['running', 'done', 'failed', 'skipped']),
+  summary: z.string().optional(),
+  duration_ms: z.number().optional(),
+});
+
+const nodeRecord = z.object({
+  status: z.enum(['pending', 'running', 'done', 'failed', 'skipped', 'interrupted']),
+  /** The step running or last reached. */
+  step: z.enum(STEP_NAMES).nullable(),
+  steps: z.record(z.string(), stepRecord),
+  boot_id_before: z.string().nullable(),
+  boot_id_after: z.string().nullable(),
+  /** Cluster-wide active sessions just before the drain (postcheck recovery baseline). */
+  sessions_before: z.number().nullable(),
+  /** When the LB member left service (quiesce grace counts from here). */
+  lb_out_at: z.string().nullable(),
+  error: z.string().nullable(),
+});
+export type NodeRecord = z.infer<typeof nodeRecord>;
+
+export const journalSchema = z.object({
+  version: z.literal(1),
+  run_id: z.string(),
+  command: z.string(),
+  status: z.enum(['running', 'done', 'failed', 'interrupted', 'refused']),
+  started_at: z.string(),
+  updated_at: z.string(),
+  config_file: z.string(),
+  config_digest: z.string(),
+  options: z.record(z.string(), z.unknown()),
+  initiator: z.string(),
+  lease: z.object({ name: z.string(), holder: z.string(), token: z.string() }).nullable(),
+  waves: z.array(z.array(z.string())),
+  nodes: z.record(z.string(), nodeRecord),
+  error: z.string().nullable(),
+});
+export type JournalData = z.infer<typeof journalSchema>;
+
+export const JOURNAL_FILE = 'journal.json';
+
+export function newRunId(): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  return `${t}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The parts of the config whose change makes a journalled run unsafe to resume as is. */
+export function configDigest(config: Config): string {
+  const relevant = {
+    control_plane: config.control_plane.url,
+    nodes: config.nodes,
+    lb: { ...config.lb, token_env: undefined, token_file: undefined },
+    restart: config.restart.command,
+  };
+  return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
+}
+
+export function emptyNodeRecord(): NodeRecord {
+  return {
+    status: 'pending',
+    step: null,
+    steps: {},
+    boot_id_before: null,
+    boot_id_after: null,
+    sessions_before: null,
+    lb_out_at: null,
+    error: null,
+  };
+}
+
+/** Writes `data` to `file` so that a reader sees the old or the new content, never half. */
+export function writeFileAtomic(file: string, data: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  try {
+    const dfd = openSync(dirname(file), 'r');
+    fsyncSync(dfd);
+    closeSync(dfd);
+  } catch {
+    // directory fsync is best effort (not supported everywhere)
+  }
+}
+
+export class Journal {
+  constructor(
+    readonly file: string,
+    public data: JournalData,
+  ) {}
+
+  static path(stateDir: string): string {
+    return join(stateDir, JOURNAL_FILE);
+  }
+
+  static read(stateDir: string): Journal | undefined {
+    const file = Journal.path(stateDir);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new UsageError(`the journal ${file} is not valid JSON; inspect it, or remove it to start afresh`);
+    }
+    const parsed = journalSchema.safeParse(raw);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0]!;
+      throw new UsageError(`the journal ${file} is invalid at "${i.path.join('.')}": ${i.message}`);
+    }
+    return new Journal(file, parsed.data);
+  }
+
+  node(id: string): NodeRecord {
+    const n = this.data.nodes[id];
+    if (!n) throw new Error(`journal has no node ${id}`);
+    return n;
+  }
+
+  /** Applies a change and persists it atomically. */
+  update(change: (d: JournalData) => void): void {
+    change(this.data);
+    this.data.updated_at = new Date().toISOString();
+    writeFileAtomic(this.file, `${JSON.stringify(this.data, null, 2)}\n`);
+  }
+
+  get unfinished(): boolean {
+    return this.data.status === 'running' || this.data.status === 'interrupted' || this.data.status === 'failed';
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Runs the steps of one node in order, journals each boundary, and stops safely:
+ * a stop request is honoured between steps and inside waits that are safe points.
+ */
+import type { Step, StepContext, StepResult } from './context.js';
+import { QrError, StepError, messageOf } from './errors.js';
+import type { NodeRecord, StepName } from './journal.js';
+
+export interface StepReport {
+  step: StepName;
+  outcome: 'done' | 'failed' | 'skipped';
+  duration_ms: number;
+  summary: string;
+  actions?: string[];
+  warnings?: string[];
+  data?: Record<string, unknown>;
+}
+
+export interface NodeOutcome {
+  node: string;
+  status: 'done' | 'skipped' | 'failed' | 'interrupted';
+  steps: StepReport[];
+  warnings: string[];
+  error?: QrError;
+}
+
+export interface PipelineOptions {
+  dryRun: boolean;
+  /** Re-enter at this step (resume); earlier steps are not run again. */
+  from?: StepName;
+  /** Run only the steps up to and including this one (used to precheck a wave first). */
+  until?: StepName;
+}
+
+export async function runPipeline(steps: readonly Step[], ctx: StepContext, opts: PipelineOptions): Promise<NodeOutcome> {
+  const { env, node } = ctx;
+  const out: NodeOutcome = { node: node.id, status: 'done', steps: [], warnings: [] };
+  let started = opts.from === undefined;
+  for (const step of steps) {
+    if (!started) {
+      if (step.name !== opts.from) continue;
+      started = true;
+    }
+    if (!opts.dryRun) env.stop.check(`before ${step.name} of ${node.id}`);
+    const t0 = Date.now();
+    const sctx: StepContext = { ...ctx, step: step.name, log: ctx.log.child({ step: step.name }), say: (text) => env.reporter.waiting(node.id, step.name, text) };
+    env.reporter.stepStarted(node.id, step.name);
+    ctx.save((r) => markStep(r, step.name, 'running'));
+    let result: StepResult;
+    try {
+      result = opts.dryRun ? await step.plan(sctx) : await step.run(sctx);
+    } catch (err) {
+      const duration = Date.now() - t0;
+      const qr = asStepError(err, node.id, step.name);
+      ctx.save((r) => {
+        markStep(r, step.name, 'failed', duration, qr.message);
+        r.status = qr.exitCode === 130 ? 'interrupted' : 'failed';
+        r.error = qr.message;
+      });
+      env.reporter.stepEnded(node.id, step.name, 'failed', duration, qr.message);
+      env.log.error({ event: 'step.failed', node: node.id, step: step.name, duration_ms: duration, err: qr.message }, qr.message);
+      out.steps.push({ step: step.name, outcome: 'failed', duration_ms: duration, summary: qr.message });
+      out.status = qr.exitCode === 130 ? 'interrupted' : 'failed';
+      out.error = qr;
+      return out;
+    }
+    const duration = Date.now() - t0;
+    const outcome = result.skipNode ? 'skipped' : 'done';
+    for (const w of result.warnings ?? []) env.reporter.warn(node.id, w);
+    out.warnings.push(...(result.warnings ?? []));
+    out.steps.push({ step: step.name, outcome, duration_ms: duration, summary: result.summary, actions: result.actions, warnings: result.warnings, data: result.data });
+    ctx.save((r) => markStep(r, step.name, outcome === 'done' ? 'done' : 'skipped', duration, result.summary));
+    env.reporter.stepEnded(node.id, step.name, outcome, duration, result.summary);
+    env.log.info({ event: 'step.done', node: node.id, step: step.name, duration_ms: duration, summary: result.summary }, `${node.id} ${step.name}: ${result.summary}`);
+    if (result.skipNode) {
+      out.status = 'skipped';
+      ctx.save((r) => {
+        r.status = 'skipped';
+      });
+      return out;
+    }
+    if (step.name === opts.until) return out;
+  }
+  ctx.save((r) => {
+    r.status = 'done';
+  });
+  return out;
+}
+
+function markStep(r: NodeRecord, step: StepName, outcome: 'running' | 'done' | 'failed' | 'skipped', duration?: number, summary?: string): void {
+  const now = new Date().toISOString();
+  if (outcome === 'running') {
+    r.status = 'running';
+    r.step = step;
+    r.steps[step] = { started_at: now, ended_at: null, outcome };
+    return;
+  }
+  const prev = r.steps[step];
+  r.steps[step] = { started_at: prev?.started_at ?? now, ended_at: now, outcome, duration_ms: duration, summary };
+}
+
+/** Every failure leaves the pipeline as a QrError naming the node and the step. */
+function asStepError(err: unknown, node: string, step: StepName): QrError {
+  if (err instanceof QrError) {
+    if (!err.details.node) (err.details as { node?: string }).node = node;
+    if (!err.details.step) (err.details as { step?: string }).step = step;
+    return err;
+  }
+  return new StepError(`${step} of ${node} failed: ${messageOf(err)}`, { node, step }, { cause: err });
+}

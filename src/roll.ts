@@ -1,0 +1,156 @@
+/**
+ * A run: hold the maintenance lease from before the first change to the end,
+ * journal it, and take wave after wave of nodes through the pipeline. Within a wave
+ * every node is prechecked before any of them changes; waves run one after another.
+ */
+import { hostname } from 'node:os';
+import { lbTargetOf, type NodeTarget, type RunEnv, type Step, type StepContext } from './context.js';
+import { ExitCode, QrError, RefusedError } from './errors.js';
+import { Journal, type JournalData, type NodeRecord, type StepName, configDigest, emptyNodeRecord } from './journal.js';
+import { LEASE_NAME, LeaseKeeper } from './lease.js';
+import { type NodeOutcome, runPipeline } from './pipeline.js';
+import { sleep } from './clients/http.js';
+
+export interface RollPlan {
+  command: string;
+  nodes: NodeTarget[];
+  waves: string[][];
+  pauseMs: number;
+  configFile: string;
+  options: Record<string, unknown>;
+}
+
+export interface RollOutcome {
+  runId: string;
+  status: 'done' | 'failed' | 'interrupted' | 'refused';
+  exitCode: number;
+  nodes: NodeOutcome[];
+  waves: string[][];
+  error?: QrError;
+}
+
+export function initiatorFor(runId: string): string {
+  return `quantum-roll@${hostname()}:${process.pid}/${runId}`;
+}
+
+export function newJournal(env: RunEnv, plan: RollPlan, stateDir: string): Journal {
+  const now = new Date(env.startedAt).toISOString();
+  const data: JournalData = {
+    version: 1,
+    run_id: env.runId,
+    command: plan.command,
+    status: 'running',
+    started_at: now,
+    updated_at: now,
+    config_file: plan.configFile,
+    config_digest: configDigest(env.config),
+    options: plan.options,
+    initiator: env.initiator,
+    lease: null,
+    waves: plan.waves,
+    nodes: Object.fromEntries(plan.nodes.map((n) => [n.id, emptyNodeRecord()])),
+    error: null,
+  };
+  return new Journal(Journal.path(stateDir), data);
+}
+
+
+/**
+ * Runs the plan. For a dry run: no lease, no journal, every step's plan. Otherwise
+ * the lease is taken first (exit 4 if held), released in every outcome.
+ */
+export async function roll(env: RunEnv, plan: RollPlan, steps: readonly Step[], resume?: { from: Map<string, StepName | 'done'> }): Promise<RollOutcome> {
+  const dry = env.options.dryRun;
+  const journal = env.journal;
+  const lease = new LeaseKeeper(env.cp, env.config.lease.ttl, env.log, env.stop);
+  const outcome: RollOutcome = { runId: env.runId, status: 'done', exitCode: 0, nodes: [], waves: plan.waves };
+  const byId = new Map(plan.nodes.map((n) => [n.id, n]));
+  const memory = new Map<string, NodeRecord>();
+  const recordOf = (id: string): NodeRecord => {
+    if (journal) return journal.node(id);
+    let r = memory.get(id);
+    if (!r) memory.set(id, (r = emptyNodeRecord()));
+    return r;
+  };
+  const ctxFor = (node: NodeTarget, wave: string[]): StepContext => ({
+    env,
+    node,
+    runtime: env.runtimeFor(node),
+    lbTarget: lbTargetOf(node),
+    wave,
+    get record() {
+      return recordOf(node.id);
+    },
+    save: (change) => {
+      if (journal) journal.update((d) => change(d.nodes[node.id]!));
+      else change(recordOf(node.id));
+    },
+    say: () => {},
+    log: env.log.child({ node: node.id }),
+    step: 'precheck',
+  });
+
+  let anyChange = false;
+  try {
+    if (!dry) {
+      const held = await lease.acquire(env.initiator, journal?.data.lease);
+      journal?.update((d) => {
+        d.lease = { name: LEASE_NAME, holder: held.holder, token: held.token };
+        d.status = 'running';
+        d.error = null;
+      });
+    }
+    for (const [i, wave] of plan.waves.entries()) {
+      const pending = wave.filter((id) => (resume?.from.get(id) ?? 'precheck') !== 'done' && recordOf(id).status !== 'skipped');
+      if (pending.length === 0) continue;
+      if (i > 0 && plan.pauseMs > 0 && anyChange && !dry) {
+        env.reporter.info(`pausing ${Math.round(plan.pauseMs / 1000)} s before wave ${i + 1}`);
+        await sleep(plan.pauseMs, env.stop.signal);
+        env.stop.check(`the pause before wave ${i + 1}`);
+      }
+      env.log.info({ event: 'wave.start', wave: i + 1, nodes: pending, run_id: env.runId }, `wave ${i + 1}: ${pending.join(', ')}`);
+      // Phase 1: precheck every node of the wave against the same fresh state, before any change.
+      const hasPrecheck = steps[0]?.name === 'precheck';
+      const fresh = hasPrecheck ? pending.filter((id) => (resume?.from.get(id) ?? 'precheck') === 'precheck') : [];
+      const checked = await Promise.all(fresh.map((id) => runPipeline(steps, ctxFor(byId.get(id)!, wave), { dryRun: dry, until: 'precheck' })));
+      const bad = checked.find((o) => o.status === 'failed' || o.status === 'interrupted');
+      if (bad) {
+        outcome.nodes.push(...checked);
+        throw bad.error!;
+      }
+      for (const o of checked.filter((c) => c.status === 'skipped')) outcome.nodes.push(o);
+      // Phase 2: the rest of the pipeline, concurrently within the wave.
+      const go = pending.filter((id) => !checked.some((c) => c.node === id && c.status === 'skipped'));
+      anyChange = anyChange || go.length > 0;
+      const results = await Promise.all(
+        go.map(async (id) => {
+          const from = resume?.from.get(id);
+          const startAt: StepName | undefined = from && from !== 'done' && from !== 'precheck' ? from : hasPrecheck ? steps[1]?.name : undefined;
+          const r = await runPipeline(steps, ctxFor(byId.get(id)!, wave), { dryRun: dry, from: startAt });
+          const pre = checked.find((c) => c.node === id);
+          if (pre) r.steps.unshift(...pre.steps), r.warnings.unshift(...pre.warnings);
+          return r;
+        }),
+      );
+      outcome.nodes.push(...results);
+      const failed = results.find((o) => o.status === 'failed' || o.status === 'interrupted');
+      if (failed) throw failed.error!;
+    }
+    outcome.status = 'done';
+  } catch (err) {
+    const qr = err instanceof QrError ? err : new QrError(String((err as Error)?.message ?? err), {}, { cause: err });
+    outcome.error = qr;
+    outcome.exitCode = qr.exitCode;
+    outcome.status = qr.exitCode === ExitCode.interrupted ? 'interrupted' : qr instanceof RefusedError || qr.exitCode === ExitCode.leaseHeld ? 'refused' : 'failed';
+  } finally {
+    if (!dry) {
+      await lease.release();
+      journal?.update((d) => {
+        d.status = outcome.status === 'refused' && anyChange ? 'failed' : outcome.status;
+        d.error = outcome.error?.message ?? null;
+        d.lease = outcome.status === 'done' ? null : d.lease;
+      });
+    }
+  }
+  return outcome;
+}

@@ -1,0 +1,74 @@
+/**
+ * Runbook 7: post-checks. No PRG in strict fallback and the cluster back at the
+ * ready ratio (waited for briefly: replicas catch up just after readmit); then how
+ * far cluster-wide sessions recovered towards their pre-drain total, waited for up
+ * to `timeouts.recovery`. Session recovery warns, it never fails.
+ */
+import { prgReadyRatio, readinessOfAll, totalSessions } from '../cluster.js';
+import type { ClusterState } from '../clients/schemas.js';
+import type { Step, StepContext, StepResult } from '../context.js';
+import { formatDuration } from '../config/duration.js';
+import { StepError } from '../errors.js';
+import { WaitTimeout, waitFor } from '../wait.js';
+
+export const postcheckStep: Step = {
+  name: 'postcheck',
+  title: 'Post-checks',
+
+  async plan(ctx: StepContext): Promise<StepResult> {
+    const c = ctx.env.config;
+    return {
+      summary: `would confirm no PRG in strict fallback, ≥ ${c.checks.min_prgs_ready_ratio} PRGs ready, and report session recovery (target ${c.checks.session_recovery_ratio}, wait ≤ ${formatDuration(c.timeouts.recovery)})`,
+    };
+  },
+
+  async run(ctx: StepContext): Promise<StepResult> {
+    const { env, node } = ctx;
+    const { checks, timeouts } = env.config;
+    const settle = Math.max(timeouts.recovery, 10_000);
+    let state: ClusterState | undefined;
+    try {
+      state = await waitFor(
+        async () => {
+          state = await env.cp.clusterState();
+          const ok = state.prgs.strict_fallback === 0 && prgReadyRatio(state) >= checks.min_prgs_ready_ratio;
+          ctx.say(`${state.prgs.ready}/${state.prgs.total} PRGs ready, ${state.prgs.strict_fallback} in strict fallback`);
+          return ok ? state : undefined;
+        },
+        { deadline: Date.now() + settle, what: 'the cluster to be back at its ready ratio', initialMs: 20, maxMs: 250 },
+      );
+    } catch (err) {
+      if (!(err instanceof WaitTimeout) || !state) throw err;
+      throw new StepError(
+        `postcheck after ${node.id}: ${state.prgs.ready}/${state.prgs.total} PRGs ready (need ≥ ${checks.min_prgs_ready_ratio}) and ${state.prgs.strict_fallback} in strict fallback after ${formatDuration(settle)}. ${node.id} itself is back in service; the run stops here.`,
+        { node: node.id, step: 'postcheck', next: 'investigate the PRGs (quantum-roll status), then quantum-roll resume', evidence: { prgs: state.prgs } },
+      );
+    }
+
+    const before = ctx.record.sessions_before;
+    const warnings: string[] = [];
+    let recovered = 1;
+    let now = 0;
+    if (before !== null && before > 0) {
+      const measure = async () => {
+        now = totalSessions(await readinessOfAll(env, state!.nodes));
+        recovered = now / before;
+        ctx.say(`sessions ${now}/${before} (${(recovered * 100).toFixed(0)} %)`);
+        return recovered >= checks.session_recovery_ratio ? recovered : undefined;
+      };
+      try {
+        await waitFor(measure, { deadline: Date.now() + timeouts.recovery, what: 'sessions to recover', stop: undefined, initialMs: 50, maxMs: 500 });
+      } catch (err) {
+        if (!(err instanceof WaitTimeout)) throw err;
+        warnings.push(
+          `sessions recovered to ${(recovered * 100).toFixed(0)} % of the ${before} before the drain (target ${(checks.session_recovery_ratio * 100).toFixed(0)} %, waited ${formatDuration(timeouts.recovery)})`,
+        );
+      }
+    }
+    return {
+      summary: `${state.prgs.ready}/${state.prgs.total} PRGs ready, none in strict fallback; sessions at ${(recovered * 100).toFixed(0)} % of pre-drain${before !== null ? ` (${now}/${before})` : ''}`,
+      warnings,
+      data: { session_recovery_ratio: recovered, sessions_before: before, sessions_now: now },
+    };
+  },
+};

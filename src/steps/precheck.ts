@@ -1,0 +1,114 @@
+/**
+ * Runbook 1, pre-checks. Reads only. The CP is healthy, the cluster is ready enough
+ * and not in strict fallback, every PRG on the node keeps a healthy quorum without
+ * it, the LB answers, and the other nodes can take the node's sessions.
+ */
+import { activeSessions, spareCapacity } from '../clients/runtime.js';
+import { prgReadyRatio, readinessOfAll, totalSessions } from '../cluster.js';
+import type { Step, StepContext, StepResult } from '../context.js';
+import { RefusedError } from '../errors.js';
+import { checkQuorumWithout, describeBlockers } from '../quorum.js';
+
+async function precheck(ctx: StepContext): Promise<StepResult> {
+  const { env, node } = ctx;
+  const { cp, config } = env;
+  const warnings: string[] = [];
+  const next = `fix the cause, then run the same command again`;
+
+  const cpReady = await cp.readyz();
+  if (!cpReady.ok) {
+    const sick = cpReady.cp.members.filter((m) => !m.healthy).map((m) => m.id);
+    throw new RefusedError(
+      `precheck refused ${node.id}: the control plane is not healthy (leader: ${cpReady.cp.leader ?? 'none'}, term ${cpReady.cp.term}${sick.length ? `, unhealthy members: ${sick.join(', ')}` : ''}); nothing was changed.`,
+      { node: node.id, step: 'precheck', next, evidence: { cp: cpReady.cp } },
+    );
+  }
+
+  const state = await cp.clusterState();
+  const ratio = prgReadyRatio(state);
+  const min = config.checks.min_prgs_ready_ratio;
+  if (state.prgs.strict_fallback > 0 || ratio < min) {
+    throw new RefusedError(
+      `precheck refused ${node.id}: ${state.prgs.ready}/${state.prgs.total} PRGs ready (${(ratio * 100).toFixed(2)} %, need ≥ ${(min * 100).toFixed(2)} %) and ${state.prgs.strict_fallback} in strict fallback (need 0); nothing was changed.`,
+      { node: node.id, step: 'precheck', next: 'wait for the cluster to recover (quantum-roll status), then run again', evidence: { prgs: state.prgs } },
+    );
+  }
+  const me = state.nodes.find((n) => n.id === node.id);
+  if (!me) {
+    throw new RefusedError(`precheck refused ${node.id}: the control plane no longer lists this node; nothing was changed.`, {
+      node: node.id,
+      step: 'precheck',
+    });
+  }
+
+  const prgs = await cp.listPrgs({ node: node.id });
+  const verdict = checkQuorumWithout(prgs, ctx.wave);
+  if (!verdict.ok) {
+    throw new RefusedError(
+      `precheck refused ${node.id}: ${verdict.blockers.length} PRG(s) would lose their healthy quorum without ${ctx.wave.join(', ')}; nothing was changed.\n${describeBlockers(verdict, [...ctx.wave])}`,
+      { node: node.id, step: 'precheck', next, evidence: { blockers: verdict.blockers } },
+    );
+  }
+
+  // The LB answers a read before anything changes.
+  const lb = await env.lb.status(ctx.lbTarget);
+
+  // Spare capacity on the other ready nodes for this node's sessions.
+  const readiness = await readinessOfAll(env, state.nodes);
+  const mine = readiness.get(node.id);
+  if (mine instanceof Error) throw mine;
+  const sessions = mine ? activeSessions(mine) : 0;
+  let spare = 0;
+  const unknown: string[] = [];
+  for (const n of state.nodes) {
+    if (ctx.wave.includes(n.id)) continue;
+    const r = readiness.get(n.id);
+    if (!r || r instanceof Error || !r.ready) continue;
+    const s = spareCapacity(r);
+    if (s === undefined) unknown.push(n.id);
+    else spare += s;
+  }
+  if (unknown.length) {
+    warnings.push(`spare capacity unknown on ${unknown.join(', ')} (no max_sessions): cannot prove the other nodes can take ${sessions} sessions`);
+  } else if (spare < sessions) {
+    const text = `the other ready nodes have room for ${spare} more sessions but ${node.id} holds ${sessions} (shortfall ${sessions - spare})`;
+    if (!env.options.allowOverload) {
+      throw new RefusedError(`precheck refused ${node.id}: ${text}; nothing was changed.`, {
+        node: node.id,
+        step: 'precheck',
+        next: 'add capacity, or pass --allow-overload to proceed knowingly',
+        evidence: { sessions, spare, shortfall: sessions - spare },
+      });
+    }
+    warnings.push(`${text}; proceeding because of --allow-overload`);
+  }
+
+  // A node that booted after this run began was restarted by someone else.
+  if (!env.options.force) {
+    const info = await ctx.runtime.node();
+    const started = Date.parse(info.started_at);
+    if (!Number.isNaN(started) && started > env.startedAt && ctx.record.boot_id_before === null) {
+      return {
+        summary: `skipped: ${node.id} already booted at ${info.started_at}, after this run began (use --force to restart it anyway)`,
+        skipNode: true,
+        warnings,
+      };
+    }
+  }
+
+  ctx.save((r) => {
+    r.sessions_before = totalSessions(readiness);
+  });
+  return {
+    summary: `CP healthy, ${state.prgs.ready}/${state.prgs.total} PRGs ready, ${prgs.length} PRGs on ${node.id} keep quorum, LB member ${lb.adminState}/${lb.health}, ${sessions} sessions (spare elsewhere: ${spare})`,
+    warnings,
+    data: { prgs_on_node: prgs.length, sessions, spare, lb },
+  };
+}
+
+export const precheckStep: Step = {
+  name: 'precheck',
+  title: 'Pre-checks',
+  run: precheck,
+  plan: precheck,
+};

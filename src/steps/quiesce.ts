@@ -1,0 +1,73 @@
+/**
+ * Runbook 4: wait for client quiescence. Ends when sessions reach
+ * `quiesce.target_sessions`, or when `quiesce.grace` (counted from the moment the LB
+ * member left service) has passed; then, if configured, asks for a rate-limited
+ * MQTT 5 DISCONNECT and waits for it to take effect. A safe point for stops.
+ */
+import { activeSessions } from '../clients/runtime.js';
+import type { Step, StepContext, StepResult } from '../context.js';
+import { formatDuration } from '../config/duration.js';
+import { waitFor, WaitTimeout } from '../wait.js';
+
+export const quiesceStep: Step = {
+  name: 'quiesce',
+  title: 'Quiesce',
+
+  async plan(ctx: StepContext): Promise<StepResult> {
+    const q = ctx.env.config.quiesce;
+    const actions = [`wait until ${ctx.node.id} has ≤ ${q.target_sessions} sessions, at most ${formatDuration(q.grace)} after the LB change`];
+    if (q.disconnect) {
+      actions.push(`then POST ${ctx.node.adminUrl}/v1/sessions/disconnect reason ${q.disconnect.reason_code} at ${q.disconnect.rate_per_s}/s`);
+    }
+    return { summary: actions.join('; '), actions };
+  },
+
+  async run(ctx: StepContext): Promise<StepResult> {
+    const { env, node, runtime } = ctx;
+    const q = env.config.quiesce;
+    const from = ctx.record.lb_out_at ? Date.parse(ctx.record.lb_out_at) : Date.now();
+    const graceEnd = from + q.grace;
+    const sessions = async () => activeSessions(await runtime.readyz());
+    let left = 0;
+    try {
+      left = await waitFor(
+        async () => {
+          const n = await sessions();
+          left = n;
+          ctx.say(`${n} sessions left, ${formatDuration(Math.max(0, Date.now() - from))} of ${formatDuration(q.grace)} grace`);
+          return n <= q.target_sessions ? n : undefined;
+        },
+        { deadline: graceEnd, what: 'sessions to dwindle', stop: env.stop, where: `quiesce of ${node.id}`, initialMs: 20, maxMs: 250 },
+      );
+      return { summary: `${left} session(s) left after ${formatDuration(Date.now() - from)}` };
+    } catch (err) {
+      if (!(err instanceof WaitTimeout)) throw err;
+    }
+    if (!q.disconnect) return { summary: `grace of ${formatDuration(q.grace)} passed with ${left} session(s) left` };
+
+    const d = q.disconnect;
+    const requested = await runtime.disconnect({
+      reason_code: d.reason_code,
+      rate_per_s: d.rate_per_s,
+      ...(d.server_reference ? { server_reference: d.server_reference } : {}),
+    });
+    env.log.info({ event: 'quiesce.disconnect', node: node.id, requested, reason_code: d.reason_code, intent: 'planned' }, 'DISCONNECT requested');
+    const budget = Math.ceil((requested / d.rate_per_s) * 1000 * 1.5) + 1000;
+    try {
+      left = await waitFor(
+        async () => {
+          const n = await sessions();
+          ctx.say(`DISCONNECT ${d.reason_code} at ${d.rate_per_s}/s: ${n} sessions left`);
+          return n <= q.target_sessions ? n : undefined;
+        },
+        { deadline: Date.now() + budget, what: 'disconnects to complete', stop: env.stop, where: `quiesce of ${node.id}`, initialMs: 20, maxMs: 250 },
+      );
+    } catch (err) {
+      if (!(err instanceof WaitTimeout)) throw err;
+    }
+    return {
+      summary: `grace passed; DISCONNECT ${d.reason_code} sent to ${requested} session(s) at ${d.rate_per_s}/s, ${left} left`,
+      warnings: left > q.target_sessions ? [`${left} session(s) still on ${node.id} at restart; they will reconnect elsewhere`] : [],
+    };
+  },
+};

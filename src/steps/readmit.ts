@@ -1,0 +1,116 @@
+/**
+ * Runbook 6: re-admit. Wait until `/readyz` reasons are at most ["draining"] (the
+ * deadline extends while replay progresses), clear the drain flag, put the LB member
+ * back, and wait until the LB sees it healthy. If the LB never does, the node is
+ * drained and taken out again: never left serving unready.
+ */
+import { isOutOfService, isServing } from '../adapters/lb/types.js';
+import { readyButDrained } from '../clients/runtime.js';
+import type { Readiness } from '../clients/schemas.js';
+import type { Step, StepContext, StepResult } from '../context.js';
+import { formatDuration } from '../config/duration.js';
+import { StepError } from '../errors.js';
+import { WaitTimeout, waitFor } from '../wait.js';
+import { DRAIN_REASON } from './drain.js';
+
+export const readmitStep: Step = {
+  name: 'readmit',
+  title: 'Re-admit',
+
+  async plan(ctx: StepContext): Promise<StepResult> {
+    const { node, env } = ctx;
+    return {
+      summary: `would wait until ${node.id} is ready but for draining, clear the drain flag, put LB member ${node.lbMember} back and wait until the LB sees it healthy`,
+      actions: [`wait /readyz reasons ⊆ [draining] (≤ ${formatDuration(env.config.timeouts.ready)})`, `DELETE ${node.adminUrl}/v1/drain`, `LB ${env.lb.name}: enable member ${node.lbMember}, wait healthy (≤ ${formatDuration(env.config.timeouts.lb)})`],
+    };
+  },
+
+  async run(ctx: StepContext): Promise<StepResult> {
+    const { env, node, runtime } = ctx;
+    const readyMs = env.config.timeouts.ready;
+    const cap = env.config.timeouts.ready_max ?? readyMs * 4;
+    const start = Date.now();
+    let last: Readiness | undefined;
+    let best = -1;
+    try {
+      await waitFor(
+        async () => {
+          last = await runtime.readyz({ retry: false, deadline: Date.now() + 2_000 }).catch(() => undefined);
+          if (!last) {
+            ctx.say(`waiting for ${node.id} to answer /readyz`);
+            return undefined;
+          }
+          ctx.say(`replay ${(last.replay.progress * 100).toFixed(0)} %, reasons [${last.reasons.join(', ')}]`);
+          return readyButDrained(last) ? last : undefined;
+        },
+        {
+          deadline: start + readyMs,
+          what: `${node.id} to be ready`,
+          stop: env.stop,
+          where: `readmit of ${node.id} (waiting for readiness)`,
+          initialMs: 20,
+          maxMs: 250,
+          // A deadline without progress: while replay keeps rising, the wait extends (up to the hard cap).
+          extend: (deadline) => {
+            const p = last?.replay.progress ?? -1;
+            if (p > best) {
+              best = p;
+              return Math.min(start + cap, Math.max(deadline, Date.now() + readyMs));
+            }
+            return deadline;
+          },
+        },
+      );
+    } catch (err) {
+      if (!(err instanceof WaitTimeout)) throw err;
+      const state = last ? `reasons [${last.reasons.join(', ')}], replay ${(last.replay.progress * 100).toFixed(0)} %` : 'it did not answer /readyz';
+      throw new StepError(
+        `${node.id} did not become ready within ${formatDuration(Date.now() - start)} (timeouts.ready without progress): ${state}. It is left drained and out of the LB.`,
+        { node: node.id, step: 'readmit', next: `investigate ${node.id}; once /readyz shows only "draining", run quantum-roll resume (or quantum-roll undrain ${node.id})`, evidence: { readiness: last } },
+      );
+    }
+
+    return returnToService(ctx, `ready after ${formatDuration(Date.now() - start)}; `);
+  },
+};
+
+/** Clears the drain flag, puts the LB member back and waits until the LB sees it healthy; rolls back on failure. */
+export async function returnToService(ctx: StepContext, prefix = ''): Promise<StepResult> {
+  const { env, node, runtime } = ctx;
+  {
+    await runtime.undrain();
+    env.log.info({ event: 'drain.cleared', node: node.id, intent: 'planned' }, 'drain flag cleared');
+    const deadline = Date.now() + env.config.timeouts.lb;
+    try {
+      await env.lb.enable(ctx.lbTarget, { deadline });
+      const s = await waitFor(
+        async () => {
+          const st = await env.lb.status(ctx.lbTarget, { deadline });
+          ctx.say(`waiting for the LB to see ${node.lbMember} healthy (${st.adminState}/${st.health})`);
+          return isServing(st) ? st : undefined;
+        },
+        { deadline, what: `the LB to see ${node.lbMember} healthy`, initialMs: 10, maxMs: 100 },
+      );
+      env.log.info({ event: 'readmit.done', node: node.id, member: node.lbMember, intent: 'planned' }, 'back in service');
+      return { summary: `${prefix}drain cleared; LB member ${node.lbMember} ${s.adminState}/${s.health}` };
+    } catch (err) {
+      await takeBackOut(ctx).catch((e) => env.log.error({ event: 'readmit.rollback_failed', node: node.id, err: String(e) }, 'could not take the node back out'));
+      const why = err instanceof WaitTimeout ? `the LB did not see ${node.lbMember} healthy within ${formatDuration(env.config.timeouts.lb)}` : (err as Error).message;
+      throw new StepError(
+        `readmit of ${node.id} failed: ${why}. ${node.id} was drained and taken out of the LB again.`,
+        { node: node.id, step: 'readmit', endpoint: env.lb.endpoint, next: `check the LB health check for ${node.lbMember} (${env.lb.endpoint}), then quantum-roll resume` },
+        { cause: err },
+      );
+    }
+  }
+}
+
+async function takeBackOut(ctx: StepContext): Promise<void> {
+  const deadline = Date.now() + ctx.env.config.timeouts.lb;
+  await ctx.runtime.drain(DRAIN_REASON, ctx.env.initiator, { deadline });
+  await ctx.env.lb.drain(ctx.lbTarget, { deadline });
+  await waitFor(async () => (isOutOfService(await ctx.env.lb.status(ctx.lbTarget, { deadline })) ? true : undefined), {
+    deadline,
+    what: 'the LB member to leave service again',
+  });
+}

@@ -1,0 +1,28 @@
+/** `undrain`: only a node that is ready but for the drain flag goes back into service. */
+import { readyButDrained } from '../clients/runtime.js';
+import type { Step, StepContext, StepResult } from '../context.js';
+import { RefusedError } from '../errors.js';
+import { returnToService } from './readmit.js';
+
+async function checkReady(ctx: StepContext): Promise<void> {
+  const r = await ctx.runtime.readyz();
+  if (!readyButDrained(r)) {
+    throw new RefusedError(
+      `undrain refused: ${ctx.node.id} is not ready (reasons [${r.reasons.join(', ')}], replay ${(r.replay.progress * 100).toFixed(0)} %); it stays drained and out of the LB.`,
+      { node: ctx.node.id, step: 'readmit', next: `wait until quantum-roll status shows ${ctx.node.id} ready but for draining, then undrain again`, evidence: { reasons: r.reasons } },
+    );
+  }
+}
+
+export const undrainStep: Step = {
+  name: 'readmit',
+  title: 'Undrain',
+  async plan(ctx: StepContext): Promise<StepResult> {
+    await checkReady(ctx);
+    return { summary: `would clear the drain flag of ${ctx.node.id} and put LB member ${ctx.node.lbMember} back, then wait until the LB sees it healthy` };
+  },
+  async run(ctx: StepContext): Promise<StepResult> {
+    await checkReady(ctx);
+    return returnToService(ctx);
+  },
+};
