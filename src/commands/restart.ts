@@ -1,0 +1,114 @@
+/** `restart <node...>` / `--all`, and `plan` (the same with --dry-run). */
+import { existsSync, renameSync } from 'node:fs';
+import { parseDuration } from '../config/duration.js';
+import { resolveTargets, targetOf } from '../cluster.js';
+import type { NodeTarget } from '../context.js';
+import { ExitCode, UsageError } from '../errors.js';
+import { Journal } from '../journal.js';
+import { type RollOutcome, type RollPlan, newJournal, roll } from '../roll.js';
+import { RESTART_STEPS } from '../steps/index.js';
+import { planWaves } from '../waves.js';
+import { confirm } from './confirm.js';
+import { renderOutcome } from '../render/outcome.js';
+import { type GlobalOptions, type Session, openSession } from './session.js';
+import { installSignalHandlers } from './signals.js';
+import { metricsReporter } from '../metrics-file.js';
+
+export interface RestartOptions extends GlobalOptions {
+  all?: boolean;
+  pause?: string;
+  metricsFile?: string;
+}
+
+export async function planAction(opts: RestartOptions, nodes: string[] = []): Promise<number> {
+  return restartAction({ ...opts, dryRun: true }, nodes);
+}
+
+export function parseParallel(v: string | undefined): number | 'auto' {
+  if (v === undefined || v === '') return 1;
+  if (v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--parallel must be a positive whole number or "auto" (got "${v}")`);
+  return n;
+}
+
+export async function restartAction(opts: RestartOptions, nodes: string[] = []): Promise<number> {
+  if (opts.all && nodes.length) throw new UsageError('name nodes or pass --all, not both');
+  if (!opts.all && nodes.length === 0) throw new UsageError('name at least one node (e.g. quantum-roll restart node-3), or pass --all');
+  const parallel = parseParallel(opts.parallel);
+  const pauseMs = opts.pause === undefined ? 0 : parseDuration(opts.pause);
+  if (pauseMs === undefined) throw new UsageError(`--pause must be a duration such as 30s or 2m (got "${opts.pause}")`);
+  const s = await openSession(opts);
+  try {
+    const state = await s.cp.clusterState();
+    const targets = opts.all ? state.nodes.map((n) => targetOf(s.loaded.config, n)) : resolveTargets(s.loaded.config, state, nodes);
+    const waves = await planFor(s, targets, parallel, state.cp.leader, opts.all === true);
+    const plan: RollPlan = {
+      command: 'restart',
+      nodes: targets,
+      waves,
+      pauseMs,
+      configFile: s.loaded.file,
+      options: { parallel, pause_ms: pauseMs, all: opts.all === true, allow_overload: opts.allowOverload === true, force: opts.force === true },
+    };
+    if (!opts.dryRun) {
+      await confirm(opts, `quantum-roll will restart ${targets.length} node(s) in ${waves.length} wave(s):\n${waves.map((w, i) => `  wave ${i + 1}: ${w.join(', ')}`).join('\n')}`);
+    }
+    return await execute(s, plan, opts);
+  } finally {
+    await s.close();
+  }
+}
+
+async function planFor(s: Session, targets: NodeTarget[], parallel: number | 'auto', cpLeader: string | null, all: boolean): Promise<string[][]> {
+  if (parallel === 1 && !all) return targets.map((t) => [t.id]);
+  const prgs = await s.cp.listPrgs();
+  const led = new Map<string, number>();
+  for (const p of prgs) if (p.leader) led.set(p.leader, (led.get(p.leader) ?? 0) + 1);
+  const ids = new Set(targets.map((t) => t.id));
+  const relevant = prgs.filter((p) => p.replicas.some((r) => ids.has(r.node)));
+  return planWaves(
+    targets.map((t) => ({ id: t.id, rack: t.rack, prgsLed: led.get(t.id) ?? 0, hostsCpLeader: cpLeader === t.id })),
+    relevant,
+    { maxWaveSize: parallel },
+  );
+}
+
+/** Runs a plan (fresh or resumed) under signal handling, renders it, returns the exit code. */
+export async function execute(s: Session, plan: RollPlan, opts: RestartOptions, resumed?: { journal: Journal; from: Map<string, import('../journal.js').StepName | 'done'> }): Promise<number> {
+  let journal: Journal | undefined = resumed?.journal;
+  let env;
+  if (opts.dryRun) {
+    env = s.env();
+  } else if (journal) {
+    env = s.env(journal.data.run_id, Date.parse(journal.data.started_at), journal);
+  } else {
+    env = s.env();
+    archivePrevious(s);
+    journal = newJournal(env, plan, s.stateDir);
+    env = { ...env, journal };
+  }
+  env = { ...env, options: { dryRun: opts.dryRun === true, allowOverload: opts.allowOverload === true, force: opts.force === true } };
+  const uninstall = opts.dryRun ? () => {} : installSignalHandlers(s.stop, () => s.reporter.close());
+  if (opts.metricsFile && !opts.dryRun) env = { ...env, reporter: metricsReporter(env.reporter, opts.metricsFile, env.runId, env.startedAt) };
+  let outcome: RollOutcome;
+  try {
+    outcome = await roll(env, plan, RESTART_STEPS, resumed ? { from: resumed.from } : undefined);
+  } finally {
+    uninstall();
+    env.reporter.close();
+  }
+  renderOutcome(outcome, { json: opts.json === true, dryRun: opts.dryRun === true, verbose: opts.verbose === true, plan, journal: journal?.file });
+  return outcome.exitCode === 0 ? ExitCode.ok : outcome.exitCode;
+}
+
+/** A new run supersedes an old journal; the old one is kept beside it, renamed. */
+function archivePrevious(s: Session): void {
+  const old = Journal.read(s.stateDir);
+  if (!old) return;
+  if (old.unfinished) {
+    s.reporter.warn(undefined, `an unfinished run ${old.data.run_id} (${old.data.status}) is superseded; its journal is kept as journal.${old.data.run_id}.json`);
+  }
+  const file = Journal.path(s.stateDir);
+  if (existsSync(file)) renameSync(file, file.replace(/journal\.json$/, `journal.${old.data.run_id}.json`));
+}

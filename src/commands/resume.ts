@@ -1,0 +1,49 @@
+/** `resume`: finish the last unfinished run from its journal. */
+import { resolveTargets } from '../cluster.js';
+import { UsageError } from '../errors.js';
+import { Journal, type StepName, configDigest } from '../journal.js';
+import type { RollPlan } from '../roll.js';
+import { confirm } from './confirm.js';
+import { type RestartOptions, execute } from './restart.js';
+import { openSession } from './session.js';
+
+export async function resumeAction(opts: RestartOptions): Promise<number> {
+  const s = await openSession(opts);
+  try {
+    const journal = Journal.read(s.stateDir);
+    if (!journal || !journal.unfinished) {
+      throw new UsageError(
+        journal ? `nothing to resume: the last run ${journal.data.run_id} is ${journal.data.status} (${journal.file})` : `nothing to resume: no journal in ${s.stateDir}`,
+      );
+    }
+    if (journal.data.command !== 'restart') throw new UsageError(`nothing to resume: the last run was "${journal.data.command}", which is not resumable`);
+    const digest = configDigest(s.loaded.config);
+    if (digest !== journal.data.config_digest) {
+      throw new UsageError(
+        `refusing to resume run ${journal.data.run_id}: the config changed since it began (control_plane.url, nodes, lb or restart.command differ). Restore it, or start a new run.`,
+      );
+    }
+    const state = await s.cp.clusterState();
+    const ids = journal.data.waves.flat();
+    const targets = resolveTargets(s.loaded.config, state, ids);
+    const from = new Map<string, StepName | 'done'>();
+    for (const id of ids) {
+      const r = journal.node(id);
+      from.set(id, r.status === 'done' || r.status === 'skipped' ? 'done' : r.status === 'pending' || r.step === null ? 'precheck' : r.step);
+    }
+    const o = journal.data.options;
+    const plan: RollPlan = {
+      command: 'restart',
+      nodes: targets,
+      waves: journal.data.waves,
+      pauseMs: typeof o.pause_ms === 'number' ? o.pause_ms : 0,
+      configFile: s.loaded.file,
+      options: o,
+    };
+    const where = [...from].filter(([, f]) => f !== 'done').map(([id, f]) => `${id} at ${f}`);
+    await confirm(opts, `quantum-roll will resume run ${journal.data.run_id}: ${where.join(', ')}`);
+    return await execute(s, plan, { ...opts, allowOverload: o.allow_overload === true || opts.allowOverload, force: o.force === true || opts.force }, { journal, from });
+  } finally {
+    await s.close();
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * What every command that talks to the cluster needs, built once from the global
+ * options: config, logger, clients, LB adapter, reporter and stop controller.
+ */
+import { dirname, join, resolve } from 'node:path';
+import type { LbAdapter } from '../adapters/lb/types.js';
+import { ControlPlaneClient } from '../clients/control-plane.js';
+import { createDispatcher } from '../clients/http.js';
+import { RuntimeClient } from '../clients/runtime.js';
+import { type LoadedConfig, loadConfig } from '../config/load.js';
+import type { NodeTarget, RunEnv, RunOptions } from '../context.js';
+import { UsageError } from '../errors.js';
+import { newRunId } from '../journal.js';
+import { type LogLevel, type Logger, LOG_LEVELS, createLogger } from '../log.js';
+import type { Reporter } from '../reporter.js';
+import { initiatorFor } from '../roll.js';
+import { StopController } from '../stop.js';
+import { createReporter } from '../render/reporter.js';
+
+export interface GlobalOptions {
+  config?: string;
+  dryRun?: boolean;
+  yes?: boolean;
+  json?: boolean;
+  logLevel?: string;
+  parallel?: string;
+  stateDir?: string;
+  allowOverload?: boolean;
+  force?: boolean;
+  verbose?: boolean;
+}
+
+export interface Session {
+  loaded: LoadedConfig;
+  log: Logger;
+  cp: ControlPlaneClient;
+  lb: LbAdapter;
+  runtimeFor(node: NodeTarget): RuntimeClient;
+  reporter: Reporter;
+  stop: StopController;
+  stateDir: string;
+  opts: GlobalOptions;
+  env(runId?: string, startedAt?: number, journal?: RunEnv['journal']): RunEnv;
+  close(): Promise<void>;
+}
+
+export function logLevelOf(opts: GlobalOptions): LogLevel {
+  const l = opts.logLevel ?? (process.stderr.isTTY && !opts.json ? 'warn' : 'info');
+  if (!(LOG_LEVELS as readonly string[]).includes(l)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${l}")`);
+  }
+  return l as LogLevel;
+}
+
+export function stateDirOf(opts: GlobalOptions, configFile: string): string {
+  return resolve(opts.stateDir ?? join(dirname(configFile), '.quantum-roll'));
+}
+
+/** The process-wide stop controller: SIGINT/SIGTERM handlers in cli.ts feed it. */
+export const processStop = new StopController();
+
+export async function openSession(opts: GlobalOptions): Promise<Session> {
+  const log = createLogger(logLevelOf(opts));
+  const loaded = loadConfig(opts.config);
+  const { config } = loaded;
+  const cp = new ControlPlaneClient({
+    baseUrl: config.control_plane.url,
+    access: config.control_plane,
+    requestTimeoutMs: config.control_plane.request_timeout,
+    dispatcher: createDispatcher(config.control_plane, 128),
+  });
+  const nodeDispatcher = createDispatcher(config.node_api, 16);
+  const runtimes = new Map<string, RuntimeClient>();
+  const runtimeFor = (n: NodeTarget) => {
+    let c = runtimes.get(n.id);
+    if (!c) {
+      c = new RuntimeClient(n.id, { baseUrl: n.adminUrl, access: config.node_api, dispatcher: nodeDispatcher, requestTimeoutMs: 5_000 });
+      runtimes.set(n.id, c);
+    }
+    return c;
+  };
+  const { createLbAdapter } = await import('../adapters/lb/index.js');
+  const lb = await createLbAdapter(config.lb, {
+    log,
+    runtimeFor: (t) => runtimeFor({ id: t.node, adminUrl: t.adminUrl, lbMember: t.member, rack: '' }),
+  });
+  const stateDir = stateDirOf(opts, loaded.file);
+  const reporter = createReporter({ json: opts.json === true, log });
+  const stop = processStop;
+  const runOptions: RunOptions = { dryRun: opts.dryRun === true, allowOverload: opts.allowOverload === true, force: opts.force === true };
+  return {
+    loaded,
+    log,
+    cp,
+    lb,
+    runtimeFor,
+    reporter,
+    stop,
+    stateDir,
+    opts,
+    env(runId = newRunId(), startedAt = Date.now(), journal) {
+      return {
+        runId,
+        initiator: initiatorFor(runId),
+        startedAt,
+        config,
+        options: runOptions,
+        log: log.child({ run_id: runId }),
+        cp,
+        lb,
+        runtimeFor,
+        reporter,
+        stop,
+        journal,
+      };
+    },
+    async close() {
+      reporter.close();
+      await lb.close().catch(() => {});
+      await Promise.allSettled([cp.http.close(), nodeDispatcher.close()]);
+    },
+  };
+}
