@@ -100,6 +100,11 @@ async function restartNodeAction(node: string, flags: { stateDir: string }): Pro
     process.exitCode = 1;
     return;
   }
+  if (!info.nodes.some((n) => n.id === node)) {
+    err(`unknown node ${node} (known: ${info.nodes.map((n) => n.id).join(', ')})`);
+    process.exitCode = 2;
+    return;
+  }
   const faults = (await control(info, 'GET', '/_sim/faults')).json as Faults;
   const note = (outcome: string): Promise<unknown> => control(info, 'POST', '/_sim/events', { event: 'restart_command', node, outcome });
   if (appliesTo(faults.restartHang, node)) {

@@ -66,9 +66,9 @@ export class CpApi {
       else out = { ...reply, json: mutate(reply.json, mal.field, mal.mode ?? 'wrong_type') };
     }
     if (f.hugeBodyBytes > 0 && ctx.path === '/v1/cluster/state' && out.json !== undefined && typeof out.json === 'object') {
-      const size = JSON.stringify(out.json).length;
-      const pad = Math.max(0, f.hugeBodyBytes - size - 20);
-      out = { ...out, json: { ...(out.json as Record<string, unknown>), padding: 'x'.repeat(pad) } };
+      const base = { ...(out.json as Record<string, unknown>), padding: '' };
+      const pad = Math.max(0, f.hugeBodyBytes - Buffer.byteLength(JSON.stringify(base)));
+      out = { ...out, json: { ...base, padding: 'x'.repeat(pad) } };
     }
     return out;
   }

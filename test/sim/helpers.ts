@@ -22,7 +22,7 @@ export async function http(method: string, url: string, body?: unknown, headers:
   }
   const r = await fetch(url, init);
   const text = await r.text();
-  let json: unknown = null;
+  let json: unknown;
   try {
     json = text ? JSON.parse(text) : null;
   } catch {

@@ -1,0 +1,202 @@
+// Fault knobs, set at run time through the handle and the control API.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { defaultFaults, startSim, type SimHandle } from '../../src/sim/index.js';
+import { get, post, sleep, tempDir, waitFor } from './helpers.js';
+import * as S from './schemas.js';
+
+let sim: SimHandle;
+const simCli = path.resolve(import.meta.dirname, '../../dist/sim/sim-cli.js');
+
+beforeAll(async () => {
+  sim = await startSim({ stateDir: await tempDir(), nodes: 4, racks: 3, prgs: 60, replayMs: 200 });
+});
+afterAll(async () => {
+  await sim?.stop();
+});
+afterEach(async () => {
+  await sim.setFaults(defaultFaults());
+});
+
+function runCli(args: string[], killAfterMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [simCli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const bootId = async (i: number): Promise<string> => S.nodeInfo.parse((await get(`${sim.nodes[i]?.adminUrl}/v1/node`)).json).boot_id;
+
+describe('CP faults', () => {
+  it('noBatch: features false and the batch endpoint 404s', async () => {
+    await sim.setFaults({ noBatch: true });
+    expect((await get(`${sim.cpUrl}/v1/features`)).json).toEqual({ batch_leader_transfer: false });
+    expect((await post(`${sim.cpUrl}/v1/leader-transfers`, { away_from: 'node-1' })).status).toBe(404);
+  });
+
+  it('cursorLoop: next_cursor repeats forever', async () => {
+    await sim.setFaults({ cursorLoop: true });
+    const first = S.prgList.parse((await get(`${sim.cpUrl}/v1/prgs?limit=10`)).json);
+    expect(first.next_cursor).not.toBeNull();
+    const second = S.prgList.parse((await get(`${sim.cpUrl}/v1/prgs?limit=10&cursor=${first.next_cursor}`)).json);
+    expect(second.next_cursor).toBe(first.next_cursor);
+  });
+
+  it('cpUnavailable and cpFlakyRatio answer 503 with Retry-After', async () => {
+    await sim.setFaults({ cpUnavailable: true });
+    const r = await get(`${sim.cpUrl}/v1/cluster/state`);
+    expect(r.status).toBe(503);
+    expect(r.headers.get('retry-after')).toBe('1');
+    S.errorBody.parse(r.json);
+    await sim.setFaults({ cpUnavailable: false, cpFlakyRatio: 1 });
+    const f = await get(`${sim.cpUrl}/readyz`);
+    expect(f.status).toBe(503);
+    expect(f.headers.get('retry-after')).toBe('0');
+  });
+
+  it('cpUnhealthy: /readyz 503 with the cp body', async () => {
+    await sim.setFaults({ cpUnhealthy: true });
+    const r = await get(`${sim.cpUrl}/readyz`);
+    expect(r.status).toBe(503);
+    expect(S.cpObject.parse(r.json).healthy).toBe(false);
+  });
+
+  it('cpMalformed: wrong type, removed field, invalid JSON', async () => {
+    await sim.setFaults({ cpMalformed: { path: '/v1/cluster/state', field: 'routing_epoch' } });
+    expect((await get(`${sim.cpUrl}/v1/cluster/state`)).json).toMatchObject({ routing_epoch: 'x' });
+    await sim.setFaults({ cpMalformed: { path: '/v1/cluster/state', field: 'nodes.0.id', mode: 'remove' } });
+    const body = (await get(`${sim.cpUrl}/v1/cluster/state`)).json as { nodes: Array<Record<string, unknown>> };
+    expect(body.nodes[0]).not.toHaveProperty('id');
+    await sim.setFaults({ cpMalformed: { path: '/v1/prgs' } });
+    const bad = await get(`${sim.cpUrl}/v1/prgs`);
+    expect(bad.status).toBe(200);
+    expect(bad.json).toBeUndefined();
+  });
+
+  it('hugeBodyBytes, hostileNodeId, strictFallback, placementViolation', async () => {
+    await sim.setFaults({ hugeBodyBytes: 2_000_000, hostileNodeId: true, strictFallback: 2, placementViolation: true });
+    const r = await get(`${sim.cpUrl}/v1/cluster/state`);
+    expect(r.text.length).toBeGreaterThanOrEqual(2_000_000);
+    const cs = r.json as { nodes: Array<{ id: string }>; prgs: { strict_fallback: number }; placement: { violations: number } };
+    expect(cs.nodes[0]?.id).toBe('node-1;reboot');
+    expect(cs.prgs.strict_fallback).toBe(2);
+    expect(cs.placement.violations).toBe(1);
+    const p1 = S.prg.parse((await get(`${sim.cpUrl}/v1/prgs/prg-0001`)).json);
+    expect(p1.strict_fallback).toBe(true);
+    const racks = p1.replicas.map((x) => sim.nodes.find((n) => n.id === x.node)?.rack);
+    expect(new Set(racks).size).toBeLessThan(3);
+    await sim.setFaults({ placementViolation: false, hostileNodeId: false });
+    expect(S.clusterState.parse((await get(`${sim.cpUrl}/v1/cluster/state`)).json).placement.violations).toBe(0);
+  });
+
+  it('leaseHeldBy: the maintenance lease is held by a stranger', async () => {
+    await sim.setFaults({ leaseHeldBy: 'someone@host:1' });
+    const r = await post(`${sim.cpUrl}/v1/leases`, { name: 'rolling-restart', holder: 'me@here:2', ttl_ms: 1000 });
+    expect(r.status).toBe(409);
+    expect(S.leaseHeld.parse(r.json).holder).toBe('someone@host:1');
+    await sim.setFaults({ leaseHeldBy: null });
+    await waitFor(async () => (await get(`${sim.cpUrl}/v1/leases/rolling-restart`)).status === 200);
+  });
+});
+
+describe('transfer faults', () => {
+  it('noEligibleTarget and transfersNeverComplete', async () => {
+    const p = S.prg.parse((await get(`${sim.cpUrl}/v1/prgs/prg-0003`)).json);
+    const leader = p.leader ?? '';
+    await sim.setFaults({ noEligibleTarget: true });
+    const r = await post(`${sim.cpUrl}/v1/prgs/prg-0003/leader-transfer`, { exclude: [leader] });
+    expect(r.status).toBe(409);
+    expect(S.errorBody.parse(r.json).error.code).toBe('no_eligible_target');
+    await sim.setFaults({ noEligibleTarget: false, transfersNeverComplete: true });
+    expect((await post(`${sim.cpUrl}/v1/prgs/prg-0003/leader-transfer`, { exclude: [leader] })).status).toBe(202);
+    await sleep(100);
+    expect(S.prg.parse((await get(`${sim.cpUrl}/v1/prgs/prg-0003`)).json).leader).toBe(leader);
+  });
+
+  it('transferConcurrency: excess requests get 503 with Retry-After', async () => {
+    await sim.setFaults({ transferConcurrency: 1, transferServiceMs: 200 });
+    const ids = ['prg-0004', 'prg-0005', 'prg-0006'];
+    const rs = await Promise.all(
+      ids.map(async (id) => {
+        const p = S.prg.parse((await get(`${sim.cpUrl}/v1/prgs/${id}`)).json);
+        return post(`${sim.cpUrl}/v1/prgs/${id}/leader-transfer`, { exclude: [p.leader ?? ''] });
+      }),
+    );
+    const codes = rs.map((r) => r.status).sort();
+    expect(codes).toEqual([202, 503, 503]);
+    const busy = rs.find((r) => r.status === 503);
+    expect(['0', '1']).toContain(busy?.headers.get('retry-after'));
+  });
+
+  it('replicaDown marks replicas down or lagging and moves leadership off them', async () => {
+    await sim.setFaults({ replicaDown: [{ node: 'node-2', prgs: ['prg-0001', 'prg-0002'], state: 'lagging' }, { node: 'node-3' }] });
+    const p1 = S.prg.parse((await get(`${sim.cpUrl}/v1/prgs/prg-0001`)).json);
+    expect(p1.replicas.find((r) => r.node === 'node-2')?.state).toBe('lagging');
+    expect(p1.replicas.find((r) => r.node === 'node-3')?.state).toBe('down');
+    await waitFor(async () => S.prgList.parse((await get(`${sim.cpUrl}/v1/prgs?leader=node-3`)).json).items.length === 0);
+    const cs = S.clusterState.parse((await get(`${sim.cpUrl}/v1/cluster/state`)).json);
+    expect(cs.prgs.ready).toBeLessThan(60); // prg-0001 and prg-0002 lost their quorum of healthy replicas
+    expect((await post(`${sim.controlUrl}/_sim/faults`, { bogus: 1 })).status).toBe(400);
+  });
+});
+
+describe('node and LB faults', () => {
+  it('lbNeverHealthy and lbError', async () => {
+    await sim.setFaults({ lbNeverHealthy: ['node-4'] });
+    await waitFor(async () => S.lbMember.parse((await get(`${sim.lbUrl}/v1/pools/mqtt/members/node-4`)).json).health === 'down', 2000);
+    await sim.setFaults({ lbError: true });
+    const r = await get(`${sim.lbUrl}/v1/pools/mqtt/members/node-4`);
+    expect(r.status).toBe(500);
+    S.errorBody.parse(r.json);
+  });
+
+  it('neverReady: a restarted node stays replaying', async () => {
+    await sim.setFaults({ neverReady: ['node-4'] });
+    await sim.restartNode('node-4');
+    await sleep(500);
+    const r = await get(`${sim.nodes[3]?.adminUrl}/readyz`);
+    expect(r.status).toBe(503);
+    const body = S.readyz.parse(r.json);
+    expect(body.reasons).toContain('prgs_replaying');
+    expect(body.replay.progress).toBeLessThan(1);
+  });
+});
+
+describe('restart command (sim restart-node)', () => {
+  const dir = (): string => sim.stateDir;
+
+  it('restarts for real and returns once the new process listens', async () => {
+    const before = await bootId(1);
+    const r = await runCli(['sim', 'restart-node', '--state-dir', dir(), 'node-2']);
+    expect(r.code).toBe(0);
+    expect((await get(`${sim.nodes[1]?.adminUrl}/livez`)).status).toBe(200);
+    expect(await bootId(1)).not.toBe(before);
+  });
+
+  it('restartNoop exits 0 without restarting; restartFail exits 3; restartHang hangs', async () => {
+    const before = await bootId(1);
+    await sim.setFaults({ restartNoop: true });
+    expect((await runCli(['sim', 'restart-node', '--state-dir', dir(), 'node-2'])).code).toBe(0);
+    expect(await bootId(1)).toBe(before);
+    await sim.setFaults({ restartNoop: false, restartFail: ['node-2'] });
+    expect((await runCli(['sim', 'restart-node', '--state-dir', dir(), 'node-2'])).code).toBe(3);
+    await sim.setFaults({ restartFail: false, restartHang: true });
+    const t0 = Date.now();
+    const hung = await runCli(['sim', 'restart-node', '--state-dir', dir(), 'node-2'], 1500);
+    expect(hung.code).toBeNull(); // killed by us
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
+    expect(await bootId(1)).toBe(before);
+    const outcomes = (await sim.events()).filter((e) => e.event === 'restart_command').map((e) => e.outcome);
+    expect(outcomes).toEqual(expect.arrayContaining(['noop', 'fail', 'hang']));
+    expect((await runCli(['sim', 'restart-node', '--state-dir', dir(), 'node-99'])).code).toBe(2);
+  });
+});
