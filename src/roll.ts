@@ -128,7 +128,10 @@ export async function roll(env: RunEnv, plan: RollPlan, steps: readonly Step[], 
           const startAt: StepName | undefined = from && from !== 'done' && from !== 'precheck' ? from : hasPrecheck ? steps[1]?.name : undefined;
           const r = await runPipeline(steps, ctxFor(byId.get(id)!, wave), { dryRun: dry, from: startAt });
           const pre = checked.find((c) => c.node === id);
-          if (pre) r.steps.unshift(...pre.steps), r.warnings.unshift(...pre.warnings);
+          if (pre) {
+            r.steps.unshift(...pre.steps);
+            r.warnings.unshift(...pre.warnings);
+          }
           return r;
         }),
       );

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExecLbAdapter } from '../../src/adapters/lb/exec.js';
-import { CommandError, displayArgv, runArgv, substitute } from '../../src/adapters/lb/exec/run-argv.js';
+import { CommandError, displayArgv, runArgv, substitute } from '../../src/run-argv.js';
 import type { LbDeps, LbTarget } from '../../src/adapters/lb/types.js';
 import { QrError, UsageError } from '../../src/errors.js';
 

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { QrError } from '../../errors.js';
 import { type LbCallCtl, type LbDeps, type LbTarget, type MemberStatus, LbAdapterBase } from './types.js';
-import { displayArgv, runArgv, substitute } from './exec/run-argv.js';
+import { displayArgv, runArgv, substitute } from '../../run-argv.js';
 
 export interface ExecOptions {
   drain: string[];

@@ -6,7 +6,7 @@
  */
 import { execa } from 'execa';
 import type { Logger } from 'pino';
-import { QrError, UsageError } from '../../../errors.js';
+import { QrError, UsageError } from './errors.js';
 
 /** What an id-like value (node id, LB member) must look like to be substituted. */
 export const PLAIN_VALUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
