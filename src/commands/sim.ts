@@ -1,7 +1,7 @@
 // `quantum-roll sim …`: start/stop the bundled simulator, restart a simulated node
 // (the restart command of the generated config), set faults, show status.
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { control, runningSim, startDetached, stopRunning } from '../sim/cli-support.js';
 import { appliesTo, parseFaultArgs } from '../sim/faults.js';
 import type { Faults, SimOptions } from '../sim/types.js';
@@ -16,7 +16,7 @@ const err = (s: string): void => {
 function int(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer`);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`--${name} must be a non-negative integer`);
     return n;
   };
 }
@@ -214,5 +214,7 @@ export function simCommand(): Command {
     .argument('[pairs...]', 'key=value pairs')
     .action(faultsAction);
   sim.command('status').description('show the running simulator').addOption(stateDirOption()).option('--json', 'JSON output').action(statusAction);
+  // Usage errors surface as CommanderError to the caller (which maps them to exit 2).
+  for (const sub of sim.commands) sub.exitOverride();
   return sim;
 }

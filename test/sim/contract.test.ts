@@ -1,5 +1,6 @@
 // Contract shapes of every endpoint the simulator serves (apis.md), against a real sim.
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSim, type SimHandle } from '../../src/sim/index.js';
 import { del, get, post, put, sleep, tempDir, waitFor } from './helpers.js';
@@ -72,6 +73,33 @@ describe('node runtime API', () => {
     const cleared = S.drainStatus.parse((await del(`${base}/v1/drain`)).json);
     expect(cleared).toMatchObject({ draining: false, since: null, reason: null, initiator: null });
     expect(S.drainStatus.parse((await del(`${base}/v1/drain`)).json).draining).toBe(false);
+  });
+});
+
+describe('raw TCP "MQTT" listener', () => {
+  const connect = (port: number): Promise<net.Socket> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => resolve(s));
+      s.on('error', reject);
+    });
+  const closed = (s: net.Socket): Promise<void> => new Promise((r) => (s.destroyed ? r() : s.once('close', () => r())));
+  const sessions = async (base: string): Promise<number> => S.drainStatus.parse((await get(`${base}/v1/drain`)).json).active_sessions;
+
+  it('counts sockets as sessions, refuses new ones while draining, disconnect closes them', async () => {
+    const base = node(3);
+    const port = sim.nodes[3]?.mqttPort ?? 0;
+    await sim.setFaults({ sessionDecay: 0 });
+    const before = await sessions(base);
+    const socks = await Promise.all([connect(port), connect(port), connect(port)]);
+    await waitFor(async () => (await sessions(base)) === before + 3);
+    await put(`${base}/v1/drain`, { reason: 'tcp', initiator: 't' });
+    const late = await connect(port);
+    await closed(late);
+    await post(`${base}/v1/sessions/disconnect`, { reason_code: 139, rate_per_s: 100000 });
+    await Promise.all(socks.map(closed));
+    await waitFor(async () => (await sessions(base)) === 0);
+    await del(`${base}/v1/drain`);
+    await sim.setFaults({ sessionDecay: 0.15 });
   });
 });
 
