@@ -24,6 +24,8 @@ export const drainStep: Step = {
 
   async run(ctx: StepContext): Promise<StepResult> {
     const { node, env, runtime } = ctx;
+    // The LB must answer before the first change: a broken LB fails here with nothing changed.
+    await env.lb.status(ctx.lbTarget);
     const status = await runtime.drain(DRAIN_REASON, env.initiator);
     if (!status.draining) {
       throw new StepError(`${node.id} answered PUT /v1/drain but does not report draining`, { node: node.id, step: 'drain', endpoint: runtime.adminUrl });
