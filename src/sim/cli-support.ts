@@ -44,6 +44,9 @@ export async function runningSim(stateDir: string): Promise<SimInfo | null> {
   }
 }
 
+/** Environment variable that hands `sim start --token` to the detached supervisor. */
+export const SUPERVISOR_TOKEN_ENV = 'QUANTUM_ROLL_SIM_TOKEN';
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Spawns a detached supervisor and waits until it wrote its sim.json. */
@@ -52,9 +55,15 @@ export async function startDetached(opts: SimOptions, timeoutMs = 60_000): Promi
   fs.mkdirSync(stateDir, { recursive: true });
   fs.rmSync(path.join(stateDir, SIM_JSON), { force: true });
   const logFd = fs.openSync(path.join(stateDir, 'sim.log'), 'a');
-  const child = spawn(process.execPath, [supervisorMainPath(), '--options', JSON.stringify({ ...opts, stateDir })], {
+  // The token travels in the environment, not in argv (visible to `ps`).
+  const { token, ...rest } = opts;
+  const env = { ...process.env };
+  if (token) env[SUPERVISOR_TOKEN_ENV] = token;
+  else delete env[SUPERVISOR_TOKEN_ENV];
+  const child = spawn(process.execPath, [supervisorMainPath(), '--options', JSON.stringify({ ...rest, stateDir })], {
     detached: true,
     stdio: ['ignore', logFd, logFd],
+    env,
   });
   fs.closeSync(logFd);
   let exited: number | null = null;

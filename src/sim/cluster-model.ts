@@ -47,6 +47,7 @@ export class ClusterModel {
   private electionTimer: NodeJS.Timeout | null = null;
   private readyCache: { version: number; ready: number } | null = null;
   private violationsCache: number | null = null;
+  private strictCache: { version: number; n: number; counts: Int32Array } | null = null;
   private placementMoved: { p: number; slot: number; from: number } | null = null;
   readonly t0 = Date.now();
   /** True while the initial processes start: no elections, no availability stats. */
@@ -126,12 +127,19 @@ export class ClusterModel {
     return Math.min(this.faults().strictFallback, this.topo.prgCount);
   }
 
-  /** Strict-fallback PRGs led by a node (what its /readyz reports). */
+  /** Strict-fallback PRGs led by a node (what its /readyz reports); cached per version. */
   strictLedBy(idx: number): number {
     const n = this.strictCount();
-    let c = 0;
-    for (let p = 0; p < n; p++) if (this.topo.leader[p] === idx) c++;
-    return c;
+    if (n === 0) return 0;
+    if (this.strictCache?.version !== this.version || this.strictCache.n !== n) {
+      const counts = new Int32Array(this.nodes.length);
+      for (let p = 0; p < n; p++) {
+        const l = this.topo.leader[p] ?? -1;
+        if (l >= 0) counts[l] = (counts[l] ?? 0) + 1;
+      }
+      this.strictCache = { version: this.version, n, counts };
+    }
+    return this.strictCache.counts[idx] ?? 0;
   }
 
   commitIndex(p: number): number {

@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     store,
   });
 
-  // Raw TCP "MQTT" listener: accepted sockets are active sessions; refused while draining.
+  // Raw TCP "MQTT" listener: accepted sockets are active sessions (greeted with the node id, echoed); refused while draining.
   const sockets = new Set<net.Socket>();
   const mqtt = net.createServer((socket) => {
     if (runtime.draining) {
@@ -119,6 +119,9 @@ async function main(): Promise<void> {
     sockets.add(socket);
     runtime.tcpConnections = sockets.size;
     socket.on('error', () => undefined);
+    // Greet with the node id (so a client behind an LB can tell where it landed) and echo lines back.
+    socket.write(`${nodeId}\n`);
+    socket.on('data', (d: Buffer) => socket.write(d));
     socket.on('close', () => {
       sockets.delete(socket);
       runtime.tcpConnections = sockets.size;

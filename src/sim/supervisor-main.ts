@@ -9,6 +9,9 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { options: { type: 'string' } } });
   if (!values.options) throw new Error('--options is required');
   const opts = JSON.parse(values.options) as SimOptions;
+  const token = process.env.QUANTUM_ROLL_SIM_TOKEN;
+  if (token) opts.token = token;
+  delete process.env.QUANTUM_ROLL_SIM_TOKEN;
   const sim = await startSim(opts);
   let stopping = false;
   const shutdown = (): void => {
