@@ -67,6 +67,8 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
     baseUrl: config.control_plane.url,
     access: config.control_plane,
     requestTimeoutMs: config.control_plane.request_timeout,
+    // Transient failures (503, refused connections) are retried this long unless a step gives its own deadline.
+    retryBudgetMs: Math.max(5_000, config.control_plane.request_timeout),
     dispatcher: createDispatcher(config.control_plane, 128),
   });
   const nodeDispatcher = createDispatcher(config.node_api, 16);
@@ -74,7 +76,7 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
   const runtimeFor = (n: NodeTarget) => {
     let c = runtimes.get(n.id);
     if (!c) {
-      c = new RuntimeClient(n.id, { baseUrl: n.adminUrl, access: config.node_api, dispatcher: nodeDispatcher, requestTimeoutMs: 5_000 });
+      c = new RuntimeClient(n.id, { baseUrl: n.adminUrl, access: config.node_api, dispatcher: nodeDispatcher, requestTimeoutMs: 5_000, retryBudgetMs: 10_000 });
       runtimes.set(n.id, c);
     }
     return c;
