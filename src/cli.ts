@@ -123,7 +123,7 @@ common(placement.command('check'), false)
 
 common(program.command('demo'), false)
   .description('start the bundled simulator, roll one node with live progress, stop it')
-  .option('--nodes <n>', 'simulated nodes', '5')
+  .option('--nodes <n>', 'simulated nodes', '6')
   .action(wire(async () => (await import('./commands/demo.js')).demoAction));
 
 async function main(): Promise<void> {

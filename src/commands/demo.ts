@@ -10,7 +10,7 @@ import type { GlobalOptions } from './session.js';
 export async function demoAction(opts: GlobalOptions & { nodes?: string }): Promise<number> {
   const { startSim } = await import('../sim/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'quantum-roll-demo-'));
-  const nodes = Number(opts.nodes ?? 5);
+  const nodes = Number(opts.nodes ?? 6);
   const say = (t: string) => process.stderr.write(`\n\x1b[1m== ${t}\x1b[0m\n`);
   say(`starting a simulated cluster: ${nodes} nodes, 3 racks, 600 PRGs (state in ${dir})`);
   const sim = await startSim({ stateDir: dir, nodes, racks: 3, prgs: 600, replayMs: 1500, sessionsPerNode: 300 });
