@@ -10,6 +10,7 @@ import { Journal, type JournalData, type NodeRecord, type StepName, configDigest
 import { LEASE_NAME, LeaseKeeper } from './lease.js';
 import { type NodeOutcome, runPipeline } from './pipeline.js';
 import { sleep } from './clients/http.js';
+import { revalidateWave } from './waves.js';
 
 export interface RollPlan {
   command: string;
@@ -72,8 +73,9 @@ export async function roll(env: RunEnv, plan: RollPlan, steps: readonly Step[], 
     if (!r) memory.set(id, (r = emptyNodeRecord()));
     return r;
   };
-  const ctxFor = (node: NodeTarget, wave: string[]): StepContext => ({
-    env,
+  // `wenv` is the run's environment with a logger bound to the wave: every event a step logs carries `wave`.
+  const ctxFor = (node: NodeTarget, wave: string[], wenv: RunEnv = env): StepContext => ({
+    env: wenv,
     node,
     runtime: env.runtimeFor(node),
     lbTarget: lbTargetOf(node),
@@ -86,7 +88,7 @@ export async function roll(env: RunEnv, plan: RollPlan, steps: readonly Step[], 
       else change(recordOf(node.id));
     },
     say: () => {},
-    log: env.log.child({ node: node.id }),
+    log: wenv.log.child({ node: node.id }),
     step: 'precheck',
   });
 
@@ -108,11 +110,14 @@ export async function roll(env: RunEnv, plan: RollPlan, steps: readonly Step[], 
         await sleep(plan.pauseMs, env.stop.signal);
         env.stop.check(`the pause before wave ${i + 1}`);
       }
-      env.log.info({ event: 'wave.start', wave: i + 1, nodes: pending, run_id: env.runId }, `wave ${i + 1}: ${pending.join(', ')}`);
-      // Phase 1: precheck every node of the wave against the same fresh state, before any change.
+      const wenv: RunEnv = { ...env, log: env.log.child({ wave: i + 1 }) };
+      wenv.log.info({ event: 'wave.start', nodes: pending, of: plan.waves.length }, `wave ${i + 1}: ${pending.join(', ')}`);
       const hasPrecheck = steps[0]?.name === 'precheck';
       const fresh = hasPrecheck ? pending.filter((id) => (resume?.from.get(id) ?? 'precheck') === 'precheck') : [];
-      const checked = await Promise.all(fresh.map((id) => runPipeline(steps, ctxFor(byId.get(id)!, wave), { dryRun: dry, until: 'precheck' })));
+      // The plan was made on the state at the start: re-validate the wave on fresh PRGs (exit 3 if no longer safe).
+      if (fresh.length > 0 && wave.length > 1) await revalidateWave(i + 1, plan.waves.length, wave, (id) => env.cp.listPrgs({ node: id }));
+      // Phase 1: precheck every node of the wave against the same fresh state, before any change.
+      const checked = await Promise.all(fresh.map((id) => runPipeline(steps, ctxFor(byId.get(id)!, wave, wenv), { dryRun: dry, until: 'precheck' })));
       const bad = checked.find((o) => o.status === 'failed' || o.status === 'interrupted');
       if (bad) {
         outcome.nodes.push(...checked);
@@ -126,7 +131,7 @@ export async function roll(env: RunEnv, plan: RollPlan, steps: readonly Step[], 
         go.map(async (id) => {
           const from = resume?.from.get(id);
           const startAt: StepName | undefined = from && from !== 'done' && from !== 'precheck' ? from : hasPrecheck ? steps[1]?.name : undefined;
-          const r = await runPipeline(steps, ctxFor(byId.get(id)!, wave), { dryRun: dry, from: startAt });
+          const r = await runPipeline(steps, ctxFor(byId.get(id)!, wave, wenv), { dryRun: dry, from: startAt });
           const pre = checked.find((c) => c.node === id);
           if (pre) {
             r.steps.unshift(...pre.steps);

@@ -21,7 +21,8 @@
  * quorum checks only look at the PRGs of the node being placed (index node → PRGs).
  */
 import type { Prg } from './clients/schemas.js';
-import { checkQuorumWithout, compareIds, quorumNeeded, type QuorumVerdict } from './quorum.js';
+import { RefusedError } from './errors.js';
+import { checkQuorumWithout, compareIds, describeBlockers, quorumNeeded, type QuorumVerdict } from './quorum.js';
 
 export interface WaveNode {
   id: string;
@@ -159,6 +160,36 @@ export function conflictGraph(nodeIds: readonly string[], prgs: readonly Prg[]):
 /** The quorum verdict for taking every node of `wave` down at once (run on fresh state). */
 export function validateWave(wave: readonly string[], prgs: readonly Prg[]): QuorumVerdict {
   return checkQuorumWithout(prgs, wave);
+}
+
+/**
+ * Re-validates wave `index` (1-based) of `total` against fresh PRGs, right before it
+ * starts: placement or replica health may have changed since the plan was made. The
+ * PRGs are read per wave node (`fetchPrgs(node)`, i.e. `/v1/prgs?node=`), deduplicated.
+ * Throws a `RefusedError` (exit 3) naming every blocking PRG and its unavailable
+ * replicas; nothing of the wave has changed at that point.
+ */
+export async function revalidateWave(
+  index: number,
+  total: number,
+  wave: readonly string[],
+  fetchPrgs: (node: string) => Promise<readonly Prg[]>,
+): Promise<QuorumVerdict> {
+  const byId = new Map<string, Prg>();
+  for (const list of await Promise.all(wave.map((id) => fetchPrgs(id)))) for (const p of list) byId.set(p.id, p);
+  const verdict = validateWave(wave, [...byId.values()]);
+  if (verdict.ok) return verdict;
+  const nodes = [...wave].sort(compareIds);
+  throw new RefusedError(
+    `wave ${index} of ${total} (${nodes.join(', ')}) is no longer safe to restart together on fresh state; ` +
+      `placement or replica health changed since the plan was made. Nothing in this wave was changed` +
+      `${index > 1 ? ` (waves 1–${index - 1} are done)` : ''}.\n${describeBlockers(verdict, nodes)}`,
+    {
+      step: 'precheck',
+      next: 'check placement (quantum-roll placement check) and the cluster (quantum-roll status), then run the same command again: a new plan is made from fresh state',
+      evidence: { wave: index, nodes, blockers: verdict.blockers },
+    },
+  );
 }
 
 /** Whether node `v`'s own removal is already blocked (quorum, no leader, strict fallback). */
