@@ -31,6 +31,9 @@ const nodeRecord = z.object({
   sessions_before: z.number().nullable(),
   /** When the LB member left service (quiesce grace counts from here). */
   lb_out_at: z.string().nullable(),
+  /** The restart command's pid and start time: a resumed run waits for an orphaned command instead of running it twice. */
+  restart_pid: z.number().int().nullable().default(null),
+  restart_started_at: z.string().nullable().default(null),
   error: z.string().nullable(),
 });
 export type NodeRecord = z.infer<typeof nodeRecord>;
@@ -80,6 +83,8 @@ export function emptyNodeRecord(): NodeRecord {
     boot_id_after: null,
     sessions_before: null,
     lb_out_at: null,
+    restart_pid: null,
+    restart_started_at: null,
     error: null,
   };
 }
@@ -106,10 +111,26 @@ export function writeFileAtomic(file: string, data: string): void {
 }
 
 export class Journal {
+  /**
+   * A new run's journal stays in memory until its first write that matters (just
+   * before the first change): a run refused by its prechecks or by the lease leaves
+   * the previous journal, and so `resume`, untouched.
+   */
+  private persisted: boolean;
+  /** Called once, just before the first write of a deferred journal (archives the previous one). */
+  beforeFirstWrite: (() => void) | undefined;
+
   constructor(
     readonly file: string,
     public data: JournalData,
-  ) {}
+    opts: { deferred?: boolean } = {},
+  ) {
+    this.persisted = opts.deferred !== true;
+  }
+
+  get isPersisted(): boolean {
+    return this.persisted;
+  }
 
   static path(stateDir: string): string {
     return join(stateDir, JOURNAL_FILE);
@@ -143,11 +164,19 @@ export class Journal {
     return n;
   }
 
-  /** Applies a change and persists it atomically. */
+  /** Applies a change and persists it atomically (in memory only while deferred). */
   update(change: (d: JournalData) => void): void {
     change(this.data);
     this.data.updated_at = new Date().toISOString();
-    writeFileAtomic(this.file, `${JSON.stringify(this.data, null, 2)}\n`);
+    if (this.persisted) writeFileAtomic(this.file, `${JSON.stringify(this.data, null, 2)}\n`);
+  }
+
+  /** Ends the deferral: from now on every update is on disk. */
+  persist(): void {
+    if (this.persisted) return;
+    this.beforeFirstWrite?.();
+    this.persisted = true;
+    this.update(() => {});
   }
 
   get unfinished(): boolean {

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { ControlPlaneClient } from './clients/control-plane.js';
 import { isConflict } from './clients/control-plane.js';
-import { HttpError } from './errors.js';
+import { HttpError, LeaseHeldError } from './errors.js';
 import type { StopController } from './stop.js';
 
 export const LEASE_NAME = 'rolling-restart';
@@ -31,6 +31,15 @@ export class LeaseKeeper {
 
   get lease(): HeldLease | undefined {
     return this.held;
+  }
+
+  /**
+   * A read-only look before anything is sent that changes something: a lease held by
+   * someone other than our own journalled run refuses the run (exit 4) at once.
+   */
+  async refuseIfHeld(previous?: HeldLease | null): Promise<void> {
+    const info = await this.cp.lease(LEASE_NAME);
+    if (info && info.holder !== previous?.holder) throw new LeaseHeldError(info.holder, info.expires_at);
   }
 
   /** Takes the lease, or takes over our own journalled lease by renewing with its token. */
@@ -64,10 +73,12 @@ export class LeaseKeeper {
         await this.cp.renewLease(held.name, held.token, this.ttlMs, { deadline: this.lastRenewed + this.ttlMs - 50 });
         this.lastRenewed = Date.now();
       } catch (err) {
+        if (this.held !== held) return; // released meanwhile
         if (isConflict(err) || Date.now() - this.lastRenewed >= this.ttlMs) {
           this.log.error({ event: 'lease.lost', err: String(err) }, 'maintenance lease lost');
           this.held = undefined;
-          this.stop.request('lease_lost', `the maintenance lease "${held.name}" was lost (renewal refused: ${(err as Error).message})`);
+          const why = isConflict(err) ? `the control plane refused its renewal: ${(err as Error).message}` : `it could not be renewed within its ${this.ttlMs} ms TTL: ${(err as Error).message}`;
+          this.stop.request('lease_lost', `the maintenance lease "${held.name}" was lost (${why})`);
           return;
         }
         this.log.warn({ event: 'lease.renew_retry', err: String(err) }, 'lease renewal failed; retrying');
@@ -77,17 +88,28 @@ export class LeaseKeeper {
     this.timer = setTimeout(tick, every).unref();
   }
 
-  /** Releases the lease; never throws (a failure is logged: it expires by TTL anyway). */
-  async release(): Promise<void> {
+  /**
+   * Releases the lease; never throws. `released` (or nothing was held), `lost` (it
+   * was no longer ours), or `failed` (the CP did not answer: it expires by TTL, and
+   * the journalled token lets `resume` take it over before that).
+   */
+  async release(): Promise<'released' | 'none' | 'failed'> {
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     const held = this.held;
     this.held = undefined;
-    if (!held) return;
+    if (!held) return 'none';
     try {
       await this.cp.releaseLease(held.name, held.token, { deadline: Date.now() + 5_000 });
       this.log.info({ event: 'lease.released' }, 'maintenance lease released');
+      return 'released';
     } catch (err) {
+      if (isConflict(err)) {
+        this.log.warn({ event: 'lease.release_conflict', err: String(err) }, 'the lease was no longer ours at release');
+        return 'none';
+      }
       this.log.warn({ event: 'lease.release_failed', err: String(err) }, `could not release the lease; it expires in ${this.ttlMs} ms`);
+      return 'failed';
     }
   }
 

@@ -1,5 +1,5 @@
 /**
- * A run: hold the maintenance lease from before the first change to the end,
+ * A run: hold the maintenance lease from just before the first change to the end,
  * journal it, and take wave after wave of nodes through the pipeline. Within a wave
  * every node is prechecked before any of them changes; waves run one after another.
  */
@@ -52,13 +52,14 @@ export function newJournal(env: RunEnv, plan: RollPlan, stateDir: string): Journ
     nodes: Object.fromEntries(plan.nodes.map((n) => [n.id, emptyNodeRecord()])),
     error: null,
   };
-  return new Journal(Journal.path(stateDir), data);
+  return new Journal(Journal.path(stateDir), data, { deferred: true });
 }
 
-
 /**
- * Runs the plan. For a dry run: no lease, no journal, every step's plan. Otherwise
- * the lease is taken first (exit 4 if held), released in every outcome.
+ * Runs the plan. For a dry run: no lease, no journal, every step's plan. Otherwise a
+ * lease held by someone else refuses the run at once (exit 4, read only); the lease
+ * is taken after the first wave's prechecks, just before the first change, and
+ * released in every outcome.
  */
 export async function roll(env: RunEnv, plan: RollPlan, steps: readonly Step[], resume?: { from: Map<string, StepName | 'done'> }): Promise<RollOutcome> {
   const dry = env.options.dryRun;
@@ -93,17 +94,28 @@ export async function roll(env: RunEnv, plan: RollPlan, steps: readonly Step[], 
   });
 
   let anyChange = false;
+  let leased = false;
+  /**
+   * The lease is taken just before the first change: the first wave's prechecks run
+   * before it, so a refused run sends nothing that changes anything (not even a
+   * lease), and a held lease is seen with a read first. A new run's journal reaches
+   * the disk at the same moment, with the lease token in it.
+   */
+  const takeLease = async () => {
+    if (dry || leased) return;
+    const held = await lease.acquire(env.initiator, journal?.data.lease);
+    leased = true;
+    journal?.update((d) => {
+      d.lease = { name: LEASE_NAME, holder: held.holder, token: held.token };
+      d.status = 'running';
+      d.error = null;
+    });
+    journal?.persist();
+  };
   try {
-    if (!dry) {
-      const held = await lease.acquire(env.initiator, journal?.data.lease);
-      journal?.update((d) => {
-        d.lease = { name: LEASE_NAME, holder: held.holder, token: held.token };
-        d.status = 'running';
-        d.error = null;
-      });
-    }
+    if (!dry) await lease.refuseIfHeld(journal?.data.lease);
     for (const [i, wave] of plan.waves.entries()) {
-      const pending = wave.filter((id) => (resume?.from.get(id) ?? 'precheck') !== 'done' && recordOf(id).status !== 'skipped');
+      const pending = wave.filter((id) => (resume?.from.get(id) ?? 'precheck') !== 'done' && recordOf(id).status !== 'skipped' && recordOf(id).status !== 'done');
       if (pending.length === 0) continue;
       if (i > 0 && plan.pauseMs > 0 && anyChange && !dry) {
         env.reporter.info(`pausing ${Math.round(plan.pauseMs / 1000)} s before wave ${i + 1}`);
@@ -126,7 +138,9 @@ export async function roll(env: RunEnv, plan: RollPlan, steps: readonly Step[], 
       for (const o of checked.filter((c) => c.status === 'skipped')) outcome.nodes.push(o);
       // Phase 2: the rest of the pipeline, concurrently within the wave.
       const go = pending.filter((id) => !checked.some((c) => c.node === id && c.status === 'skipped'));
-      anyChange = anyChange || go.length > 0;
+      if (go.length === 0) continue;
+      await takeLease();
+      anyChange = true;
       const results = await Promise.all(
         go.map(async (id) => {
           const from = resume?.from.get(id);
@@ -152,12 +166,18 @@ export async function roll(env: RunEnv, plan: RollPlan, steps: readonly Step[], 
     outcome.status = qr.exitCode === ExitCode.interrupted ? 'interrupted' : qr instanceof RefusedError || qr.exitCode === ExitCode.leaseHeld ? 'refused' : 'failed';
   } finally {
     if (!dry) {
-      await lease.release();
-      journal?.update((d) => {
-        d.status = outcome.status === 'refused' && anyChange ? 'failed' : outcome.status;
-        d.error = outcome.error?.message ?? null;
-        d.lease = outcome.status === 'done' ? null : d.lease;
-      });
+      const released = await lease.release();
+      if (journal?.isPersisted) {
+        journal.update((d) => {
+          // A refusal before any change of this invocation leaves a resumed run as resumable as it was.
+          if (outcome.status !== 'refused') d.status = outcome.status;
+          else if (anyChange) d.status = 'failed';
+          else if (!resume) d.status = 'refused';
+          d.error = outcome.error?.message ?? null;
+          // The token stays when the CP could not be told (or this invocation never held it): `resume` takes the lease over with it.
+          if (leased && released !== 'failed') d.lease = null;
+        });
+      }
     }
   }
   return outcome;
