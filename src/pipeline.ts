@@ -3,8 +3,9 @@
  * a stop request is honoured between steps and inside waits that are safe points.
  */
 import type { Step, StepContext, StepResult } from './context.js';
-import { QrError, StepError, messageOf } from './errors.js';
+import { InterruptedError, QrError, StepError, messageOf } from './errors.js';
 import type { NodeRecord, StepName } from './journal.js';
+import { isStop } from './stop.js';
 
 export interface StepReport {
   step: StepName;
@@ -41,7 +42,20 @@ export async function runPipeline(steps: readonly Step[], ctx: StepContext, opts
       if (step.name !== opts.from) continue;
       started = true;
     }
-    if (!opts.dryRun) env.stop.check(`before ${step.name} of ${node.id}`);
+    if (!opts.dryRun) {
+      try {
+        env.stop.check(`before ${step.name} of ${node.id}`);
+      } catch (err) {
+        const qr = stopped(err as QrError, ctx.record, node.id, step.name);
+        ctx.save((r) => {
+          r.status = qr.exitCode === 130 ? 'interrupted' : 'failed';
+          r.error = qr.message;
+        });
+        out.status = qr.exitCode === 130 ? 'interrupted' : 'failed';
+        out.error = qr;
+        return out;
+      }
+    }
     const t0 = Date.now();
     const sctx: StepContext = { ...ctx, step: step.name, log: ctx.log.child({ step: step.name }), say: (text) => env.reporter.waiting(node.id, step.name, text) };
     env.reporter.stepStarted(node.id, step.name);
@@ -51,7 +65,7 @@ export async function runPipeline(steps: readonly Step[], ctx: StepContext, opts
       result = opts.dryRun ? await step.plan(sctx) : await step.run(sctx);
     } catch (err) {
       const duration = Date.now() - t0;
-      const qr = asStepError(err, node.id, step.name);
+      const qr = isStop(err) ? stopped(err, ctx.record, node.id, step.name) : asStepError(err, node.id, step.name);
       ctx.save((r) => {
         markStep(r, step.name, 'failed', duration, qr.message);
         r.status = qr.exitCode === 130 ? 'interrupted' : 'failed';
@@ -107,4 +121,28 @@ function asStepError(err: unknown, node: string, step: StepName): QrError {
     return err;
   }
   return new StepError(`${step} of ${node} failed: ${messageOf(err)}`, { node, step }, { cause: err });
+}
+
+/** What a stop left the node as, from its journal record: for messages. */
+export function leftAs(r: NodeRecord, node: string): { text: string; drained: boolean } {
+  const reached = (s: StepName) => r.steps[s] !== undefined;
+  if (r.steps.readmit?.outcome === 'done') return { text: `${node} is back in service`, drained: false };
+  if (reached('drain')) {
+    const restarted = r.boot_id_after !== null ? ', restarted,' : '';
+    return { text: `${node} is left${restarted} drained and out of the LB`, drained: true };
+  }
+  return { text: `${node} was not drained and still serves`, drained: false };
+}
+
+/** A stop honoured at a safe point: one paragraph with the node's state and what to run next. */
+function stopped(err: QrError, r: NodeRecord, node: string, step: StepName): QrError {
+  const { text, drained } = leftAs(r, node);
+  const next = drained ? `quantum-roll resume (or, once ${node} is ready, quantum-roll undrain ${node})` : 'quantum-roll resume';
+  const lost = (err.details.evidence as { reason?: string } | undefined)?.reason === 'lease_lost';
+  const advice = lost
+    ? `Check who holds the lease (quantum-roll status); once no one else is working on the cluster, run ${next}.`
+    : `Nothing further was changed; run ${next} to finish.`;
+  const msg = `${err.message}. ${text}. ${advice}`;
+  const details = { ...err.details, node, step, next };
+  return err.exitCode === 130 ? new InterruptedError(msg, details) : new StepError(msg, details);
 }

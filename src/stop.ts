@@ -1,4 +1,11 @@
-import { InterruptedError, StepError } from './errors.js';
+import { InterruptedError, type QrError, StepError } from './errors.js';
+
+const stops = new WeakSet<QrError>();
+
+/** True for the error `check()` throws: a stop honoured at a safe point, not a failure of the step. */
+export function isStop(err: unknown): err is QrError {
+  return typeof err === 'object' && err !== null && stops.has(err as QrError);
+}
 
 /**
  * A stop request (SIGINT/SIGTERM, or a lost lease). Waits that are safe points
@@ -25,12 +32,14 @@ export class StopController {
     this.ac.abort(new Error(detail));
   }
 
-  /** Throws at a safe point when a stop was requested. */
+  /** Throws at a safe point when a stop was requested: exit 130 for a signal, exit 1 for a lost lease. */
   check(where: string): void {
     if (!this.reason) return;
-    if (this.reason === 'lease_lost') {
-      throw new StepError(`stopped at ${where}: ${this.detail}`, { next: 'quantum-roll resume' });
-    }
-    throw new InterruptedError(`interrupted (${this.detail}); stopped safely at ${where}`, { next: 'quantum-roll resume' });
+    const err =
+      this.reason === 'lease_lost'
+        ? new StepError(`${this.detail}; stopped at the next safe point (${where})`, { next: 'quantum-roll resume', evidence: { stopped_at: where, reason: 'lease_lost' } })
+        : new InterruptedError(`interrupted by ${this.detail}; stopped safely at ${where}`, { next: 'quantum-roll resume', evidence: { stopped_at: where, reason: 'signal' } });
+    stops.add(err);
+    throw err;
   }
 }

@@ -3,7 +3,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { parseDuration } from '../config/duration.js';
 import { resolveTargets, targetOf } from '../cluster.js';
 import type { NodeTarget } from '../context.js';
-import { ExitCode, UsageError } from '../errors.js';
+import { ExitCode, QrError, StepError, UsageError } from '../errors.js';
 import { Journal } from '../journal.js';
 import { type RollOutcome, type RollPlan, newJournal, roll } from '../roll.js';
 import { RESTART_STEPS } from '../steps/index.js';
@@ -40,7 +40,18 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
   if (pauseMs === undefined) throw new UsageError(`--pause must be a duration such as 30s or 2m (got "${opts.pause}")`);
   const s = await openSession(opts);
   try {
-    const state = await s.cp.clusterState();
+    const state = await s.cp.clusterState().catch((err: unknown) => {
+      // Reading the cluster is the first precheck ("the node exists"): name it, and say nothing changed.
+      if (err instanceof QrError && !(err instanceof UsageError)) {
+        throw new StepError(`precheck could not read the cluster state: ${err.message}; nothing was changed. Fix the control plane connection, then run the same command again.`, {
+          ...err.details,
+          step: 'precheck',
+          ...(nodes.length === 1 ? { node: nodes[0] } : {}),
+          next: 'quantum-roll status, then run the same command again',
+        }, { cause: err });
+      }
+      throw err;
+    });
     const targets = opts.all ? state.nodes.map((n) => targetOf(s.loaded.config, n)) : resolveTargets(s.loaded.config, state, nodes);
     const waves = await planFor(s, targets, parallel, state.cp.leader, opts.all === true);
     const plan: RollPlan = {
@@ -84,12 +95,14 @@ export async function execute(s: Session, plan: RollPlan, opts: RestartOptions, 
     env = s.env(journal.data.run_id, Date.parse(journal.data.started_at), journal);
   } else {
     env = s.env();
-    archivePrevious(s);
+    const previous = Journal.read(s.stateDir); // an unreadable journal stops us here, before anything
     journal = newJournal(env, plan, s.stateDir);
+    // The previous journal is superseded only when this run makes its first change.
+    journal.beforeFirstWrite = () => archivePrevious(s, previous);
     env = { ...env, journal };
   }
   env = { ...env, options: { dryRun: opts.dryRun === true, allowOverload: opts.allowOverload === true, force: opts.force === true } };
-  const uninstall = opts.dryRun ? () => {} : installSignalHandlers(s.stop, () => s.reporter.close());
+  const uninstall = opts.dryRun ? () => {} : installSignalHandlers(s.stop, () => s.reporter.close(), { json: opts.json === true, journal: journal?.file });
   if (opts.metricsFile && !opts.dryRun) env = { ...env, reporter: metricsReporter(env.reporter, opts.metricsFile, env.runId, env.startedAt) };
   let outcome: RollOutcome;
   try {
@@ -103,8 +116,7 @@ export async function execute(s: Session, plan: RollPlan, opts: RestartOptions, 
 }
 
 /** A new run supersedes an old journal; the old one is kept beside it, renamed. */
-function archivePrevious(s: Session): void {
-  const old = Journal.read(s.stateDir);
+function archivePrevious(s: Session, old: Journal | undefined): void {
   if (!old) return;
   if (old.unfinished) {
     s.reporter.warn(undefined, `an unfinished run ${old.data.run_id} (${old.data.status}) is superseded; its journal is kept as journal.${old.data.run_id}.json`);
