@@ -300,6 +300,8 @@ export class NodeRuntime {
       `quantum_replay_progress_ratio ${this.replayProgress()}`,
       '# TYPE quantum_cp_cache_age_seconds gauge',
       `quantum_cp_cache_age_seconds ${this.cacheAgeMs() / 1000}`,
+      '# TYPE quantum_sim_tcp_connections gauge',
+      `quantum_sim_tcp_connections ${this.tcpConnections}`,
       '# TYPE quantum_disconnects_total counter',
     ];
     const counts = new Map(this.disconnects);
