@@ -16,7 +16,7 @@ export function cpObject(model: ClusterModel): Record<string, unknown> {
   };
 }
 
-const STALE_HEARTBEAT_MS = 2000;
+const STALE_HEARTBEAT_MS = 3000;
 
 export function clusterState(model: ClusterModel): Record<string, unknown> {
   const now = Date.now();

@@ -63,7 +63,7 @@ export interface HeartbeatReply {
 }
 
 export const VALID_DISCONNECT_CODES = new Set([139, 137, 156, 157]);
-const CACHE_FRESH_MS = 1000;
+const CACHE_FRESH_MS = 2000;
 const STUCK_PROGRESS = 0.95;
 
 export class NodeRuntime {

@@ -52,13 +52,16 @@ describe('node lifecycle', () => {
   });
 
   it('restart: new boot_id, replicas replaying then healthy, LB health follows readyz later', async () => {
+    // A long replay for this restart, so the replaying phase is observable even on a busy machine.
+    await sim.setFaults({ slowReady: { 'node-2': 1500 } });
     await sim.restartNode('node-2');
+    await sim.setFaults({ slowReady: {} });
     const info = S.nodeInfo.parse((await get(`${sim.nodes[1]?.adminUrl}/v1/node`)).json);
     const r = await get(`${sim.nodes[1]?.adminUrl}/readyz`);
     expect(r.status).toBe(503);
     expect(S.readyz.parse(r.json).reasons).toContain('prgs_replaying');
     expect(replicaStates(await prgsOn('node-2'), 'node-2')).toEqual(new Set(['replaying']));
-    await waitFor(async () => (await get(`${sim.nodes[1]?.adminUrl}/readyz`)).status === 200, 5000);
+    await waitFor(async () => (await get(`${sim.nodes[1]?.adminUrl}/readyz`)).status === 200, 10_000);
     await waitFor(async () => replicaStates(await prgsOn('node-2'), 'node-2').has('healthy'), 2000);
     await waitFor(async () => S.lbMember.parse((await get(`${sim.lbUrl}/v1/pools/mqtt/members/node-2`)).json).health === 'up', 3000);
     const events = await sim.events();
@@ -70,9 +73,9 @@ describe('node lifecycle', () => {
       events.filter((e) => e.event === name && e.node === 'node-2' && extra(e)).at(-1)?.t ?? NaN;
     const replayDone = t('replay_done');
     const up = t('process_up');
-    expect(replayDone - up).toBeGreaterThanOrEqual(250); // replayMs 400, minus IPC/heartbeat jitter under load
+    expect(replayDone - up).toBeGreaterThanOrEqual(1300); // 1500 ms replay, minus IPC/heartbeat jitter under load
     const lbUp = (await sim.events()).filter((e) => e.event === 'lb_health' && e.node === 'node-2' && e.health === 'up').at(-1)?.t ?? NaN;
-    expect(lbUp - up).toBeGreaterThanOrEqual(300); // not before the replay ended
+    expect(lbUp - up).toBeGreaterThanOrEqual(1300); // not before the replay ended
     const stats = await sim.stats();
     expect(stats.restarts['node-2']).toBe(1);
     expect(stats.boots['node-2']).toBe(2);

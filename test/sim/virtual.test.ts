@@ -7,7 +7,7 @@ import * as S from './schemas.js';
 let sim: SimHandle;
 
 beforeAll(async () => {
-  sim = await startSim({ stateDir: await tempDir(), virtualNodes: true, nodes: 300, racks: 10, prgs: 30_000, replayMs: 200, lbCheckIntervalMs: 200 });
+  sim = await startSim({ stateDir: await tempDir(), virtualNodes: true, nodes: 300, racks: 10, prgs: 30_000, replayMs: 1000, lbCheckIntervalMs: 200 });
 });
 afterAll(async () => {
   await sim?.stop();
@@ -42,7 +42,7 @@ describe('virtual nodes', () => {
     const body = await waitFor(async () => {
       const r = S.readyz.parse((await get(`${url}/readyz`)).json);
       return r.replay.progress === 1 ? r : null;
-    }, 3000);
+    }, 10_000);
     expect(body.reasons).toEqual(['draining']);
     const calls = await sim.calls();
     expect(calls.some((c) => c.system === 'node' && c.node === 'node-7' && c.method === 'PUT' && c.path === '/v1/drain')).toBe(true);
