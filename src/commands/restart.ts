@@ -2,17 +2,22 @@
 import { existsSync, renameSync } from 'node:fs';
 import { parseDuration } from '../config/duration.js';
 import { resolveTargets, targetOf } from '../cluster.js';
+import type { LeaseInfo, Prg } from '../clients/schemas.js';
 import type { NodeTarget } from '../context.js';
-import { ExitCode, QrError, StepError, UsageError } from '../errors.js';
-import { Journal } from '../journal.js';
+import { ExitCode, UsageError } from '../errors.js';
+import { Journal, type StepName } from '../journal.js';
+import { LEASE_NAME } from '../lease.js';
 import { type RollOutcome, type RollPlan, newJournal, roll } from '../roll.js';
 import { RESTART_STEPS } from '../steps/index.js';
 import { planWaves } from '../waves.js';
-import { confirm } from './confirm.js';
+import { confirm, requireConfirmable } from './confirm.js';
 import { renderOutcome } from '../render/outcome.js';
+import { etaModel, readHistory } from '../render/eta.js';
+import { type PlanFacts, planDocument, renderPlanText } from '../render/plan.js';
+import { beginProgress } from '../render/reporter.js';
 import { type GlobalOptions, type Session, openSession } from './session.js';
 import { installSignalHandlers } from './signals.js';
-import { metricsReporter } from '../metrics-file.js';
+import { type MetricsReporter, metricsReporter } from '../metrics-file.js';
 
 export interface RestartOptions extends GlobalOptions {
   all?: boolean;
@@ -38,22 +43,33 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
   const parallel = parseParallel(opts.parallel);
   const pauseMs = opts.pause === undefined ? 0 : parseDuration(opts.pause);
   if (pauseMs === undefined) throw new UsageError(`--pause must be a duration such as 30s or 2m (got "${opts.pause}")`);
+  // Off a TTY without --yes: refuse before reading or changing anything.
+  requireConfirmable(opts);
   const s = await openSession(opts);
   try {
-    const state = await s.cp.clusterState().catch((err: unknown) => {
-      // Reading the cluster is the first precheck ("the node exists"): name it, and say nothing changed.
-      if (err instanceof QrError && !(err instanceof UsageError)) {
-        throw new StepError(`precheck could not read the cluster state: ${err.message}; nothing was changed. Fix the control plane connection, then run the same command again.`, {
-          ...err.details,
-          step: 'precheck',
-          ...(nodes.length === 1 ? { node: nodes[0] } : {}),
-          next: 'quantum-roll status, then run the same command again',
-        }, { cause: err });
-      }
-      throw err;
-    });
+    const state = await s.cp.clusterState();
     const targets = opts.all ? state.nodes.map((n) => targetOf(s.loaded.config, n)) : resolveTargets(s.loaded.config, state, nodes);
-    const waves = await planFor(s, targets, parallel, state.cp.leader, opts.all === true);
+    const [prgs, lease] = await Promise.all([
+      s.cp.listPrgs(),
+      s.cp.lease(LEASE_NAME).then(
+        (l): LeaseInfo | null => l ?? null,
+        (e: Error) => ({ error: e.message }),
+      ),
+    ]);
+    const waves = planFor(targets, prgs, parallel, state.cp.leader, opts.all === true);
+    const facts: PlanFacts = {
+      generatedAt: new Date().toISOString(),
+      configFile: s.loaded.file,
+      config: s.loaded.config,
+      state,
+      prgs,
+      targets,
+      waves,
+      lb: { name: s.lb.name, endpoint: s.lb.endpoint },
+      lease,
+      eta: etaModel(s.loaded.config, readHistory(s.stateDir)),
+      options: { parallel, pauseMs, all: opts.all === true, force: opts.force === true, allowOverload: opts.allowOverload === true, nodes },
+    };
     const plan: RollPlan = {
       command: 'restart',
       nodes: targets,
@@ -63,17 +79,26 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
       options: { parallel, pause_ms: pauseMs, all: opts.all === true, allow_overload: opts.allowOverload === true, force: opts.force === true },
     };
     if (!opts.dryRun) {
-      await confirm(opts, `quantum-roll will restart ${targets.length} node(s) in ${waves.length} wave(s):\n${waves.map((w, i) => `  wave ${i + 1}: ${w.join(', ')}`).join('\n')}`);
+      await confirm(opts, () =>
+        renderPlanText(planDocument(facts, undefined, { dryRun: false }), {
+          verbose: opts.verbose === true,
+          color: process.stderr.isTTY === true && process.env.NO_COLOR === undefined,
+          withChecks: false,
+        }),
+      );
     }
-    return await execute(s, plan, opts);
+    return await execute(s, plan, opts, undefined, facts);
   } finally {
     await s.close();
   }
 }
 
-async function planFor(s: Session, targets: NodeTarget[], parallel: number | 'auto', cpLeader: string | null, all: boolean): Promise<string[][]> {
+/**
+ * Named nodes, serially: in the order given (the operator chose it). Otherwise the
+ * placement-aware planner: waves of nodes sharing no PRG, the nodes leading most last.
+ */
+function planFor(targets: readonly NodeTarget[], prgs: readonly Prg[], parallel: number | 'auto', cpLeader: string | null, all: boolean): string[][] {
   if (parallel === 1 && !all) return targets.map((t) => [t.id]);
-  const prgs = await s.cp.listPrgs();
   const led = new Map<string, number>();
   for (const p of prgs) if (p.leader) led.set(p.leader, (led.get(p.leader) ?? 0) + 1);
   const ids = new Set(targets.map((t) => t.id));
@@ -86,7 +111,14 @@ async function planFor(s: Session, targets: NodeTarget[], parallel: number | 'au
 }
 
 /** Runs a plan (fresh or resumed) under signal handling, renders it, returns the exit code. */
-export async function execute(s: Session, plan: RollPlan, opts: RestartOptions, resumed?: { journal: Journal; from: Map<string, import('../journal.js').StepName | 'done'> }): Promise<number> {
+export async function execute(
+  s: Session,
+  plan: RollPlan,
+  opts: RestartOptions,
+  resumed?: { journal: Journal; from: Map<string, StepName | 'done'> },
+  facts?: PlanFacts,
+): Promise<number> {
+  const t0 = Date.now();
   let journal: Journal | undefined = resumed?.journal;
   let env;
   if (opts.dryRun) {
@@ -95,28 +127,51 @@ export async function execute(s: Session, plan: RollPlan, opts: RestartOptions, 
     env = s.env(journal.data.run_id, Date.parse(journal.data.started_at), journal);
   } else {
     env = s.env();
-    const previous = Journal.read(s.stateDir); // an unreadable journal stops us here, before anything
+    archivePrevious(s);
     journal = newJournal(env, plan, s.stateDir);
-    // The previous journal is superseded only when this run makes its first change.
-    journal.beforeFirstWrite = () => archivePrevious(s, previous);
     env = { ...env, journal };
   }
   env = { ...env, options: { dryRun: opts.dryRun === true, allowOverload: opts.allowOverload === true, force: opts.force === true } };
-  const uninstall = opts.dryRun ? () => {} : installSignalHandlers(s.stop, () => s.reporter.close(), { json: opts.json === true, journal: journal?.file });
-  if (opts.metricsFile && !opts.dryRun) env = { ...env, reporter: metricsReporter(env.reporter, opts.metricsFile, env.runId, env.startedAt) };
+  const done = resumed ? [...resumed.from].filter(([, f]) => f === 'done').map(([id]) => id) : [];
+  const model = facts?.eta ?? etaModel(s.loaded.config, readHistory(s.stateDir));
+  beginProgress(env.reporter, {
+    waves: plan.waves,
+    racks: new Map(plan.nodes.map((n) => [n.id, n.rack])),
+    expectedMs: Object.fromEntries(model.steps.map((x) => [x.step, x.expected_ms])),
+    pauseMs: plan.pauseMs,
+    dryRun: opts.dryRun === true,
+    log: env.log,
+    done,
+  });
+  const uninstall = opts.dryRun ? () => {} : installSignalHandlers(s.stop, () => s.reporter.close());
+  let metrics: MetricsReporter | undefined;
+  if (opts.metricsFile && !opts.dryRun) {
+    metrics = metricsReporter(env.reporter, opts.metricsFile, env.runId, env.startedAt, { waves: plan.waves, done });
+    env = { ...env, reporter: metrics };
+  }
   let outcome: RollOutcome;
   try {
     outcome = await roll(env, plan, RESTART_STEPS, resumed ? { from: resumed.from } : undefined);
+    metrics?.finish(outcome.status);
   } finally {
     uninstall();
     env.reporter.close();
   }
-  renderOutcome(outcome, { json: opts.json === true, dryRun: opts.dryRun === true, verbose: opts.verbose === true, plan, journal: journal?.file });
+  renderOutcome(outcome, {
+    json: opts.json === true,
+    dryRun: opts.dryRun === true,
+    verbose: opts.verbose === true,
+    plan,
+    journal: journal?.file,
+    facts,
+    elapsedMs: Date.now() - t0,
+  });
   return outcome.exitCode === 0 ? ExitCode.ok : outcome.exitCode;
 }
 
 /** A new run supersedes an old journal; the old one is kept beside it, renamed. */
-function archivePrevious(s: Session, old: Journal | undefined): void {
+function archivePrevious(s: Session): void {
+  const old = Journal.read(s.stateDir);
   if (!old) return;
   if (old.unfinished) {
     s.reporter.warn(undefined, `an unfinished run ${old.data.run_id} (${old.data.status}) is superseded; its journal is kept as journal.${old.data.run_id}.json`);

@@ -1,6 +1,12 @@
-/** The end of a run, for a person (stderr/stdout text) or for CI (one JSON document). */
+/**
+ * The end of a run, for a person (text) or for CI (one JSON document on stdout).
+ * With the plan facts (restart, plan) the JSON is the plan document of
+ * docs/plan-schema.md, filled in with what happened; without them (drain, undrain,
+ * resume) a smaller document with the same `waves`/`nodes`/`checks` keys.
+ */
 import type { RollOutcome, RollPlan } from '../roll.js';
 import { formatDuration } from '../config/duration.js';
+import { type PlanFacts, planDocument, planVerdict, renderPlanText } from './plan.js';
 
 export interface RenderOptions {
   json: boolean;
@@ -8,9 +14,14 @@ export interface RenderOptions {
   verbose: boolean;
   plan: RollPlan;
   journal?: string;
+  /** what the plan was made from (restart and plan commands) */
+  facts?: PlanFacts;
+  /** wall time of the run, for the closing line */
+  elapsedMs?: number;
 }
 
 export function outcomeDocument(o: RollOutcome, r: RenderOptions): Record<string, unknown> {
+  if (r.facts) return planDocument(r.facts, o, { dryRun: r.dryRun, journal: r.journal }) as unknown as Record<string, unknown>;
   const nodes = Object.fromEntries(
     o.nodes.map((n) => {
       const target = r.plan.nodes.find((t) => t.id === n.node);
@@ -19,6 +30,7 @@ export function outcomeDocument(o: RollOutcome, r: RenderOptions): Record<string
       return [
         n.node,
         {
+          wave: o.waves.findIndex((w) => w.includes(n.node)) + 1,
           status: n.status,
           rack: target?.rack ?? null,
           lb_member: target?.lbMember ?? null,
@@ -39,47 +51,87 @@ export function outcomeDocument(o: RollOutcome, r: RenderOptions): Record<string
     status: o.status,
     waves: o.waves.map((w, i) => ({ index: i + 1, nodes: w })),
     nodes,
-    checks: o.nodes.flatMap((n) => n.steps.filter((s) => s.step === 'precheck').map((s) => ({ node: n.node, outcome: s.outcome, summary: s.summary }))),
+    checks: o.nodes.flatMap((n) =>
+      n.steps.filter((s) => s.step === 'precheck').map((s) => ({ id: 'precheck', scope: 'node', node: n.node, status: s.outcome === 'done' ? 'pass' : s.outcome === 'failed' ? 'fail' : 'skip', summary: s.summary })),
+    ),
     journal: r.journal ?? null,
     ...(o.error ? { error: { message: o.error.message, kind: o.error.name, ...o.error.details } } : {}),
   };
 }
+
+const useColor = (s: NodeJS.WriteStream): boolean => s.isTTY === true && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb';
 
 export function renderOutcome(o: RollOutcome, r: RenderOptions): void {
   if (r.json) {
     process.stdout.write(`${JSON.stringify(outcomeDocument(o, r))}\n`);
     return;
   }
-  const out: string[] = [];
-  if (r.dryRun) {
-    out.push(`Plan (dry run, nothing changed): ${o.waves.length} wave(s)`);
-    o.waves.forEach((w, i) => {
-      out.push(`wave ${i + 1}: ${w.join(', ')}`);
-      for (const id of w) {
-        const n = o.nodes.find((x) => x.node === id);
-        if (!n) continue;
-        out.push(`  ${id}`);
-        for (const s of n.steps) {
-          out.push(`    ${s.outcome === 'failed' ? '✗' : '·'} ${s.step}: ${s.summary}`);
-          if (s.step === 'leader-transfer') for (const a of s.actions ?? []) out.push(`        ${r.verbose || a.length < 400 ? a : `${a.slice(0, 400)}… (--verbose or --json for all)`}`);
-        }
-      }
-    });
-  } else {
-    for (const n of o.nodes) {
-      const total = n.steps.reduce((t, s) => t + s.duration_ms, 0);
-      out.push(`${n.node}: ${n.status} in ${formatDuration(total)}`);
-      for (const s of n.steps) out.push(`  ${s.outcome === 'done' ? '✓' : s.outcome === 'skipped' ? '–' : '✗'} ${s.step.padEnd(16)} ${formatDuration(s.duration_ms).padStart(6)}  ${s.summary.split('\n')[0]}`);
-      for (const w of n.warnings) out.push(`  warning: ${w}`);
-    }
+  if (r.dryRun && r.facts) {
+    const doc = planDocument(r.facts, o, { dryRun: true });
+    const color = useColor(process.stdout);
+    process.stdout.write(`${renderPlanText(doc, { verbose: r.verbose, color, withChecks: true })}\n\n${planVerdict(doc, color)}\n`);
+    return;
   }
+  const stream = o.exitCode === 0 || r.dryRun ? process.stdout : process.stderr;
+  const color = useColor(stream);
+  const paint = (code: string, t: string) => (color ? `\x1b[${code}m${t}\x1b[0m` : t);
+  const out: string[] = [];
+  const byNode = new Map(o.nodes.map((n) => [n.node, n]));
+  const many = o.waves.length > 1;
+  // After a live view on a terminal, one line per wave; the step by step detail with --verbose (and in logs and CI).
+  const compact = !r.verbose && !r.dryRun && stream.isTTY === true && process.stderr.isTTY === true;
+  if (compact) {
+    o.waves.forEach((w, i) => {
+      const cells = w.map((id) => {
+        const n = byNode.get(id);
+        if (!n) return paint('2', `${id} not started`);
+        const ms = n.steps.reduce((t, s) => t + s.duration_ms, 0);
+        if (n.status === 'done') return `${id} ${paint('32', '✓')} ${formatDuration(ms)}`;
+        if (n.status === 'skipped') return `${id} ${paint('33', '– skipped')}`;
+        const at = n.steps.find((s) => s.outcome === 'failed')?.step;
+        return `${id} ${paint('31', `✗ ${n.status}${at ? ` at ${at}` : ''}`)}`;
+      });
+      out.push(`${paint('1', many ? `wave ${i + 1}/${o.waves.length}` : 'nodes')}  ${cells.join(' · ')}`);
+      for (const id of w) for (const wn of byNode.get(id)?.warnings ?? []) out.push(`  ${paint('33', `warning ${id}: ${wn}`)}`);
+    });
+  }
+  if (!compact) o.waves.forEach((w, i) => {
+    const ran = w.filter((id) => byNode.has(id));
+    if (ran.length === 0) {
+      if (many) out.push(paint('2', `wave ${i + 1}/${o.waves.length} (${w.join(', ')}): not started`));
+      return;
+    }
+    if (many) out.push(paint('1', `wave ${i + 1}/${o.waves.length} (${w.join(', ')})`));
+    for (const id of ran) {
+      const n = byNode.get(id)!;
+      const total = n.steps.reduce((t, s) => t + s.duration_ms, 0);
+      const verb = r.dryRun ? 'planned' : n.status === 'done' ? `done in ${formatDuration(total)}` : n.status === 'skipped' ? 'skipped' : `${n.status} after ${formatDuration(total)}`;
+      const colour = n.status === 'done' ? '32' : n.status === 'skipped' ? '33' : '31';
+      out.push(`${many ? '  ' : ''}${paint('1', n.node)}: ${paint(colour, verb)}`);
+      for (const s of n.steps) {
+        const mark = s.outcome === 'done' ? paint('32', '✓') : s.outcome === 'skipped' ? paint('33', '–') : paint('31', '✗');
+        out.push(`${many ? '  ' : ''}  ${mark} ${s.step.padEnd(16)} ${formatDuration(s.duration_ms).padStart(6)}  ${s.summary.split('\n')[0]}`);
+      }
+      for (const wn of n.warnings) out.push(`${many ? '  ' : ''}  ${paint('33', `warning: ${wn}`)}`);
+    }
+  });
   if (o.error) {
     out.push('');
-    out.push(`${o.status === 'refused' ? 'refused' : o.status === 'interrupted' ? 'interrupted' : 'failed'} (exit ${o.exitCode}): ${o.error.message}`);
+    const what = o.status === 'refused' ? 'refused' : o.status === 'interrupted' ? 'interrupted' : 'failed';
+    out.push(paint('31', `${what} (exit ${o.exitCode}): ${o.error.message}`));
     if (o.error.details.next) out.push(`  next: ${o.error.details.next}`);
     if (r.journal && !r.dryRun) out.push(`  journal: ${r.journal}`);
   } else if (!r.dryRun) {
-    out.push(`done: ${o.nodes.filter((n) => n.status === 'done').length} node(s) restarted (run ${o.runId})`);
+    const done = o.nodes.filter((n) => n.status === 'done');
+    const skipped = o.nodes.filter((n) => n.status === 'skipped');
+    const verb = r.plan.command === 'restart' ? 'restarted' : 'done';
+    const took = r.elapsedMs !== undefined ? ` in ${formatDuration(r.elapsedMs)}` : '';
+    out.push('');
+    out.push(paint('32', `done: ${done.length} node(s) ${verb}${many ? ` in ${o.waves.length} waves` : ''}${took} (run ${o.runId})`));
+    for (const n of skipped) {
+      const why = n.steps.find((s) => s.outcome === 'skipped')?.summary ?? 'skipped';
+      out.push(paint('33', `  skipped ${n.node}: ${why.replace(/^skipped: /, '')}`));
+    }
   }
-  (o.exitCode === 0 || r.dryRun ? process.stdout : process.stderr).write(`${out.join('\n')}\n`);
+  stream.write(`${out.join('\n')}\n`);
 }
