@@ -128,14 +128,10 @@ describe('transfer faults', () => {
   });
 
   it('transferConcurrency: excess requests get 503 with Retry-After', async () => {
-    await sim.setFaults({ transferConcurrency: 1, transferServiceMs: 200 });
+    await sim.setFaults({ transferConcurrency: 1, transferServiceMs: 1500 });
     const ids = ['prg-0004', 'prg-0005', 'prg-0006'];
-    const rs = await Promise.all(
-      ids.map(async (id) => {
-        const p = S.prg.parse((await get(`${sim.cpUrl}/v1/prgs/${id}`)).json);
-        return post(`${sim.cpUrl}/v1/prgs/${id}/leader-transfer`, { exclude: [p.leader ?? ''] });
-      }),
-    );
+    const leaders = await Promise.all(ids.map(async (id) => S.prg.parse((await get(`${sim.cpUrl}/v1/prgs/${id}`)).json).leader ?? ''));
+    const rs = await Promise.all(ids.map((id, i) => post(`${sim.cpUrl}/v1/prgs/${id}/leader-transfer`, { exclude: [leaders[i] ?? ''] })));
     const codes = rs.map((r) => r.status).sort();
     expect(codes).toEqual([202, 503, 503]);
     const busy = rs.find((r) => r.status === 503);
@@ -157,7 +153,7 @@ describe('transfer faults', () => {
 describe('node and LB faults', () => {
   it('lbNeverHealthy and lbError', async () => {
     await sim.setFaults({ lbNeverHealthy: ['node-4'] });
-    await waitFor(async () => S.lbMember.parse((await get(`${sim.lbUrl}/v1/pools/mqtt/members/node-4`)).json).health === 'down', 2000);
+    await waitFor(async () => S.lbMember.parse((await get(`${sim.lbUrl}/v1/pools/mqtt/members/node-4`)).json).health === 'down', 10_000);
     await sim.setFaults({ lbError: true });
     const r = await get(`${sim.lbUrl}/v1/pools/mqtt/members/node-4`);
     expect(r.status).toBe(500);
