@@ -4,7 +4,7 @@ import { parseDuration } from '../config/duration.js';
 import { resolveTargets, targetOf } from '../cluster.js';
 import type { LeaseInfo, Prg } from '../clients/schemas.js';
 import type { NodeTarget } from '../context.js';
-import { ExitCode, UsageError } from '../errors.js';
+import { ExitCode, QrError, StepError, UsageError } from '../errors.js';
 import { Journal, type StepName } from '../journal.js';
 import { LEASE_NAME } from '../lease.js';
 import { type RollOutcome, type RollPlan, newJournal, roll } from '../roll.js';
@@ -47,7 +47,10 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
   requireConfirmable(opts);
   const s = await openSession(opts);
   try {
-    const state = await s.cp.clusterState();
+    const state = await s.cp.clusterState().catch((err: unknown) => {
+      // Reading the cluster is the first precheck ("the node exists"): name it, and say nothing changed.
+      throw err instanceof QrError && !(err instanceof UsageError) ? precheckReadFailed(err, nodes) : err;
+    });
     const targets = opts.all ? state.nodes.map((n) => targetOf(s.loaded.config, n)) : resolveTargets(s.loaded.config, state, nodes);
     const [prgs, lease] = await Promise.all([
       s.cp.listPrgs(),
@@ -127,8 +130,10 @@ export async function execute(
     env = s.env(journal.data.run_id, Date.parse(journal.data.started_at), journal);
   } else {
     env = s.env();
-    archivePrevious(s);
+    const previous = Journal.read(s.stateDir); // an unreadable journal stops us here, before anything
     journal = newJournal(env, plan, s.stateDir);
+    // The previous journal is superseded only when this run makes its first change (a refused run leaves it resumable).
+    journal.beforeFirstWrite = () => archivePrevious(s, previous);
     env = { ...env, journal };
   }
   env = { ...env, options: { dryRun: opts.dryRun === true, allowOverload: opts.allowOverload === true, force: opts.force === true } };
@@ -143,7 +148,7 @@ export async function execute(
     log: env.log,
     done,
   });
-  const uninstall = opts.dryRun ? () => {} : installSignalHandlers(s.stop, () => s.reporter.close());
+  const uninstall = opts.dryRun ? () => {} : installSignalHandlers(s.stop, () => s.reporter.close(), { json: opts.json === true, journal: journal?.file });
   let metrics: MetricsReporter | undefined;
   if (opts.metricsFile && !opts.dryRun) {
     metrics = metricsReporter(env.reporter, opts.metricsFile, env.runId, env.startedAt, { waves: plan.waves, done });
@@ -170,12 +175,19 @@ export async function execute(
 }
 
 /** A new run supersedes an old journal; the old one is kept beside it, renamed. */
-function archivePrevious(s: Session): void {
-  const old = Journal.read(s.stateDir);
+function archivePrevious(s: Session, old: Journal | undefined): void {
   if (!old) return;
   if (old.unfinished) {
     s.reporter.warn(undefined, `an unfinished run ${old.data.run_id} (${old.data.status}) is superseded; its journal is kept as journal.${old.data.run_id}.json`);
   }
   const file = Journal.path(s.stateDir);
   if (existsSync(file)) renameSync(file, file.replace(/journal\.json$/, `journal.${old.data.run_id}.json`));
+}
+
+function precheckReadFailed(err: QrError, nodes: readonly string[]): StepError {
+  return new StepError(
+    `precheck could not read the cluster state: ${err.message}; nothing was changed. Fix the control plane connection (quantum-roll status shows it), then run the same command again.`,
+    { ...err.details, step: 'precheck', ...(nodes.length === 1 ? { node: nodes[0] } : {}), next: 'quantum-roll status, then run the same command again' },
+    { cause: err },
+  );
 }
