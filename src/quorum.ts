@@ -155,8 +155,8 @@ function formatBlocker(b: QuorumBlocker): string {
 }
 
 /**
- * Operator text for a refused quorum check: every blocking PRG id (up to `max`, then
- * "and N more"), its unavailable replicas as `node-5 (down)` / `node-3 (leaving)`, and
+ * Operator text for a refused quorum check: every blocking PRG id (one line each up to
+ * `max`, then "and N more:" grouped by their unavailable replicas), its unavailable replicas as `node-5 (down)` / `node-3 (leaving)`, and
  * what to do about it.
  */
 export function describeBlockers(verdict: QuorumVerdict, leaving: readonly string[], max = 50): string {
@@ -171,7 +171,18 @@ export function describeBlockers(verdict: QuorumVerdict, leaving: readonly strin
     `Taking down ${subject} is unsafe: ${n} of ${verdict.checked} PRG${verdict.checked === 1 ? '' : 's'} with a replica there would be blocked:`,
   ];
   for (const b of verdict.blockers.slice(0, limit)) lines.push(`  ${formatBlocker(b)}`);
-  if (n > limit) lines.push(`  … and ${n - limit} more`);
+  if (n > limit) {
+    // The contract wants every blocking id named: the rest compactly, grouped by what blocks them.
+    const groups = new Map<string, string[]>();
+    for (const b of verdict.blockers.slice(limit)) {
+      const key = `${b.reason === 'quorum' ? '' : `${b.reason.replace('_', ' ')}; `}unavailable: ${b.unavailable.map(formatReplica).join(', ')}`;
+      const ids = groups.get(key) ?? [];
+      ids.push(b.prg);
+      groups.set(key, ids);
+    }
+    lines.push(`  … and ${n - limit} more:`);
+    for (const [key, ids] of groups) lines.push(`    ${ids.join(', ')} (${key})`);
+  }
 
   const states = new Set<string>();
   const reasons = new Set<string>();

@@ -181,15 +181,15 @@ describe('describeBlockers', () => {
     expect(describeBlockers(v, ['node-3', 'node-2'])).toContain('nodes node-2, node-3');
   });
 
-  it('truncates after max entries with "and N more"', () => {
+  it('details max entries, then still names every other blocking PRG, grouped by what blocks it', () => {
     const prgs = Array.from({ length: 60 }, (_, i) => prg(`prg-${pad(i)}`, ['node-1', 'node-2', ['node-3', 'down']]));
     const v = checkQuorumWithout(prgs, ['node-1']);
     const text = describeBlockers(v, ['node-1']);
-    expect(text).toContain('prg-0049');
-    expect(text).not.toContain('prg-0050');
+    for (let i = 0; i < 60; i++) expect(text).toContain(`prg-${pad(i)}`);
     expect(text).toContain('and 10 more');
+    expect(text).toMatch(/prg-0050, prg-0051, .*prg-0059 \(unavailable: node-1 \(leaving\), node-3 \(down\)\)/);
     const five = describeBlockers(v, ['node-1'], 5);
-    expect(five.split('\n').filter((l) => l.includes('prg-'))).toHaveLength(5);
+    expect(five.split('\n').filter((l) => l.startsWith('  prg-'))).toHaveLength(5);
     expect(five).toContain('and 55 more');
   });
 
