@@ -65,7 +65,7 @@ export async function runPipeline(steps: readonly Step[], ctx: StepContext, opts
       result = opts.dryRun ? await step.plan(sctx) : await step.run(sctx);
     } catch (err) {
       const duration = Date.now() - t0;
-      const qr = isStop(err) ? stopped(err, ctx.record, node.id, step.name) : asStepError(err, node.id, step.name);
+      const qr = isStop(err) ? stopped(err, ctx.record, node.id, step.name) : asStepError(err, ctx.record, node.id, step.name);
       ctx.save((r) => {
         markStep(r, step.name, 'failed', duration, qr.message);
         r.status = qr.exitCode === 130 ? 'interrupted' : 'failed';
@@ -113,25 +113,39 @@ function markStep(r: NodeRecord, step: StepName, outcome: 'running' | 'done' | '
   r.steps[step] = { started_at: prev?.started_at ?? now, ended_at: now, outcome, duration_ms: duration, summary };
 }
 
-/** Every failure leaves the pipeline as a QrError naming the node and the step. */
-function asStepError(err: unknown, node: string, step: StepName): QrError {
-  if (err instanceof QrError) {
+/**
+ * Every failure leaves the pipeline as a QrError naming the node and the step. A
+ * step's own errors say what they left and what to run next; anything else (a
+ * transport or protocol error from a client) gets that said here, from the journal.
+ */
+function asStepError(err: unknown, r: NodeRecord, node: string, step: StepName): QrError {
+  if (err instanceof QrError && err.details.next) {
     if (!err.details.node) (err.details as { node?: string }).node = node;
     if (!err.details.step) (err.details as { step?: string }).step = step;
+    // The one paragraph ends with the exact next command.
+    if (!err.message.includes(err.details.next)) err.message = `${err.message.replace(/\.?\s*$/, '.')} Next: ${err.details.next}.`;
     return err;
   }
-  return new StepError(`${step} of ${node} failed: ${messageOf(err)}`, { node, step }, { cause: err });
+  const { text, drained, changed } = leftAs(r, node);
+  const next = drained ? `quantum-roll resume (or, once ${node} is ready, quantum-roll undrain ${node})` : step === 'precheck' ? 'run the same command again' : 'quantum-roll resume';
+  const msg = `${step} of ${node} failed: ${messageOf(err)}. ${changed ? text : 'Nothing was changed'}; fix the cause, then ${next}.`;
+  const details = { ...(err instanceof QrError ? err.details : {}), node, step, next };
+  return err instanceof QrError && err.exitCode !== 1 ? Object.assign(err, { details }) : new StepError(msg, details, { cause: err });
 }
 
 /** What a stop left the node as, from its journal record: for messages. */
-export function leftAs(r: NodeRecord, node: string): { text: string; drained: boolean } {
+export function leftAs(r: NodeRecord, node: string): { text: string; drained: boolean; changed: boolean } {
   const reached = (s: StepName) => r.steps[s] !== undefined;
-  if (r.steps.readmit?.outcome === 'done') return { text: `${node} is back in service`, drained: false };
-  if (reached('drain')) {
+  if (r.steps.readmit?.outcome === 'done') return { text: `${node} is back in service`, drained: false, changed: true };
+  if (reached('drain') && (r.lb_out_at !== null || r.steps.drain?.outcome === 'done')) {
     const restarted = r.boot_id_after !== null ? ', restarted,' : '';
-    return { text: `${node} is left${restarted} drained and out of the LB`, drained: true };
+    return { text: `${node} is left${restarted} drained and out of the LB`, drained: true, changed: true };
   }
-  return { text: `${node} was not drained and still serves`, drained: false };
+  if (reached('drain')) {
+    return { text: `the drain of ${node} did not finish: its drain flag may be set while its LB member is still in service (see quantum-roll status)`, drained: true, changed: true };
+  }
+  if (reached('leader-transfer')) return { text: `${node} was not drained and still serves`, drained: false, changed: true };
+  return { text: `nothing was changed on ${node}`, drained: false, changed: false };
 }
 
 /** A stop honoured at a safe point: one paragraph with the node's state and what to run next. */

@@ -25,23 +25,25 @@ export const postcheckStep: Step = {
   async run(ctx: StepContext): Promise<StepResult> {
     const { env, node } = ctx;
     const { checks, timeouts } = env.config;
-    const settle = Math.max(timeouts.recovery, 10_000);
+    // Replicas catch up just after readmit: give the cluster a moment (at most timeouts.ready, 10 s) to be back.
+    const settle = Math.max(timeouts.recovery, Math.min(10_000, timeouts.ready));
+    const settleEnd = Date.now() + settle;
     let state: ClusterState | undefined;
     try {
       state = await waitFor(
         async () => {
-          state = await env.cp.clusterState();
+          state = await env.cp.clusterState({ deadline: Math.max(settleEnd, Date.now() + 1_000) });
           const ok = state.prgs.strict_fallback === 0 && prgReadyRatio(state) >= checks.min_prgs_ready_ratio;
           ctx.say(`${state.prgs.ready}/${state.prgs.total} PRGs ready, ${state.prgs.strict_fallback} in strict fallback`);
           return ok ? state : undefined;
         },
-        { deadline: Date.now() + settle, what: 'the cluster to be back at its ready ratio', initialMs: 20, maxMs: 250 },
+        { deadline: settleEnd, what: 'the cluster to be back at its ready ratio', initialMs: 20, maxMs: 250 },
       );
     } catch (err) {
       if (!(err instanceof WaitTimeout) || !state) throw err;
       throw new StepError(
-        `postcheck after ${node.id}: ${state.prgs.ready}/${state.prgs.total} PRGs ready (need ≥ ${checks.min_prgs_ready_ratio}) and ${state.prgs.strict_fallback} in strict fallback after ${formatDuration(settle)}. ${node.id} itself is back in service; the run stops here.`,
-        { node: node.id, step: 'postcheck', next: 'investigate the PRGs (quantum-roll status), then quantum-roll resume', evidence: { prgs: state.prgs } },
+        `postcheck after ${node.id} failed: the cluster is not back to health after ${formatDuration(settle)}: ${state.prgs.ready}/${state.prgs.total} PRGs ready (need ≥ ${(checks.min_prgs_ready_ratio * 100).toFixed(2)} %) and ${state.prgs.strict_fallback} in strict fallback (need 0). ${node.id} itself was ready and is back in service; the run stops before any other node. Investigate the PRGs (quantum-roll status); once the cluster is healthy, run quantum-roll resume to check again and continue.`,
+        { node: node.id, step: 'postcheck', next: 'quantum-roll status; then quantum-roll resume', evidence: { prgs: state.prgs } },
       );
     }
 
