@@ -63,6 +63,8 @@ export interface RunArgvOptions {
   env?: NodeJS.ProcessEnv;
   /** Cap on each of stdout/stderr; more is an error. Default 1 MiB. */
   maxBufferBytes?: number;
+  /** Told the child's pid (its process group) once it is spawned, e.g. to journal it. */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface ArgvResult {
@@ -130,6 +132,7 @@ export async function runArgv(argv: readonly string[], opts: RunArgvOptions): Pr
     windowsHide: true,
   });
 
+  if (sub.pid !== undefined) opts.onSpawn?.(sub.pid);
   let timedOut = false;
   let aborted = false;
   let killTimer: NodeJS.Timeout | undefined;

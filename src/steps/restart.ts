@@ -8,6 +8,9 @@ import { StepError } from '../errors.js';
 import { restartArgv, runRestartCommand } from '../restart-command.js';
 import { WaitTimeout, waitFor } from '../wait.js';
 import { formatDuration } from '../config/duration.js';
+import { sleep } from '../clients/http.js';
+import type { NodeInfo } from '../clients/schemas.js';
+import { readFileSync } from 'node:fs';
 
 export const restartStep: Step = {
   name: 'restart',
@@ -26,13 +29,14 @@ export const restartStep: Step = {
     const { env, node, runtime } = ctx;
     const before = ctx.record.boot_id_before;
     if (before !== null) {
-      // Resumed: did the restart already happen?
-      const now = await runtime.node().catch(() => undefined);
+      // Resumed: did the restart already happen (or is a command of the interrupted run still at it)?
+      const now = await settleResumed(ctx, before);
       if (now && now.boot_id !== before) {
         ctx.save((r) => {
           r.boot_id_after = now.boot_id;
+          r.restart_pid = null;
         });
-        return { summary: `already restarted (boot_id ${before} → ${now.boot_id}); not restarting again` };
+        return { summary: `already restarted (boot_id ${before} → ${now.boot_id}); not restarting again`, data: { boot_id_before: before, boot_id_after: now.boot_id } };
       }
     } else {
       const info = await runtime.node();
@@ -42,7 +46,18 @@ export const restartStep: Step = {
     }
     const bootBefore = ctx.record.boot_id_before!;
     const argv = restartArgv(env.config.restart.command, node);
-    await runRestartCommand(argv, env.config.restart.timeout, env.log, node.id);
+    try {
+      await runRestartCommand(argv, env.config.restart.timeout, env.log, node.id, (pid) =>
+        ctx.save((r) => {
+          r.restart_pid = pid;
+          r.restart_started_at = new Date().toISOString();
+        }),
+      );
+    } finally {
+      ctx.save((r) => {
+        r.restart_pid = null;
+      });
+    }
 
     const ready = env.config.timeouts.ready;
     try {
@@ -68,3 +83,55 @@ export const restartStep: Step = {
     }
   },
 };
+
+/** Whether a process lives (a zombie nobody reaped counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+}
+
+/**
+ * A resumed restart step: waits while the interrupted run's restart command (its pid
+ * is journalled) is still running (at most until its restart.timeout would have
+ * killed it; then it is killed) and while the node does not answer (at most
+ * timeouts.ready), and returns what the node says then. Never decides on a
+ * half-finished restart: that is how a restart is never repeated.
+ */
+async function settleResumed(ctx: StepContext, before: string): Promise<NodeInfo | undefined> {
+  const { env, runtime, node } = ctx;
+  const pid = ctx.record.restart_pid;
+  const startedAt = ctx.record.restart_started_at ? Date.parse(ctx.record.restart_started_at) : Date.now();
+  const commandEnd = startedAt + env.config.restart.timeout;
+  const answerEnd = Date.now() + env.config.timeouts.ready;
+  for (;;) {
+    const info = await runtime.node({ retry: false, deadline: Date.now() + 2_000 }).catch(() => undefined);
+    if (info && info.boot_id !== before) return info;
+    const orphan = pid !== null && alive(pid);
+    if (orphan && Date.now() >= commandEnd) {
+      env.log.warn({ event: 'restart.orphan_killed', node: node.id, pid }, 'the interrupted run\'s restart command outlived restart.timeout: killed');
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    } else if (orphan) {
+      ctx.say(`waiting for the interrupted run's restart command (pid ${pid}) to finish`);
+    } else if (info) {
+      return info;
+    } else if (Date.now() >= answerEnd) {
+      return undefined;
+    } else {
+      ctx.say(`waiting for ${node.id} to answer`);
+    }
+    await sleep(100);
+  }
+}
