@@ -156,6 +156,7 @@ export async function execute(
   }
   let outcome: RollOutcome;
   try {
+    if (opts.dryRun) await s.prefetch(plan.nodes);
     outcome = await roll(env, plan, RESTART_STEPS, resumed ? { from: resumed.from } : undefined);
     metrics?.finish(outcome.status);
   } finally {
@@ -186,7 +187,7 @@ function archivePrevious(s: Session, old: Journal | undefined): void {
 
 function precheckReadFailed(err: QrError, nodes: readonly string[]): StepError {
   return new StepError(
-    `precheck could not read the cluster state: ${err.message}; nothing was changed. Fix the control plane connection (quantum-roll status shows it), then run the same command again.`,
+    `precheck${nodes.length ? ` of ${nodes.join(', ')}` : ''} could not read the cluster state: ${err.message}; nothing was changed. Fix the control plane connection (quantum-roll status shows it), then run the same command again.`,
     { ...err.details, step: 'precheck', ...(nodes.length === 1 ? { node: nodes[0] } : {}), next: 'quantum-roll status, then run the same command again' },
     { cause: err },
   );

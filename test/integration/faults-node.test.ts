@@ -1,0 +1,138 @@
+/**
+ * The failure matrix, part 2: failures after the node was drained — the restart
+ * command, the proof of restart, readiness, the LB's health verdict, the postcheck.
+ * Each row asserts exit 1, the step and node in the JSON error, the next command in
+ * the message, the node left drained and out of the LB (never readmitted unready),
+ * the lease not left held; then `resume` finishes the run once the fault is gone.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type CliResult, type TestCluster } from '../support/cli.js';
+import { drainedAndOut, inService, leaseHolder, nodeView, readJournal, resetFaults, startCli, finish, waitJournal, withConfig, stepOf } from '../support/inspect.js';
+
+function expectFailure(r: CliResult, step: string, node: string): any {
+  expect(r.code, `${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(1);
+  const err = (r.json as any).error;
+  expect(err.step).toBe(step);
+  expect(err.node).toBe(node);
+  expect(err.message).toContain(node);
+  expect(err.message).toMatch(/quantum-roll (resume|undrain)/);
+  return err;
+}
+
+describe('failure matrix: restart, readiness, LB health, postcheck', () => {
+  let c: TestCluster;
+  beforeAll(async () => {
+    c = await startCluster();
+  });
+  afterAll(async () => c?.stop());
+  afterEach(async () => {
+    await resetFaults(c);
+    for (const n of c.sim.nodes) {
+      // a node stuck replaying (neverReady) only recovers with another restart
+      const v = await nodeView(c, n.id);
+      if (!v.reasons.every((x) => x === 'draining')) await c.sim.restartNode(n.id);
+    }
+    const j = await readJournal(c);
+    if (j && ['running', 'failed', 'interrupted'].includes(j.status)) {
+      const r = await c.cli(['resume', '--yes']);
+      expect(r.code, `resume: ${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(0);
+    }
+    for (const n of c.sim.nodes) expect(inService(await nodeView(c, n.id)), `${n.id} back in service`).toBe(true);
+    expect(await leaseHolder(c)).toBeNull();
+  });
+
+  async function expectLeftSafe(node: string): Promise<void> {
+    const v = await nodeView(c, node);
+    expect(drainedAndOut(v), JSON.stringify(v)).toBe(true);
+    expect(await leaseHolder(c)).toBeNull();
+  }
+
+  it('restart command exits non-zero: exit 1 at restart, its status named, node drained and out', async () => {
+    await c.sim.setFaults({ restartFail: true });
+    const r = await c.cli(['restart', 'node-1', '--yes']);
+    const err = expectFailure(r, 'restart', 'node-1');
+    expect(err.message).toMatch(/exited with code 3/);
+    await expectLeftSafe('node-1');
+    expect((await c.sim.stats()).restarts['node-1'] ?? 0).toBe(0);
+  });
+
+  it('restart command hangs past restart.timeout: killed, exit 1 at restart, node drained and out', async () => {
+    await c.sim.setFaults({ restartHang: true });
+    const r = await withConfig(c, (cfg) => (cfg.restart.timeout = '1s'), () => c.cli(['restart', 'node-2', '--yes']));
+    const err = expectFailure(r, 'restart', 'node-2');
+    expect(err.message).toMatch(/timed out/);
+    await expectLeftSafe('node-2');
+  });
+
+  it('boot_id unchanged after the restart command: exit 1 at restart, node drained and out', async () => {
+    await c.sim.setFaults({ restartNoop: true });
+    const r = await withConfig(c, (cfg) => (cfg.timeouts.ready = '1500ms'), () => c.cli(['restart', 'node-3', '--yes']));
+    const err = expectFailure(r, 'restart', 'node-3');
+    expect(err.message).toMatch(/boot_id/);
+    await expectLeftSafe('node-3');
+    const j = await readJournal(c);
+    expect(j.nodes['node-3'].boot_id_before).toMatch(/^[0-9a-f]+$/);
+  });
+
+  it('node never ready: exit 1 at readmit after timeouts.ready without progress, node drained and out', async () => {
+    await c.sim.setFaults({ neverReady: ['node-4'] });
+    const t0 = Date.now();
+    const r = await withConfig(
+      c,
+      (cfg) => {
+        cfg.timeouts.ready = '1s';
+        cfg.timeouts.ready_max = '3s';
+      },
+      () => c.cli(['restart', 'node-4', '--yes']),
+    );
+    const err = expectFailure(r, 'readmit', 'node-4');
+    expect(err.message).toMatch(/prgs_replaying/);
+    expect(err.message).toMatch(/95 %/);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    await expectLeftSafe('node-4');
+    const v = await nodeView(c, 'node-4');
+    expect(v.ready).toBe(false);
+  });
+
+  it('readiness wait is recovery-aware: a slow replay past timeouts.ready still succeeds while progress rises', async () => {
+    await c.sim.setFaults({ slowReady: { 'node-5': 3000 } });
+    const r = await withConfig(
+      c,
+      (cfg) => {
+        cfg.timeouts.ready = '1s';
+        cfg.timeouts.ready_max = '20s';
+      },
+      () => c.cli(['restart', 'node-5', '--yes']),
+    );
+    expect(r.code, r.stdout + r.stderr.slice(-2000)).toBe(0);
+    expect(inService(await nodeView(c, 'node-5'))).toBe(true);
+  });
+
+  it('node ready but the LB never sees it healthy: exit 1 at readmit, drained and taken out again', async () => {
+    await c.sim.setFaults({ lbNeverHealthy: ['node-5'] });
+    const r = await withConfig(c, (cfg) => (cfg.timeouts.lb = '1500ms'), () => c.cli(['restart', 'node-5', '--yes']));
+    const err = expectFailure(r, 'readmit', 'node-5');
+    expect(err.message).toMatch(/healthy/);
+    await expectLeftSafe('node-5');
+  });
+
+  it('postcheck failing (strict fallback appears while the node restarts): exit 1 at postcheck; the ready node stays in service', async () => {
+    const r = await withConfig(
+      c,
+      (cfg) => (cfg.timeouts.ready = '2s'),
+      async () => {
+        const p = startCli(c, ['restart', 'node-1', '--yes']);
+        await waitJournal(c, (j) => stepOf(j, 'node-1')[0] === 'restart');
+        await c.sim.setFaults({ strictFallback: 1 });
+        return finish(p);
+      },
+    );
+    const err = expectFailure(r, 'postcheck', 'node-1');
+    expect(err.message).toMatch(/strict fallback/);
+    expect(err.evidence.prgs.strict_fallback).toBe(1);
+    // readmit had proven it ready: the postcheck is about the cluster, the node stays in service
+    expect(inService(await nodeView(c, 'node-1'))).toBe(true);
+    expect(await leaseHolder(c)).toBeNull();
+    expect((await readJournal(c)).nodes['node-1'].step).toBe('postcheck');
+  });
+});
