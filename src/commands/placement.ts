@@ -1,31 +1,69 @@
-/** `placement check`: the placement hygiene audit of the seed. Exit 3 when any PRG violates the policy. */
+/**
+ * `placement check`: the placement hygiene audit of the seed. Every PRG with two
+ * replicas on one node, or (under `one_replica_per_rack`) on one rack, with the nodes
+ * and racks involved. Exit 3 when any, 0 when clean. Read only.
+ */
 import { ExitCode } from '../errors.js';
 import { placementViolations } from '../placement.js';
+import { compareIds } from '../quorum.js';
+import { table } from '../render/plan.js';
 import { type GlobalOptions, openSession } from './session.js';
 
 export async function placementCheckAction(opts: GlobalOptions): Promise<number> {
   const s = await openSession(opts);
   try {
     const [state, prgs] = await Promise.all([s.cp.clusterState(), s.cp.listPrgs()]);
+    const rackOf = new Map(state.nodes.map((n) => [n.id, n.rack]));
     const all = placementViolations(prgs, state.nodes, state.placement.policy);
     const violations = all.filter((v) => v.kind !== 'unknown_node');
     const unknown = all.filter((v) => v.kind === 'unknown_node');
     const code = violations.length ? ExitCode.refused : ExitCode.ok;
+    const nodesInvolved = [...new Set(violations.flatMap((v) => v.nodes))].sort(compareIds);
     if (opts.json) {
       process.stdout.write(
-        `${JSON.stringify({ ok: code === 0, exit_code: code, policy: state.placement.policy, prgs_checked: prgs.length, cp_reported_violations: state.placement.violations, violations, unknown_nodes: unknown })}\n`,
+        `${JSON.stringify({
+          ok: code === 0,
+          exit_code: code,
+          policy: state.placement.policy,
+          prgs_checked: prgs.length,
+          cp_reported_violations: state.placement.violations,
+          violations: violations.map((v) => ({ ...v, racks: [...new Set(v.nodes.map((n) => rackOf.get(n) ?? null))] })),
+          nodes_involved: nodesInvolved,
+          unknown_nodes: unknown,
+          ...(code ? { error: { message: `${violations.length} placement violation(s) under ${state.placement.policy}` } } : {}),
+        })}\n`,
       );
       return code;
     }
-    const lines = [`placement policy ${state.placement.policy}: ${prgs.length} PRGs checked, ${violations.length} violation(s)`];
-    for (const v of violations) {
-      lines.push(`  ${v.prg}: ${v.replicas} replicas on ${v.kind === 'same_node' ? 'node' : 'rack'} ${v.where} (${v.nodes.join(', ')})`);
+    const color = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+    const paint = (c: string) => (t: string) => (color ? `\x1b[${c}m${t}\x1b[0m` : t);
+    const [red, green, dim, bold] = [paint('31'), paint('32'), paint('2'), paint('1')];
+    const lines = [
+      `${bold('placement')} ${state.placement.policy}: ${prgs.length} PRGs checked, ${violations.length ? red(`${violations.length} violation(s)`) : green('no violation')}`,
+    ];
+    if (violations.length) {
+      const rows = violations.map((v) => [
+        v.prg,
+        v.kind === 'same_node' ? 'same node' : 'same rack',
+        v.kind === 'same_node' ? `node ${v.where}` : `rack ${v.where}`,
+        v.nodes.map((n) => `${n} (${rackOf.get(n) ?? '?'})`).join(', '),
+        String(v.replicas),
+      ]);
+      lines.push('', ...table(['PRG', 'KIND', 'WHERE', 'NODES (RACK)', 'REPLICAS'], rows, '  ').map((l, i) => (i === 0 ? dim(l) : l)));
+      lines.push('');
+      if (violations.some((v) => v.kind === 'same_rack')) {
+        lines.push('A rack failure takes several voters of each same-rack PRG down at once; restart --parallel auto keeps those nodes in separate waves.');
+      }
+      if (violations.some((v) => v.kind === 'same_node')) {
+        lines.push('Restarting a node holding two voters of one PRG takes both down at once; the precheck refuses it while that would break quorum.');
+      }
+      lines.push(`Fix the placement in the control plane (nodes involved: ${nodesInvolved.join(', ')}).`);
     }
-    for (const v of unknown) lines.push(`  note: ${v.prg} has a replica on ${v.nodes.join(', ')}, unknown to the cluster state`);
+    for (const v of unknown) lines.push(dim(`  note: ${v.prg} has a replica on ${v.nodes.join(', ')}, a node the cluster state does not list (rack unknown)`));
     if (state.placement.violations !== violations.length) {
-      lines.push(`  note: the CP reports ${state.placement.violations} violation(s)`);
+      lines.push(dim(`  note: the CP itself reports ${state.placement.violations} violation(s)`));
     }
-    (code ? process.stderr : process.stdout).write(`${lines.join('\n')}\n`);
+    process.stdout.write(`${lines.join('\n')}\n`);
     return code;
   } finally {
     await s.close();

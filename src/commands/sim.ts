@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { control, runningSim, startDetached, stopRunning } from '../sim/cli-support.js';
+import { HAPROXY_INSTALL_HINT, findHaproxy } from '../sim/haproxy.js';
 import { appliesTo, parseFaultArgs } from '../sim/faults.js';
 import type { Faults, SimOptions } from '../sim/types.js';
 
@@ -38,8 +39,10 @@ interface StartFlags {
   lbCheckMs: number;
   token?: string;
   virtual?: boolean;
-  lb: 'http' | 'none';
+  lb: 'http' | 'none' | 'haproxy';
   fault?: string[];
+  tls?: boolean;
+  mtls?: boolean;
 }
 
 async function startAction(flags: StartFlags): Promise<void> {
@@ -72,12 +75,24 @@ async function startAction(flags: StartFlags): Promise<void> {
   };
   if (flags.maxSessions !== undefined) opts.maxSessions = flags.maxSessions === 'null' ? null : Number(flags.maxSessions);
   if (flags.token) opts.token = flags.token;
+  if (flags.tls || flags.mtls) opts.tls = true;
+  if (flags.mtls) opts.mtls = true;
+  if (opts.lb === 'haproxy' && !findHaproxy()) {
+    err(HAPROXY_INSTALL_HINT);
+    process.exitCode = 2;
+    return;
+  }
   const info = await startDetached(opts);
   out(`simulator running (pid ${info.pid}, ${info.nodes.length} nodes${info.virtualNodes ? ', virtual' : ''})`);
   out(`  control plane: ${info.cpUrl}`);
-  out(`  load balancer: ${info.lbUrl} (pool mqtt)`);
+  out(
+    info.haproxy
+      ? `  load balancer: HAProxy pid ${info.haproxy.pid}, MQTT on 127.0.0.1:${info.haproxy.frontendPort}, Runtime API ${info.haproxy.socket}`
+      : `  load balancer: ${info.lbUrl} (pool mqtt)`,
+  );
   out(`  sim control:   ${info.controlUrl}`);
   out(`  config:        ${info.configPath}`);
+  if (opts.tls) out(`  TLS:           private CA ${path.join(stateDir, 'tls', 'ca.pem')}${opts.mtls ? ', client certificate required (tls/client.pem)' : ''}`);
   out(`export QUANTUM_ROLL_CONFIG=${info.configPath}`);
   if (flags.token) out(`export SIM_TOKEN=<the token you passed>`);
 }
@@ -196,8 +211,10 @@ export function simCommand(): Command {
     .option('--max-sessions <n|null>', 'listener capacity (null = unknown)')
     .option('--lb-check-ms <ms>', 'LB health check interval', int('lb-check-ms'), 100)
     .option('--token <token>', 'require this bearer token on CP, LB and node APIs')
+    .option('--tls', 'serve the CP, LB and node APIs over HTTPS with a generated private CA (written to <state-dir>/tls)')
+    .option('--mtls', 'like --tls, and require a client certificate (the generated config carries one)')
     .option('--virtual', 'serve all nodes in-process (many-nodes mode)')
-    .addOption(new Option('--lb <kind>', 'LB adapter written to the config').choices(['http', 'none']).default('http'))
+    .addOption(new Option('--lb <kind>', 'LB written to the config: the simulated HTTP pool, a real HAProxy, or none').choices(['http', 'haproxy', 'none']).default('http'))
     .option('--fault <key=value>', 'set a fault knob (repeatable)', collect)
     .action(startAction);
   sim.command('stop').description('stop the simulator (and its node processes)').addOption(stateDirOption()).action(stopAction);

@@ -166,8 +166,9 @@ export function planEta(waves: readonly (readonly string[])[], model: EtaModel, 
 
 /** `1h 02m`, `4m 10s`, `38s`: coarse on purpose, an ETA is not a stopwatch. */
 export function fmt(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')}s`;
   const s = Math.round(ms / 1000);
-  if (ms > 0 && s === 0) return `${Math.max(1, Math.round(ms))}ms`;
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;

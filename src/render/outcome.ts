@@ -124,7 +124,7 @@ export function renderOutcome(o: RollOutcome, r: RenderOptions): void {
   } else if (!r.dryRun) {
     const done = o.nodes.filter((n) => n.status === 'done');
     const skipped = o.nodes.filter((n) => n.status === 'skipped');
-    const verb = r.plan.command === 'restart' ? 'restarted' : 'done';
+    const verb = r.plan.command === 'restart' ? 'restarted' : r.plan.command === 'drain' ? 'drained and out of the LB' : r.plan.command === 'undrain' ? 'back in service' : 'done';
     const took = r.elapsedMs !== undefined ? ` in ${formatDuration(r.elapsedMs)}` : '';
     out.push('');
     out.push(paint('32', `done: ${done.length} node(s) ${verb}${many ? ` in ${o.waves.length} waves` : ''}${took} (run ${o.runId})`));

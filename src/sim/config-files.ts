@@ -14,17 +14,32 @@ export interface ConfigInput {
   stateDir: string;
   cpUrl: string;
   lbUrl: string;
-  lb: 'http' | 'none';
+  lb: 'http' | 'none' | 'haproxy';
+  /** With lb haproxy: the Runtime API socket and the backend of the nodes. */
+  haproxy?: { socket: string; backends: string[] } | undefined;
   cliPath: string;
   token: boolean;
+  /** With `--tls`: every system trusts the simulator's CA (and presents the client cert under `--mtls`). */
+  tls?: SimTlsPaths | undefined;
 }
 
 export function orchestratorConfig(c: ConfigInput): Record<string, unknown> {
-  const tokenEnv = c.token ? { token_env: TOKEN_ENV } : {};
+  // Each system's TLS and token settings stand alone (nothing is inherited), so each gets its own copy.
+  const access = (): Record<string, string> => ({
+    ...(c.token ? { token_env: TOKEN_ENV } : {}),
+    ...(c.tls ? { ca_file: c.tls.ca } : {}),
+    ...(c.tls?.mtls ? { cert_file: c.tls.clientCert, key_file: c.tls.clientKey } : {}),
+  });
+  const nodeApi = access();
   return {
-    control_plane: { url: c.cpUrl, ...tokenEnv },
-    ...(c.token ? { node_api: { token_env: TOKEN_ENV } } : {}),
-    lb: c.lb === 'http' ? { adapter: 'http', url: c.lbUrl, pool: 'mqtt', ...tokenEnv } : { adapter: 'none' },
+    control_plane: { url: c.cpUrl, ...access() },
+    ...(Object.keys(nodeApi).length ? { node_api: nodeApi } : {}),
+    lb:
+      c.lb === 'http'
+        ? { adapter: 'http', url: c.lbUrl, pool: 'mqtt', ...access() }
+        : c.lb === 'haproxy' && c.haproxy
+          ? { adapter: 'haproxy', socket: c.haproxy.socket, backends: c.haproxy.backends }
+          : { adapter: 'none' },
     restart: {
       command: [process.execPath, c.cliPath, 'sim', 'restart-node', '--state-dir', c.stateDir, '{node}'],
       timeout: '30s',
@@ -56,6 +71,7 @@ export interface SimInfo {
   stateDir: string;
   configPath: string;
   virtualNodes: boolean;
+  haproxy?: { socket: string; frontendPort: number; pid: number };
   nodes: Array<SimNodeInfo & { pid: number | null }>;
   options: Record<string, unknown>;
   startedAt: string;

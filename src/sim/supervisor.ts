@@ -11,6 +11,7 @@ import { defaultFaults, parseFaultsPatch } from './faults.js';
 import { answerHeartbeat } from './heartbeat.js';
 import { closeServer, createServer, listen, segments } from './http-kit.js';
 import { LbPool } from './lb-server.js';
+import { type RunningHaproxy, freePort, launchHaproxy } from './haproxy.js';
 import { LeaseStore } from './leases.js';
 import { ProcessBackend, type NodeBackend } from './node-processes.js';
 import type { HeartbeatPayload, HeartbeatReply } from './node-runtime.js';
@@ -39,6 +40,7 @@ class Supervisor implements SimControl {
   private timers: NodeJS.Timeout[] = [];
   private readonly locks = new Map<number, Promise<unknown>>();
   urls = { cp: '', lb: '', control: '' };
+  haproxy: { socket: string; frontendPort: number; running: RunningHaproxy } | undefined;
   configPath = '';
   onShutdown: (() => void) | null = null;
   private stopped = false;
@@ -99,16 +101,39 @@ class Supervisor implements SimControl {
     this.lb.start();
     const t = setInterval(() => this.balancer.rebalance(), 250);
     this.timers.push(t);
+    if (this.opts.lb === 'haproxy') await this.startHaproxy();
     this.configPath = writeConfig({
       stateDir: this.stateDir,
       cpUrl: this.urls.cp,
       lbUrl: this.urls.lb,
       lb: this.opts.lb ?? 'http',
+      haproxy: this.haproxy ? { socket: this.haproxy.socket, backends: ['mqtt'] } : undefined,
       cliPath: this.opts.cliPath ?? defaultCliPath(),
       token: Boolean(token),
+      tls: this.tls?.paths,
     });
     this.writeInfo();
     this.eventLog.emit('sim_ready', { nodes: this.topo.nodeIds.length, prgs: this.topo.prgCount });
+  }
+
+  /** `--lb haproxy`: a real HAProxy balancing the nodes' MQTT ports, checking their `/readyz`. */
+  private async startHaproxy(): Promise<void> {
+    const socket = path.join(this.stateDir, 'haproxy.sock');
+    const frontendPort = await freePort();
+    const running = await launchHaproxy(this.stateDir, {
+      socketPath: socket,
+      inter: this.opts.lbCheckIntervalMs ?? 100,
+      checkSsl: Boolean(this.tls),
+      backends: [
+        {
+          name: 'mqtt',
+          frontendPort,
+          servers: this.model.nodes.map((n) => ({ name: n.id, port: n.mqttPort, checkPort: Number(new URL(n.adminUrl).port) })),
+        },
+      ],
+    });
+    this.haproxy = { socket, frontendPort, running };
+    this.eventLog.emit('haproxy_ready', { socket, frontend_port: frontendPort, pid: running.pid });
   }
 
   info(): Record<string, unknown> {
@@ -126,6 +151,7 @@ class Supervisor implements SimControl {
       stateDir: this.stateDir,
       configPath: this.configPath,
       virtualNodes: Boolean(this.opts.virtualNodes),
+      ...(this.haproxy ? { haproxy: { socket: this.haproxy.socket, frontendPort: this.haproxy.frontendPort, pid: this.haproxy.running.pid } } : {}),
       nodes: this.model.nodes.map((n) => ({ id: n.id, adminUrl: n.adminUrl, mqttPort: n.mqttPort, rack: n.rack, pid: pids[n.id] ?? null })),
       options: { ...options, token: options.token ? '***' : undefined, faults: this.faultState },
       startedAt: new Date(this.model.t0).toISOString(),
@@ -217,6 +243,7 @@ class Supervisor implements SimControl {
     if (this.stopped) return;
     this.stopped = true;
     this.lb?.stop();
+    await this.haproxy?.running.stop();
     for (const t of this.timers) clearInterval(t);
     this.model.close();
     await this.backend?.close();

@@ -70,7 +70,8 @@ export interface SimOptions {
   lbCheckIntervalMs?: number;
   token?: string;
   faults?: Partial<Faults>;
-  lb?: 'http' | 'none';
+  /** `haproxy` starts a real HAProxy (Debian package) in front of the nodes and writes the haproxy adapter into the config. */
+  lb?: 'http' | 'none' | 'haproxy';
   /** Path to dist/cli.js for the restart command; default resolved from this module. */
   cliPath?: string;
   /** Nodes served in-process under `/n/<id>` (no child processes). */

@@ -4,24 +4,16 @@
  * that greet with their name and count accepted connections, and HTTP `/readyz`
  * servers whose answer the test controls.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { adminCommand, findHaproxy, freePort, launchHaproxy } from '../../src/sim/haproxy.js';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-function findHaproxy(): string | undefined {
-  for (const p of ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy', '/usr/bin/haproxy']) if (existsSync(p)) return p;
-  try {
-    return execFileSync('sh', ['-c', 'command -v haproxy'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export const HAPROXY_BIN: string | undefined = findHaproxy();
+export { freePort };
 
 /**
  * For `describe.skipIf(!haproxyInstalled())`. Skips only when the binary is absent,
@@ -33,18 +25,6 @@ export function haproxyInstalled(): boolean {
   const bar = '!'.repeat(78);
   console.warn(`\n${bar}\n!! haproxy is NOT installed: the HAProxy adapter tests are SKIPPED.\n!! Install it (apt-get install -y haproxy) — CI must not skip these.\n${bar}\n`);
   return false;
-}
-
-/** A free TCP port on 127.0.0.1 (bind 0, read, close). */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 export interface HaproxyServerSpec {
@@ -87,73 +67,26 @@ export interface HaproxyHandle {
 
 export async function startHaproxy(opts: StartHaproxyOptions): Promise<HaproxyHandle> {
   if (!HAPROXY_BIN) throw new Error('haproxy is not installed');
-  const inter = opts.inter ?? 200;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'qr-hx-'));
   const socketPath = path.join(dir, 'admin.sock');
   const tcpPort = opts.tcpSocket ? await freePort() : undefined;
   const frontendPorts: Record<string, number> = {};
   for (const be of opts.backends) frontendPorts[be.name] = await freePort();
-
-  const lines = [
-    'global',
-    `  stats socket ${socketPath} level admin`,
-    ...(tcpPort ? [`  stats socket 127.0.0.1:${tcpPort} level admin`] : []),
-    '  stats timeout 30s',
-    'defaults',
-    '  mode tcp',
-    '  timeout connect 2s',
-    '  timeout client 60s',
-    '  timeout server 60s',
-  ];
-  for (const be of opts.backends) {
-    lines.push(`frontend fe_${be.name}`, `  bind 127.0.0.1:${frontendPorts[be.name]}`, `  default_backend ${be.name}`);
-    lines.push(`backend ${be.name}`, '  balance roundrobin', '  option httpchk GET /readyz', '  http-check expect status 200');
-    for (const s of be.servers) lines.push(`  server ${s.name} 127.0.0.1:${s.port} check port ${s.checkPort} inter ${inter}ms rise 1 fall 1`);
-  }
-  const cfg = path.join(dir, 'haproxy.cfg');
-  await writeFile(cfg, `${lines.join('\n')}\n`);
-
-  const child = spawn(HAPROXY_BIN, ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  let alive = true;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      alive = false;
-      resolve();
-    });
-    child.once('error', () => {
-      alive = false;
-      resolve();
-    });
-  });
-  const stop = async () => {
-    if (alive) {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 3_000);
-      await exited;
-      clearTimeout(killer);
-    }
+  let hx;
+  try {
+    hx = await launchHaproxy(
+      dir,
+      {
+        socketPath,
+        tcpAdminPort: tcpPort,
+        inter: opts.inter ?? 200,
+        backends: opts.backends.map((be) => ({ name: be.name, frontendPort: frontendPorts[be.name]!, servers: be.servers })),
+      },
+      HAPROXY_BIN,
+    );
+  } catch (err) {
     await rm(dir, { recursive: true, force: true });
-  };
-
-  const until = Date.now() + 10_000;
-  while (true) {
-    if (!alive) {
-      await stop();
-      throw new Error(`haproxy exited during startup:\n${out}`);
-    }
-    try {
-      if ((await rawCommand(socketPath, 'show info')).includes('Name: HAProxy')) break;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > until) {
-      await stop();
-      throw new Error(`haproxy admin socket did not answer within 10 s:\n${out}`);
-    }
-    await sleep(20);
+    throw err;
   }
   const first = opts.backends[0]?.name ?? '';
   return {
@@ -161,36 +94,20 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<HaproxyHa
     ...(tcpPort ? { tcpSocket: `127.0.0.1:${tcpPort}` } : {}),
     frontendPorts,
     frontendPort: frontendPorts[first] ?? 0,
-    pid: child.pid ?? -1,
-    child,
+    pid: hx.pid,
+    child: hx.child,
     dir,
-    exited,
-    output: () => out,
-    stop,
+    exited: hx.exited,
+    output: hx.output,
+    stop: async () => {
+      await hx.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }
 
 /** One command on the admin socket, bypassing the adapter (to set up or cross-check state). */
-export function rawCommand(socketPath: string, cmd: string, timeoutMs = 2_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.createConnection(socketPath);
-    let buf = '';
-    const t = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`timeout on "${cmd}"`));
-    }, timeoutMs);
-    s.on('connect', () => s.write(`${cmd}\n`));
-    s.on('data', (d: Buffer) => (buf += d.toString()));
-    s.on('end', () => {
-      clearTimeout(t);
-      resolve(buf);
-    });
-    s.on('error', (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-  });
-}
+export const rawCommand = adminCommand;
 
 /** srv_admin_state of one server, read straight from HAProxy. */
 export async function adminBits(socketPath: string, backend: string, server: string): Promise<number> {
