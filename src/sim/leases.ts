@@ -24,6 +24,9 @@ export class LeaseStore {
       if (!l || l.holder !== stranger || l.expiresAt - Date.now() < 20_000) {
         this.leases.set(name, { name, holder: stranger, token: 'fault-' + crypto.randomBytes(8).toString('hex'), expiresAt: Date.now() + 30_000 });
       }
+    } else if (name === FAULT_LEASE && this.leases.get(name)?.token.startsWith('fault-')) {
+      // The knob was cleared: the stranger is done and releases its lease (rather than leaving it to expire).
+      this.leases.delete(name);
     }
     const l = this.leases.get(name);
     if (!l) return null;
