@@ -122,7 +122,7 @@ describe('failure matrix: restart, readiness, LB health, postcheck', () => {
       (cfg) => (cfg.timeouts.ready = '2s'),
       async () => {
         const p = startCli(c, ['restart', 'node-1', '--yes']);
-        await waitJournal(c, (j) => stepOf(j, 'node-1')[0] === 'restart');
+        await waitJournal(c, (j) => stepOf(j, 'node-1')[0] === 'restart', 30_000, p);
         await c.sim.setFaults({ strictFallback: 1 });
         return finish(p);
       },

@@ -73,7 +73,7 @@ describe('failure matrix: control plane, leader transfer, LB, prechecks', () => 
       },
       async () => {
         const p = startCli(c, ['restart', 'node-2', '--yes']);
-        await waitJournal(c, (j) => stepOf(j, 'node-2')[0] === 'leader-transfer');
+        await waitJournal(c, (j) => stepOf(j, 'node-2')[0] === 'leader-transfer', 30_000, p);
         await c.sim.setFaults({ cpUnavailable: true });
         return finish(p);
       },
@@ -144,7 +144,7 @@ describe('failure matrix: control plane, leader transfer, LB, prechecks', () => 
       (cfg) => (cfg.timeouts.lb = '1500ms'),
       async () => {
         const p = startCli(c, ['restart', 'node-2', '--yes']);
-        await waitJournal(c, (j) => stepOf(j, 'node-2')[0] === 'restart');
+        await waitJournal(c, (j) => stepOf(j, 'node-2')[0] === 'restart', 30_000, p);
         await c.sim.setFaults({ lbError: true });
         return finish(p);
       },

@@ -77,12 +77,19 @@ export async function readJournal(c: TestCluster): Promise<any | undefined> {
   }
 }
 
-/** Polls the journal until `pred` holds (every 10 ms); throws after `timeoutMs`. */
-export async function waitJournal(c: TestCluster, pred: (j: any) => boolean, timeoutMs = 30_000): Promise<any> {
+/**
+ * Polls the journal until `pred` holds (every 10 ms); throws after `timeoutMs`, or
+ * as soon as `proc` (the CLI being watched) has exited, with its output.
+ */
+export async function waitJournal(c: TestCluster, pred: (j: any) => boolean, timeoutMs = 30_000, proc?: ResultPromise): Promise<any> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const j = await readJournal(c);
     if (j && pred(j)) return j;
+    if (proc && proc.exitCode !== null) {
+      const r = await finish(proc);
+      throw new Error(`the CLI exited ${r.code} before the journal matched: ${r.stdout.slice(0, 1500)}`);
+    }
     if (Date.now() > end) throw new Error(`journal never matched; last: ${JSON.stringify(j?.nodes ?? j)}`);
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -121,3 +128,12 @@ export async function withConfig<T>(c: TestCluster, change: (cfg: Record<string,
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const STEPS = ['precheck', 'leader-transfer', 'drain', 'quiesce', 'restart', 'readmit', 'postcheck'];
+
+/** True once the node's journal record reached `step` (or went past it, or finished). */
+export function reached(j: any, node: string, step: string): boolean {
+  const r = j?.nodes?.[node];
+  if (!r || r.step === null) return false;
+  return r.status === 'done' || STEPS.indexOf(r.step) >= STEPS.indexOf(step);
+}

@@ -1,0 +1,104 @@
+/**
+ * The maintenance lease (invariant 2): held by someone else → exit 4 with nothing
+ * changed; lost while the run lasts → the run stops at its next safe point with
+ * exit 1 saying so, the node left drained and out; `resume` finishes it later.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { changing, now, startCluster, type TestCluster } from '../support/cli.js';
+import { drainedAndOut, inService, leaseHolder, nodeView, readJournal, resetFaults, sleep, startCli, finish, stepOf, waitJournal, withConfig } from '../support/inspect.js';
+
+describe('maintenance lease', () => {
+  let c: TestCluster;
+  beforeAll(async () => {
+    c = await startCluster();
+  });
+  afterAll(async () => c?.stop());
+  afterEach(async () => {
+    await resetFaults(c);
+  });
+
+  it('held by someone else: exit 4 naming the holder and expiry, zero changing requests, no journal left behind', async () => {
+    await c.sim.setFaults({ leaseHeldBy: 'ops@bastion:4242' });
+    const t0 = now();
+    const r = await c.cli(['restart', 'node-2', '--yes']);
+    expect(r.code, r.stdout + r.stderr.slice(-2000)).toBe(4);
+    const err = (r.json as any).error;
+    expect(err.message).toContain('ops@bastion:4242');
+    expect(err.message).toMatch(/until \d{4}-\d\d-\d\dT/);
+    expect(err.evidence.holder).toBe('ops@bastion:4242');
+    expect(changing(await c.callsSince(t0)), 'nothing changed, not even a lease attempt').toEqual([]);
+    expect(await readJournal(c)).toBeUndefined();
+    expect(inService(await nodeView(c, 'node-2'))).toBe(true);
+  });
+
+  it('lost during a long quiesce (stolen through the CP lease API): exit 1 saying so, node left drained and out; resume finishes', async () => {
+    await c.sim.setFaults({ sessionDecay: 0 }); // sessions never dwindle: quiesce waits its whole grace
+    const r = await withConfig(
+      c,
+      (cfg) => {
+        cfg.lease = { ttl: '1500ms' };
+        cfg.quiesce.grace = '30s';
+      },
+      async () => {
+        const t = Date.now();
+        const p = startCli(c, ['restart', 'node-3', '--yes']);
+        const j = await waitJournal(c, (x) => stepOf(x, 'node-3')[0] === 'quiesce', 30_000, p);
+        // Steal it: release with our journalled token, take it as another holder (expires by itself in 3 s).
+        const del = await fetch(`${c.sim.cpUrl}/v1/leases/rolling-restart?token=${j.lease.token}`, { method: 'DELETE' });
+        expect(del.status).toBe(204);
+        const post = await fetch(`${c.sim.cpUrl}/v1/leases`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'rolling-restart', holder: 'intruder@elsewhere:1', ttl_ms: 3000 }),
+        });
+        expect(post.status).toBe(201);
+        const out = await finish(p);
+        expect(Date.now() - t, 'stopped long before the 30 s grace was over').toBeLessThan(25_000);
+        return out;
+      },
+    );
+    expect(r.code, r.stdout + r.stderr.slice(-2000)).toBe(1);
+    const err = (r.json as any).error;
+    expect(err.step).toBe('quiesce');
+    expect(err.node).toBe('node-3');
+    expect(err.message).toMatch(/lease "rolling-restart" was lost/);
+    expect(err.message).toMatch(/drained and out of the LB/);
+    expect(err.message).toContain('quantum-roll resume');
+    expect(drainedAndOut(await nodeView(c, 'node-3'))).toBe(true);
+    // Not ours any more: we did not delete the intruder's lease.
+    expect(await leaseHolder(c)).toBe('intruder@elsewhere:1');
+    const j = await readJournal(c);
+    expect(j.status).toBe('failed');
+    expect(j.nodes['node-3'].step).toBe('quiesce');
+
+    // While the intruder holds it, resume is refused with exit 4 and the run stays resumable.
+    const held = await c.cli(['resume', '--yes']);
+    expect(held.code, held.stdout).toBe(4);
+    expect((await readJournal(c)).status).toBe('failed');
+
+    while ((await leaseHolder(c)) !== null) await sleep(200);
+    await c.sim.setFaults({ sessionDecay: 0.15 });
+    const resumed = await c.cli(['resume', '--yes']);
+    expect(resumed.code, resumed.stdout + resumed.stderr.slice(-2000)).toBe(0);
+    expect(inService(await nodeView(c, 'node-3'))).toBe(true);
+    expect((await c.sim.stats()).restarts['node-3']).toBe(1);
+    expect(await leaseHolder(c)).toBeNull();
+  });
+
+  it('a refused run leaves an unfinished run resumable (its journal is not superseded)', async () => {
+    // An unfinished run: node-4 fails at restart.
+    await c.sim.setFaults({ restartFail: true });
+    const failed = await c.cli(['restart', 'node-4', '--yes']);
+    expect(failed.code).toBe(1);
+    const runId = (await readJournal(c)).run_id;
+    await resetFaults(c, { leaseHeldBy: 'ops@bastion:4242' });
+    // A new run refused by the lease (exit 4) does not archive the unfinished journal.
+    const refused = await c.cli(['restart', 'node-5', '--yes']);
+    expect(refused.code).toBe(4);
+    expect((await readJournal(c)).run_id).toBe(runId);
+    await resetFaults(c);
+    const resumed = await c.cli(['resume', '--yes']);
+    expect(resumed.code, resumed.stdout + resumed.stderr.slice(-2000)).toBe(0);
+    expect(inService(await nodeView(c, 'node-4'))).toBe(true);
+  });
+});

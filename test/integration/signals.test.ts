@@ -1,0 +1,142 @@
+/**
+ * Signals and `resume` (invariant 8): SIGINT stops at the next safe point (exit 130,
+ * lease released, node left as it stands), a second SIGINT exits at once with the
+ * journal consistent; `resume` finishes, refuses what it must (exit 2), and nodes
+ * restarted by someone else since the run began are skipped unless --force.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type TestCluster } from '../support/cli.js';
+import { drainedAndOut, inService, leaseHolder, nodeView, reached, readJournal, resetFaults, startCli, finish, stepOf, waitJournal, withConfig } from '../support/inspect.js';
+
+describe('signals and resume', () => {
+  let c: TestCluster;
+  beforeAll(async () => {
+    c = await startCluster();
+  });
+  afterAll(async () => c?.stop());
+  afterEach(async () => {
+    await resetFaults(c);
+  });
+
+  it('SIGINT during quiesce: exit 130, lease released, node drained and out; resume finishes it', async () => {
+    await c.sim.setFaults({ sessionDecay: 0 });
+    const r = await withConfig(
+      c,
+      (cfg) => (cfg.quiesce.grace = '30s'),
+      async () => {
+        const p = startCli(c, ['restart', 'node-2', '--yes']);
+        await waitJournal(c, (j) => stepOf(j, 'node-2')[0] === 'quiesce', 30_000, p);
+        const t = Date.now();
+        p.kill('SIGINT');
+        const out = await finish(p);
+        expect(Date.now() - t, 'stops at once: quiesce is a safe point').toBeLessThan(10_000);
+        return out;
+      },
+    );
+    expect(r.code, r.stdout + r.stderr.slice(-2000)).toBe(130);
+    const doc = r.json as any;
+    expect(doc.status).toBe('interrupted');
+    expect(doc.error.step).toBe('quiesce');
+    expect(doc.error.node).toBe('node-2');
+    expect(doc.error.message).toMatch(/SIGINT/);
+    expect(doc.error.message).toMatch(/drained and out of the LB/);
+    expect(doc.error.message).toContain('quantum-roll resume');
+    expect(await leaseHolder(c)).toBeNull();
+    expect(drainedAndOut(await nodeView(c, 'node-2'))).toBe(true);
+    const j = await readJournal(c);
+    expect(j.status).toBe('interrupted');
+    expect(j.lease).toBeNull();
+    expect((await c.sim.stats()).restarts['node-2'] ?? 0).toBe(0);
+
+    await resetFaults(c);
+    const resumed = await c.cli(['resume', '--yes']);
+    expect(resumed.code, resumed.stdout + resumed.stderr.slice(-2000)).toBe(0);
+    const steps = (resumed.json as any).nodes['node-2'].steps.map((s: any) => s.step);
+    expect(steps[0], 're-enters at the journalled step, no new precheck').toBe('quiesce');
+    expect(inService(await nodeView(c, 'node-2'))).toBe(true);
+    expect((await c.sim.stats()).restarts['node-2']).toBe(1);
+    expect(await leaseHolder(c)).toBeNull();
+    expect((await readJournal(c)).status).toBe('done');
+  });
+
+  it('a second SIGINT exits at once (mid-restart), printing its JSON; the journal stays consistent and resume finishes', async () => {
+    await c.sim.setFaults({ restartHang: true });
+    const r = await withConfig(
+      c,
+      (cfg) => (cfg.restart.timeout = '6s'),
+      async () => {
+        const p = startCli(c, ['restart', 'node-3', '--yes']);
+        await waitJournal(c, (j) => stepOf(j, 'node-3')[0] === 'restart' && j.nodes['node-3'].restart_pid !== null, 30_000, p);
+        p.kill('SIGINT'); // a restart that has begun is not a safe point: the first one waits
+        await new Promise((res) => setTimeout(res, 300));
+        const t = Date.now();
+        p.kill('SIGINT');
+        const out = await finish(p);
+        expect(Date.now() - t).toBeLessThan(3_000);
+        return out;
+      },
+    );
+    expect(r.code, r.stdout + r.stderr.slice(-2000)).toBe(130);
+    expect((r.json as any).error.message).toMatch(/twice/);
+    const j = await readJournal(c);
+    expect(j.status).toBe('running');
+    expect(j.lease.token).toMatch(/\w+/);
+    expect(stepOf(j, 'node-3')).toEqual(['restart', 'running']);
+    expect(drainedAndOut(await nodeView(c, 'node-3'))).toBe(true);
+
+    await resetFaults(c);
+    // resume: takes the lease over by token, waits out (then kills) the orphaned hanging command, restarts once
+    const resumed = await withConfig(c, (cfg) => (cfg.restart.timeout = '6s'), () => c.cli(['resume', '--yes']));
+    expect(resumed.code, resumed.stdout + resumed.stderr.slice(-2000)).toBe(0);
+    expect(inService(await nodeView(c, 'node-3'))).toBe(true);
+    expect((await c.sim.stats()).restarts['node-3']).toBe(1);
+    expect(await leaseHolder(c)).toBeNull();
+  });
+
+  it('resume refuses with exit 2 when there is nothing to resume', async () => {
+    const r = await c.cli(['resume', '--yes']);
+    expect(r.code).toBe(2);
+    expect((r.json as any).error.message).toMatch(/nothing to resume/);
+  });
+
+  it('resume refuses with exit 2 when the config changed in a way that matters', async () => {
+    await c.sim.setFaults({ restartFail: true });
+    const failed = await c.cli(['restart', 'node-4', '--yes']);
+    expect(failed.code).toBe(1);
+    await resetFaults(c);
+    const r = await withConfig(
+      c,
+      (cfg) => (cfg.restart.command = [...cfg.restart.command, '--extra']),
+      () => c.cli(['resume', '--yes']),
+    );
+    expect(r.code).toBe(2);
+    expect((r.json as any).error.message).toMatch(/config changed/);
+    expect((r.json as any).error.message).toMatch(/restart\.command/);
+    // timeouts do not matter: with only them changed, resume goes on
+    const ok = await withConfig(c, (cfg) => (cfg.timeouts.ready = '20s'), () => c.cli(['resume', '--yes']));
+    expect(ok.code, ok.stdout + ok.stderr.slice(-2000)).toBe(0);
+    expect(inService(await nodeView(c, 'node-4'))).toBe(true);
+  });
+
+  it('a node that booted after the run began is reported and skipped; --force restarts it', async () => {
+    const before = (await c.sim.stats()).restarts['node-5'] ?? 0;
+    const p = startCli(c, ['restart', 'node-1', 'node-5', '--yes']);
+    await waitJournal(c, (j) => j.nodes['node-5'] && reached(j, 'node-1', 'drain'), 30_000, p);
+    await c.sim.restartNode('node-5'); // someone else restarts it meanwhile
+    const r = await finish(p);
+    expect(r.code, r.stdout + r.stderr.slice(-2000)).toBe(0);
+    const doc = r.json as any;
+    expect(doc.nodes['node-5'].status).toBe('skipped');
+    expect(JSON.stringify(doc.nodes['node-5'])).toMatch(/booted .*after this run began.*--force/);
+    expect((await c.sim.stats()).restarts['node-5']).toBe(before + 1);
+
+    const p2 = startCli(c, ['restart', 'node-1', 'node-5', '--yes', '--force']);
+    await waitJournal(c, (j) => j.nodes['node-5'] && j.status === 'running' && reached(j, 'node-1', 'drain'), 30_000, p2);
+    await c.sim.restartNode('node-5');
+    const r2 = await finish(p2);
+    expect(r2.code, r2.stdout + r2.stderr.slice(-2000)).toBe(0);
+    expect((r2.json as any).nodes['node-5'].status).toBe('done');
+    expect((await c.sim.stats()).restarts['node-5']).toBe(before + 3);
+    for (const id of ['node-1', 'node-5']) expect(inService(await nodeView(c, id))).toBe(true);
+  });
+});
