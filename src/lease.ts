@@ -113,6 +113,22 @@ export class LeaseKeeper {
     }
   }
 
+  /**
+   * Releases a journalled lease this process never took over (a resumed run that had
+   * nothing left to change): a 409 means it is not ours any more, which is fine.
+   */
+  async releaseJournalled(previous: HeldLease): Promise<'released' | 'none' | 'failed'> {
+    try {
+      await this.cp.releaseLease(previous.name, previous.token, { deadline: Date.now() + 5_000 });
+      this.log.info({ event: 'lease.released', journalled: true }, 'journalled maintenance lease released');
+      return 'released';
+    } catch (err) {
+      if (isConflict(err)) return 'none';
+      this.log.warn({ event: 'lease.release_failed', err: String(err) }, 'could not release the journalled lease; it expires by itself');
+      return 'failed';
+    }
+  }
+
   /** Stops renewing without releasing (hard exit: resume takes it over by token). */
   abandon(): void {
     if (this.timer) clearTimeout(this.timer);

@@ -166,7 +166,13 @@ export async function roll(env: RunEnv, plan: RollPlan, steps: readonly Step[], 
     outcome.status = qr.exitCode === ExitCode.interrupted ? 'interrupted' : qr instanceof RefusedError || qr.exitCode === ExitCode.leaseHeld ? 'refused' : 'failed';
   } finally {
     if (!dry) {
-      const released = await lease.release();
+      let released = await lease.release();
+      // A resumed run that never needed the lease still ends the one its journal holds (e.g. killed after its last node).
+      const inherited = journal?.data.lease;
+      if (!leased && inherited && outcome.exitCode !== ExitCode.leaseHeld) {
+        released = await lease.releaseJournalled(inherited);
+        leased = released !== 'failed';
+      }
       if (journal?.isPersisted) {
         journal.update((d) => {
           // A refusal before any change of this invocation leaves a resumed run as resumable as it was.
