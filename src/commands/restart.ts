@@ -2,7 +2,7 @@
 import { existsSync, renameSync } from 'node:fs';
 import { parseDuration } from '../config/duration.js';
 import { resolveTargets, targetOf } from '../cluster.js';
-import type { LeaseInfo, Prg } from '../clients/schemas.js';
+import type { ClusterState, LeaseInfo, Prg } from '../clients/schemas.js';
 import type { NodeTarget } from '../context.js';
 import { ExitCode, QrError, StepError, UsageError } from '../errors.js';
 import { Journal, type StepName } from '../journal.js';
@@ -52,27 +52,9 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
       throw err instanceof QrError && !(err instanceof UsageError) ? precheckReadFailed(err, nodes) : err;
     });
     const targets = opts.all ? state.nodes.map((n) => targetOf(s.loaded.config, n)) : resolveTargets(s.loaded.config, state, nodes);
-    const [prgs, lease] = await Promise.all([
-      s.cp.listPrgs(),
-      s.cp.lease(LEASE_NAME).then(
-        (l): LeaseInfo | null => l ?? null,
-        (e: Error) => ({ error: e.message }),
-      ),
-    ]);
-    const waves = planFor(targets, prgs, parallel, state.cp.leader, opts.all === true);
-    const facts: PlanFacts = {
-      generatedAt: new Date().toISOString(),
-      configFile: s.loaded.file,
-      config: s.loaded.config,
-      state,
-      prgs,
-      targets,
-      waves,
-      lb: { name: s.lb.name, endpoint: s.lb.endpoint },
-      lease,
-      eta: etaModel(s.loaded.config, readHistory(s.stateDir)),
-      options: { parallel, pauseMs, all: opts.all === true, force: opts.force === true, allowOverload: opts.allowOverload === true, nodes },
-    };
+    const options = { parallel, pauseMs, all: opts.all === true, force: opts.force === true, allowOverload: opts.allowOverload === true, nodes };
+    const facts = await gatherFacts(s, targets, (prgs) => planFor(targets, prgs, parallel, state.cp.leader, opts.all === true), options, state);
+    const waves = facts.waves.map((w) => [...w]);
     const plan: RollPlan = {
       command: 'restart',
       nodes: targets,
@@ -86,7 +68,7 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
         renderPlanText(planDocument(facts, undefined, { dryRun: false }), {
           verbose: opts.verbose === true,
           color: process.stderr.isTTY === true && process.env.NO_COLOR === undefined,
-          withChecks: false,
+          withChecks: 'plan',
         }),
       );
     }
@@ -94,6 +76,37 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
   } finally {
     await s.close();
   }
+}
+
+/** What a plan is made from: the cluster state, every PRG, the lease, run history. Reads only. */
+export async function gatherFacts(
+  s: Session,
+  targets: readonly NodeTarget[],
+  wavesOf: (prgs: readonly Prg[]) => readonly (readonly string[])[],
+  options: PlanFacts['options'],
+  known?: ClusterState,
+): Promise<PlanFacts> {
+  const [state, prgs, lease] = await Promise.all([
+    known ?? s.cp.clusterState(),
+    s.cp.listPrgs(),
+    s.cp.lease(LEASE_NAME).then(
+      (l): LeaseInfo | null => l ?? null,
+      (e: Error) => ({ error: e.message }),
+    ),
+  ]);
+  return {
+    generatedAt: new Date().toISOString(),
+    configFile: s.loaded.file,
+    config: s.loaded.config,
+    state,
+    prgs,
+    targets,
+    waves: wavesOf(prgs),
+    lb: { name: s.lb.name, endpoint: s.lb.endpoint },
+    lease,
+    eta: etaModel(s.loaded.config, readHistory(s.stateDir)),
+    options,
+  };
 }
 
 /**
@@ -122,6 +135,13 @@ export async function execute(
   facts?: PlanFacts,
 ): Promise<number> {
   const t0 = Date.now();
+  if (!facts && resumed && !opts.dryRun) {
+    // A resumed run reports in the same document as a fresh one (without the reads, in the smaller one).
+    const o = plan.options;
+    const parallel: number | 'auto' = o.parallel === 'auto' ? 'auto' : typeof o.parallel === 'number' ? o.parallel : 1;
+    const options: PlanFacts['options'] = { parallel, pauseMs: plan.pauseMs, all: o.all === true, force: o.force === true, allowOverload: o.allow_overload === true, nodes: plan.nodes.map((n) => n.id) };
+    facts = await gatherFacts(s, plan.nodes, () => plan.waves, options).catch(() => undefined);
+  }
   let journal: Journal | undefined = resumed?.journal;
   let env;
   if (opts.dryRun) {
@@ -171,6 +191,7 @@ export async function execute(
     journal: journal?.file,
     facts,
     elapsedMs: Date.now() - t0,
+    done,
   });
   return outcome.exitCode === 0 ? ExitCode.ok : outcome.exitCode;
 }

@@ -18,10 +18,12 @@ export interface RenderOptions {
   facts?: PlanFacts;
   /** wall time of the run, for the closing line */
   elapsedMs?: number;
+  /** nodes a resumed run found already done */
+  done?: readonly string[];
 }
 
 export function outcomeDocument(o: RollOutcome, r: RenderOptions): Record<string, unknown> {
-  if (r.facts) return planDocument(r.facts, o, { dryRun: r.dryRun, journal: r.journal }) as unknown as Record<string, unknown>;
+  if (r.facts) return planDocument(r.facts, o, { dryRun: r.dryRun, journal: r.journal, done: r.done }) as unknown as Record<string, unknown>;
   const nodes = Object.fromEntries(
     o.nodes.map((n) => {
       const target = r.plan.nodes.find((t) => t.id === n.node);

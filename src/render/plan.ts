@@ -178,24 +178,36 @@ function runCommand(f: PlanFacts): string {
 }
 
 /** The document of a plan (dry run) or of a run; `outcome` is absent before anything ran. */
-export function planDocument(f: PlanFacts, o: RollOutcome | undefined, r: { dryRun: boolean; journal?: string }): PlanDocument {
+export function planDocument(f: PlanFacts, o: RollOutcome | undefined, r: { dryRun: boolean; journal?: string; done?: readonly string[] }): PlanDocument {
   const byId = new Map(f.targets.map((t) => [t.id, t]));
   const cpNode = new Map(f.state.nodes.map((n) => [n.id, n]));
   const led = new Map<string, string[]>();
   const hosted = new Map<string, number>();
-  for (const p of f.prgs) {
+  // node → positions in f.prgs of the PRGs it hosts: each wave is checked against its own PRGs, not all of them.
+  const touching = new Map<string, number[]>();
+  f.prgs.forEach((p, i) => {
     if (p.leader) {
       let l = led.get(p.leader);
       if (!l) led.set(p.leader, (l = []));
       l.push(p.id);
     }
-    for (const n of new Set(p.replicas.map((x) => x.node))) hosted.set(n, (hosted.get(n) ?? 0) + 1);
-  }
+    for (const n of new Set(p.replicas.map((x) => x.node))) {
+      hosted.set(n, (hosted.get(n) ?? 0) + 1);
+      let t = touching.get(n);
+      if (!t) touching.set(n, (t = []));
+      t.push(i);
+    }
+  });
+  const prgsOfWave = (w: readonly string[]): Prg[] => {
+    const at = new Set<number>();
+    for (const id of w) for (const i of touching.get(id) ?? []) at.add(i);
+    return [...at].sort((x, y) => x - y).map((i) => f.prgs[i]!);
+  };
   const outcomes = new Map((o?.nodes ?? []).map((n) => [n.node, n]));
   const eta = planEta(f.waves, f.eta, f.options.pauseMs);
 
   const waves: PlanWave[] = f.waves.map((w, i) => {
-    const v = validateWave(w, f.prgs);
+    const v = validateWave(w, prgsOfWave(w));
     return {
       index: i + 1,
       nodes: [...w],
@@ -225,7 +237,7 @@ export function planDocument(f: PlanFacts, o: RollOutcome | undefined, r: { dryR
       const moved = out?.steps.find((s) => s.step === 'leader-transfer')?.data?.prgs;
       nodes[id] = {
         wave: w.index,
-        status: nodeStatus(out, r.dryRun),
+        status: !out && r.done?.includes(id) ? 'done' : nodeStatus(out, r.dryRun),
         rack: t.rack,
         zone: cpNode.get(id)?.zone ?? null,
         state: cpNode.get(id)?.state ?? null,
@@ -367,8 +379,8 @@ function clusterChecks(f: PlanFacts, dry: boolean): PlanCheck[] {
 export interface TextOptions {
   verbose: boolean;
   color: boolean;
-  /** false: the confirmation view before a run (no precheck yet) */
-  withChecks: boolean;
+  /** `plan`: the cluster and wave checks only (the confirmation view: no precheck has run yet) */
+  withChecks: boolean | 'plan';
 }
 
 const MARK: Record<CheckStatus, string> = { pass: '✓', warn: '!', fail: '✗', skip: '–', not_run: '·' };
@@ -467,6 +479,7 @@ export function renderPlanText(d: PlanDocument, o: TextOptions): string {
     out.push('');
     out.push(`${p.bold('Checks')} ${p.dim('on the current state; before each wave the plan is validated again and every node prechecked on fresh state')}`);
     for (const ch of d.checks) {
+      if (o.withChecks === 'plan' && ch.scope === 'node') continue;
       const mark = ch.status === 'pass' ? p.green(MARK.pass) : ch.status === 'fail' ? p.red(MARK.fail) : ch.status === 'warn' ? p.yellow(MARK.warn) : p.dim(MARK[ch.status]);
       const who = ch.scope === 'node' ? `${ch.node}: ` : '';
       const [first, ...rest] = ch.summary.split('\n');
