@@ -38,6 +38,7 @@ async function precheck(ctx: StepContext): Promise<StepResult> {
     throw new RefusedError(`precheck refused ${node.id}: the control plane no longer lists this node; nothing was changed.`, {
       node: node.id,
       step: 'precheck',
+      next: 'check the cluster membership (quantum-roll status), then run again without this node',
     });
   }
 

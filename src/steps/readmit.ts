@@ -50,6 +50,8 @@ export const readmitStep: Step = {
           where: `readmit of ${node.id} (waiting for readiness)`,
           initialMs: 20,
           maxMs: 250,
+          // Poll again when replay should be done, not up to maxMs after it.
+          progress: () => last?.replay.progress,
           // A deadline without progress: while replay keeps rising, the wait extends (up to the hard cap).
           extend: (deadline) => {
             const p = last?.replay.progress ?? -1;
@@ -94,11 +96,26 @@ export async function returnToService(ctx: StepContext, prefix = ''): Promise<St
       env.log.info({ event: 'readmit.done', node: node.id, member: node.lbMember, intent: 'planned' }, 'back in service');
       return { summary: `${prefix}drain cleared; LB member ${node.lbMember} ${s.adminState}/${s.health}` };
     } catch (err) {
-      await takeBackOut(ctx).catch((e) => env.log.error({ event: 'readmit.rollback_failed', node: node.id, err: String(e) }, 'could not take the node back out'));
+      const rollback = await takeBackOut(ctx).then(
+        () => undefined,
+        (e: unknown) => {
+          env.log.error({ event: 'readmit.rollback_failed', node: node.id, err: String(e) }, 'could not take the node back out');
+          return e as Error;
+        },
+      );
       const why = err instanceof WaitTimeout ? `the LB did not see ${node.lbMember} healthy within ${formatDuration(env.config.timeouts.lb)}` : (err as Error).message;
+      const left = rollback
+        ? `Taking it back out failed too (${rollback.message}): its LB member may still be in service; check it with quantum-roll status and take it out with quantum-roll drain ${node.id} if so.`
+        : `${node.id} was drained and taken out of the LB again (it is ready, restarted, but not serving).`;
       throw new StepError(
-        `readmit of ${node.id} failed: ${why}. ${node.id} was drained and taken out of the LB again.`,
-        { node: node.id, step: 'readmit', endpoint: env.lb.endpoint, next: `check the LB health check for ${node.lbMember} (${env.lb.endpoint}), then quantum-roll resume` },
+        `readmit of ${node.id} failed: ${why}. ${left}`,
+        {
+          node: node.id,
+          step: 'readmit',
+          endpoint: env.lb.endpoint,
+          next: `check the LB and its health check for ${node.lbMember} (${env.lb.endpoint}), then quantum-roll resume`,
+          evidence: { rollback_failed: rollback ? rollback.message : null },
+        },
         { cause: err },
       );
     }
