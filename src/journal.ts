@@ -47,6 +47,7 @@ export const journalSchema = z.object({
   updated_at: z.string(),
   config_file: z.string(),
   config_digest: z.string(),
+  config_digests: z.record(z.string(), z.string()).optional(),
   options: z.record(z.string(), z.unknown()),
   initiator: z.string(),
   lease: z.object({ name: z.string(), holder: z.string(), token: z.string() }).nullable(),
@@ -63,15 +64,26 @@ export function newRunId(): string {
   return `${t}-${randomBytes(3).toString('hex')}`;
 }
 
-/** The parts of the config whose change makes a journalled run unsafe to resume as is. */
-export function configDigest(config: Config): string {
-  const relevant = {
-    control_plane: config.control_plane.url,
+function relevantParts(config: Config): Record<string, unknown> {
+  return {
+    'control_plane.url': config.control_plane.url,
     nodes: config.nodes,
     lb: { ...config.lb, token_env: undefined, token_file: undefined },
-    restart: config.restart.command,
+    'restart.command': config.restart.command,
   };
-  return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
+}
+
+const hash = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 16);
+
+/** The parts of the config whose change makes a journalled run unsafe to resume as is. */
+export function configDigest(config: Config): string {
+  const p = relevantParts(config);
+  return hash({ control_plane: p['control_plane.url'], nodes: p.nodes, lb: p.lb, restart: p['restart.command'] });
+}
+
+/** One digest per relevant key, so that a refused resume can say which changed. */
+export function configDigests(config: Config): Record<string, string> {
+  return Object.fromEntries(Object.entries(relevantParts(config)).map(([k, v]) => [k, hash(v)]));
 }
 
 export function emptyNodeRecord(): NodeRecord {

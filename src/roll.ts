@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { lbTargetOf, type NodeTarget, type RunEnv, type Step, type StepContext } from './context.js';
 import { ExitCode, QrError, RefusedError } from './errors.js';
-import { Journal, type JournalData, type NodeRecord, type StepName, configDigest, emptyNodeRecord } from './journal.js';
+import { Journal, type JournalData, type NodeRecord, type StepName, configDigest, configDigests, emptyNodeRecord } from './journal.js';
 import { LEASE_NAME, LeaseKeeper } from './lease.js';
 import { type NodeOutcome, runPipeline } from './pipeline.js';
 import { sleep } from './clients/http.js';
@@ -45,6 +45,7 @@ export function newJournal(env: RunEnv, plan: RollPlan, stateDir: string): Journ
     updated_at: now,
     config_file: plan.configFile,
     config_digest: configDigest(env.config),
+    config_digests: configDigests(env.config),
     options: plan.options,
     initiator: env.initiator,
     lease: null,

@@ -1,7 +1,7 @@
 /** `resume`: finish the last unfinished run from its journal. */
 import { resolveTargets } from '../cluster.js';
 import { UsageError } from '../errors.js';
-import { Journal, type StepName, configDigest } from '../journal.js';
+import { Journal, type StepName, configDigest, configDigests } from '../journal.js';
 import type { RollPlan } from '../roll.js';
 import { confirm } from './confirm.js';
 import { type RestartOptions, execute } from './restart.js';
@@ -13,14 +13,21 @@ export async function resumeAction(opts: RestartOptions): Promise<number> {
     const journal = Journal.read(s.stateDir);
     if (!journal || !journal.unfinished) {
       throw new UsageError(
-        journal ? `nothing to resume: the last run ${journal.data.run_id} is ${journal.data.status} (${journal.file})` : `nothing to resume: no journal in ${s.stateDir}`,
+        journal
+          ? `nothing to resume: the last run ${journal.data.run_id} is ${journal.data.status} (${journal.file}); start a new run with quantum-roll restart`
+          : `nothing to resume: no journal in ${s.stateDir} (a run writes one from its first change; pass --state-dir if it lives elsewhere)`,
       );
     }
     if (journal.data.command !== 'restart') throw new UsageError(`nothing to resume: the last run was "${journal.data.command}", which is not resumable`);
     const digest = configDigest(s.loaded.config);
     if (digest !== journal.data.config_digest) {
+      const now = configDigests(s.loaded.config);
+      const was = journal.data.config_digests;
+      const changed = was ? Object.keys(now).filter((k) => now[k] !== was[k]) : [];
+      const which = changed.length ? changed.join(', ') : 'one of control_plane.url, nodes, lb, restart.command';
       throw new UsageError(
-        `refusing to resume run ${journal.data.run_id}: the config changed since it began (control_plane.url, nodes, lb or restart.command differ). Restore it, or start a new run.`,
+        `refusing to resume run ${journal.data.run_id}: the config changed since it began (${which} in ${s.loaded.file}), and the journal's steps were taken under the old one. Restore ${changed.length === 1 ? 'it' : 'them'} and run quantum-roll resume, or see what the run left (quantum-roll status) and start a new run.`,
+        { evidence: { changed, journal: journal.file }, next: 'restore the config, then quantum-roll resume' },
       );
     }
     const state = await s.cp.clusterState();
