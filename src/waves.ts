@@ -183,7 +183,7 @@ export async function revalidateWave(
   throw new RefusedError(
     `wave ${index} of ${total} (${nodes.join(', ')}) is no longer safe to restart together on fresh state; ` +
       `placement or replica health changed since the plan was made. Nothing in this wave was changed` +
-      `${index > 1 ? ` (waves 1–${index - 1} are done)` : ''}.\n${describeBlockers(verdict, nodes)}`,
+      `${index === 2 ? ' (wave 1 is done)' : index > 2 ? ` (waves 1–${index - 1} are done)` : ''}.\n${describeBlockers(verdict, nodes)}`,
     {
       step: 'precheck',
       next: 'check placement (quantum-roll placement check) and the cluster (quantum-roll status), then run the same command again: a new plan is made from fresh state',

@@ -69,6 +69,7 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
           verbose: opts.verbose === true,
           color: process.stderr.isTTY === true && process.env.NO_COLOR === undefined,
           withChecks: 'plan',
+          width: process.stderr.columns,
         }),
       );
     }

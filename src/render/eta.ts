@@ -114,14 +114,14 @@ export function stepBounds(config: Config): Record<StepName, { max_ms: number; w
   const settle = Math.max(t.recovery, 10_000);
   return {
     precheck: { max_ms: config.control_plane.request_timeout + 10_000, waits_for: 'CP, PRG, LB and spare-capacity reads on fresh state' },
-    'leader-transfer': { max_ms: t.leader_transfer, waits_for: 'the CP to show the node leading no PRG (leadership moves outside the wave)' },
-    drain: { max_ms: t.lb, waits_for: 'drain flag set, then the LB to show the member out of service' },
+    'leader-transfer': { max_ms: t.leader_transfer, waits_for: 'the CP to show the node leading no PRG (moved outside the wave)' },
+    drain: { max_ms: t.lb, waits_for: 'drain flag set, then the LB showing the member out of service' },
     quiesce: {
       max_ms: q.grace + (q.disconnect ? 1_000 : 0),
       waits_for: `sessions ≤ ${q.target_sessions} or the ${fmt(q.grace)} grace${q.disconnect ? `, then DISCONNECT ${q.disconnect.reason_code} at ${q.disconnect.rate_per_s}/s` : ''}`,
     },
     restart: { max_ms: config.restart.timeout + t.ready, waits_for: `the restart command (≤ ${fmt(config.restart.timeout)}), then a new boot_id` },
-    readmit: { max_ms: readyCap + 2 * t.lb, waits_for: 'ready but for draining (replay; extends while it progresses), then the LB to see the member healthy' },
+    readmit: { max_ms: readyCap + 2 * t.lb, waits_for: 'ready but for draining (replay; extends while it progresses), LB healthy' },
     postcheck: {
       max_ms: settle + t.recovery,
       waits_for: `≥ ${config.checks.min_prgs_ready_ratio} PRGs ready, none in strict fallback${t.recovery ? `; sessions back to ${config.checks.session_recovery_ratio} (≤ ${fmt(t.recovery)})` : ''}`,

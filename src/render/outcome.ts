@@ -71,7 +71,7 @@ export function renderOutcome(o: RollOutcome, r: RenderOptions): void {
   if (r.dryRun && r.facts) {
     const doc = planDocument(r.facts, o, { dryRun: true });
     const color = useColor(process.stdout);
-    process.stdout.write(`${renderPlanText(doc, { verbose: r.verbose, color, withChecks: true })}\n\n${planVerdict(doc, color)}\n`);
+    process.stdout.write(`${renderPlanText(doc, { verbose: r.verbose, color, withChecks: true, width: process.stdout.isTTY ? process.stdout.columns : undefined })}\n\n${planVerdict(doc, color)}\n`);
     return;
   }
   const stream = o.exitCode === 0 || r.dryRun ? process.stdout : process.stderr;

@@ -381,6 +381,8 @@ export interface TextOptions {
   color: boolean;
   /** `plan`: the cluster and wave checks only (the confirmation view: no precheck has run yet) */
   withChecks: boolean | 'plan';
+  /** terminal width: a node table wider than this puts each restart argv on a line of its own */
+  width?: number;
 }
 
 const MARK: Record<CheckStatus, string> = { pass: '✓', warn: '!', fail: '✗', skip: '–', not_run: '·' };
@@ -395,6 +397,9 @@ export function table(header: string[], rows: string[][], indent = ''): string[]
   const fmtRow = (r: string[]) => `${indent}${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd();
   return [fmtRow(header), ...rows.map(fmtRow)];
 }
+
+// eslint-disable-next-line no-control-regex
+const visibleLength = (s: string): number => s.replace(/\x1b\[[0-9;]*m/g, '').length;
 
 function wrapList(items: readonly string[], width: number, indent: string): string[] {
   const lines: string[] = [];
@@ -456,11 +461,15 @@ export function renderPlanText(d: PlanDocument, o: TextOptions): string {
       ];
     });
     const header = ['NODE', 'RACK', 'LEADS', 'HOSTS', 'SESSIONS', `LB (${c.lb.adapter})`, 'RESTART', ''];
-    const lines = table(header, rows, '  ');
+    let lines = table(header, rows, '  ');
+    // Too wide for the terminal: the restart argv goes on its own line under each node.
+    const argvBelow = lines.some((l) => visibleLength(l) > (o.width ?? Infinity));
+    if (argvBelow) lines = table([...header.slice(0, 6), ''], rows.map((r) => [...r.slice(0, 6), r[7] ?? '']), '  ');
     out.push(p.dim(lines[0] ?? ''));
     w.nodes.forEach((id, i) => {
       out.push(lines[i + 1] ?? '');
       const x = d.nodes[id]!;
+      if (argvBelow) out.push(`${' '.repeat(10)}${p.dim('$')} ${x.restart_argv ? displayArgv(x.restart_argv) : p.red('invalid restart.command for this node')}`);
       if (o.verbose && x.prgs_led.length) out.push(...wrapList(x.prgs_led, 120, '      leads: ').map((l, k) => (k === 0 ? p.dim(l) : p.dim(l.replace('leads: ', '       ')))));
       if (x.error && x.status !== 'done') out.push(`      ${p.red(x.error.split('\n')[0] ?? '')}`);
       for (const wn of x.warnings) out.push(`      ${p.yellow(`warning: ${wn}`)}`);
@@ -468,8 +477,8 @@ export function renderPlanText(d: PlanDocument, o: TextOptions): string {
   }
   out.push('');
   out.push(p.bold('Each node waits for'));
-  const waitRows = d.eta.steps.map((s) => [s.step, s.waits_for, `≈ ${fmt(s.expected_ms)}`, `≤ ${fmt(s.max_ms)}`, p.dim(s.source === 'history' ? `observed (${s.samples})` : s.source)]);
-  out.push(...table(['STEP', 'WAITS FOR', 'EXPECTED', 'AT MOST', 'FROM'], waitRows, '  ').map((l, i) => (i === 0 ? p.dim(l) : l)));
+  const waitRows = d.eta.steps.map((s) => [s.step, `≈ ${fmt(s.expected_ms)}`, `≤ ${fmt(s.max_ms)}`, s.source === 'history' ? `observed (${s.samples})` : s.source, s.waits_for]);
+  out.push(...table(['STEP', 'EXPECTED', 'AT MOST', 'FROM', 'WAITS FOR'], waitRows, '  ').map((l, i) => (i === 0 ? p.dim(l) : l)));
   out.push('');
   out.push(
     `${p.bold('ETA')} ≈ ${fmt(d.eta.expected_ms)} for ${d.waves.length} wave(s)${d.eta.pause_ms ? ` including ${fmt(d.eta.pause_ms * Math.max(0, d.waves.length - 1))} of pauses` : ''}; at most ${fmt(d.eta.max_ms)} if every wait runs to its timeout.`,

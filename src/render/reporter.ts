@@ -243,6 +243,17 @@ class EventReporter implements Reporter, ProgressReporter {
   close(): void {}
 }
 
+/** What a step is doing before it says more. */
+const STEP_DOING: Record<StepName, string> = {
+  precheck: 'checking CP, PRG quorum, LB and capacity on fresh state',
+  'leader-transfer': 'moving PRG leadership outside the wave',
+  drain: 'setting the drain flag, then taking the LB member out',
+  quiesce: 'waiting for sessions to leave',
+  restart: 'running the restart command',
+  readmit: 'waiting for readiness (replay)',
+  postcheck: 'checking the cluster is back',
+};
+
 const STEP_SHORT: Record<StepName, string> = {
   precheck: 'precheck',
   'leader-transfer': 'leaders',
@@ -376,7 +387,7 @@ class TtyReporter implements Reporter, ProgressReporter {
       const rack = this.p.plan?.racks?.get(r.node);
       const name = `${r.node}${rack ? ` ${this.c.dim(rack)}` : ''}`;
       const cur = r.current;
-      const what = cur ? `${this.c.bold(STEP_SHORT[cur.step])} ${this.c.dim(fmt(now - cur.since))}${cur.text ? `  ${cur.text}` : ''}` : this.c.dim('…');
+      const what = cur ? `${this.c.bold(STEP_SHORT[cur.step])} ${this.c.dim(fmt(now - cur.since))}  ${cur.text || this.c.dim(STEP_DOING[cur.step])}` : this.c.dim('…');
       lines.push(`  ${name}  ${this.bar(r)}  ${what}`);
     }
     if (plan) {

@@ -88,7 +88,7 @@ describe('plan: 6 nodes / 3 racks', () => {
     expect(text).toMatch(/NODE\s+RACK\s+LEADS\s+HOSTS\s+SESSIONS\s+LB \(http\)\s+RESTART/);
     expect(text).toMatch(/node-1\s+r1\s+\d+\s+\d+\s+\d+\s+node-1: drain → enable\s+\S+.*sim restart-node .* node-1/);
     expect(text).toContain('Each node waits for');
-    expect(text).toMatch(/quiesce\s+sessions ≤ 0 or the 500ms grace/);
+    expect(text).toMatch(/quiesce\s+≈ 500ms\s+≤ 500ms\s+config\s+sessions ≤ 0 or the 500ms grace/);
     expect(text).toMatch(/ETA ≈ .* for 3 wave\(s\); at most .* if every wait runs to its timeout/);
     expect(text).toMatch(/✓ node-4: CP healthy/);
     expect(text).toContain('Plan OK. Run it: quantum-roll restart --all --parallel auto');

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Prg } from '../../src/clients/schemas.js';
 import { checkQuorumWithout } from '../../src/quorum.js';
-import { conflictGraph, planWaves, validateWave, type WaveNode } from '../../src/waves.js';
+import { RefusedError } from '../../src/errors.js';
+import { conflictGraph, planWaves, revalidateWave, validateWave, type WaveNode } from '../../src/waves.js';
 import { prg, rackCluster, randomCluster } from './fixtures.js';
 
 /** Every node exactly once, no two conflicting nodes together, each wave passes quorum (unless alone). */
@@ -219,6 +220,31 @@ describe('validateWave', () => {
     expect(validateWave(['a'], prgs)).toMatchObject({ ok: false, checked: 2, blockers: [{ prg: 'prg-2' }] });
     expect(validateWave(['d', 'b'], prgs)).toMatchObject({ ok: false, blockers: [{ prg: 'prg-2' }] });
     expect(validateWave(['b'], prgs)).toEqual({ ok: true, checked: 1, blockers: [] });
+  });
+});
+
+describe('revalidateWave', () => {
+  const prgs = [prg('prg-1', ['a', 'b', 'c']), prg('prg-2', ['a', 'd', ['e', 'down']]), prg('prg-3', ['b', 'd', 'f'])];
+  const byNode = (id: string) => Promise.resolve(prgs.filter((p) => p.replicas.some((r) => r.node === id)));
+
+  it('passes a wave that still keeps every quorum, reading each wave node once', async () => {
+    const asked: string[] = [];
+    const v = await revalidateWave(1, 2, ['c', 'f'], (id) => {
+      asked.push(id);
+      return byNode(id);
+    });
+    expect(v.ok).toBe(true);
+    expect(asked).toEqual(['c', 'f']);
+  });
+
+  it('refuses (exit 3) a wave no longer safe, naming the wave, the PRG and its unavailable replicas', async () => {
+    const err = await revalidateWave(2, 3, ['d', 'a'], byNode).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RefusedError);
+    const e = err as RefusedError;
+    expect(e.exitCode).toBe(3);
+    expect(e.message).toMatch(/^wave 2 of 3 \(a, d\) is no longer safe to restart together on fresh state.*Nothing in this wave was changed \(wave 1 is done\)/s);
+    expect(e.message).toContain('prg-2: 0 of 3 voters would stay healthy, quorum needs 2; unavailable: a (leaving), d (leaving), e (down)');
+    expect(e.details.evidence).toMatchObject({ wave: 2, nodes: ['a', 'd'] });
   });
 });
 
