@@ -37,13 +37,13 @@ const CASES: Case[] = [
   { name: 'postcheck begins', at: inStep('postcheck') },
 ];
 
-describe('crash safety: SIGKILL anywhere, then resume', () => {
+describe('crash safety: SIGKILL anywhere, then resume', { timeout: 180_000 }, () => {
   let c: TestCluster;
   const restarts: Record<string, number> = {};
   const killedAtSteps: string[] = [];
   beforeAll(async () => {
     c = await startCluster({ nodes: 3, racks: 3, prgs: 30, sessionsPerNode: 20, replayMs: 300 });
-  });
+  }, 120_000);
   afterAll(async () => c?.stop());
 
   for (const [i, k] of CASES.entries()) {

@@ -19,11 +19,11 @@ function expectFailure(r: CliResult, step: string, node: string): any {
   return err;
 }
 
-describe('failure matrix: restart, readiness, LB health, postcheck', () => {
+describe('failure matrix: restart, readiness, LB health, postcheck', { timeout: 180_000 }, () => {
   let c: TestCluster;
   beforeAll(async () => {
     c = await startCluster();
-  });
+  }, 120_000);
   afterAll(async () => c?.stop());
   afterEach(async () => {
     await resetFaults(c);
@@ -39,7 +39,7 @@ describe('failure matrix: restart, readiness, LB health, postcheck', () => {
     }
     for (const n of c.sim.nodes) expect(inService(await nodeView(c, n.id)), `${n.id} back in service`).toBe(true);
     expect(await leaseHolder(c)).toBeNull();
-  });
+  }, 120_000);
 
   async function expectLeftSafe(node: string): Promise<void> {
     const v = await nodeView(c, node);

@@ -39,16 +39,16 @@ async function finishWithResume(c: TestCluster): Promise<void> {
   expect(await leaseHolder(c)).toBeNull();
 }
 
-describe('failure matrix: control plane, leader transfer, LB, prechecks', () => {
+describe('failure matrix: control plane, leader transfer, LB, prechecks', { timeout: 180_000 }, () => {
   let c: TestCluster;
   beforeAll(async () => {
     c = await startCluster();
-  });
+  }, 120_000);
   afterAll(async () => c?.stop());
   afterEach(async () => {
     await resetFaults(c);
     await finishWithResume(c);
-  });
+  }, 120_000);
 
   it('CP 503 storm beyond the deadline before any change: exit 1, nothing changed', async () => {
     await c.sim.setFaults({ cpUnavailable: true });
@@ -185,12 +185,12 @@ describe('failure matrix: control plane, leader transfer, LB, prechecks', () => 
   });
 });
 
-describe('failure matrix: spare capacity', () => {
+describe('failure matrix: spare capacity', { timeout: 180_000 }, () => {
   let c: TestCluster;
   beforeAll(async () => {
     // 3 nodes of 50 sessions, 60 max each: the two others have room for 20, node-2 holds 50.
     c = await startCluster({ nodes: 3, racks: 3, prgs: 30, sessionsPerNode: 50, maxSessions: 60, rebalance: false });
-  });
+  }, 120_000);
   afterAll(async () => c?.stop());
 
   it('refuses with exit 3 naming the shortfall, and nothing changes', async () => {

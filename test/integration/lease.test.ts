@@ -7,15 +7,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { changing, now, startCluster, type TestCluster } from '../support/cli.js';
 import { drainedAndOut, inService, leaseHolder, nodeView, readJournal, resetFaults, sleep, startCli, finish, stepOf, waitJournal, withConfig } from '../support/inspect.js';
 
-describe('maintenance lease', () => {
+describe('maintenance lease', { timeout: 180_000 }, () => {
   let c: TestCluster;
   beforeAll(async () => {
     c = await startCluster();
-  });
+  }, 120_000);
   afterAll(async () => c?.stop());
   afterEach(async () => {
     await resetFaults(c);
-  });
+  }, 120_000);
 
   it('held by someone else: exit 4 naming the holder and expiry, zero changing requests, no journal left behind', async () => {
     await c.sim.setFaults({ leaseHeldBy: 'ops@bastion:4242' });

@@ -8,15 +8,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from '../support/cli.js';
 import { drainedAndOut, inService, leaseHolder, nodeView, reached, readJournal, resetFaults, startCli, finish, stepOf, waitJournal, withConfig } from '../support/inspect.js';
 
-describe('signals and resume', () => {
+describe('signals and resume', { timeout: 180_000 }, () => {
   let c: TestCluster;
   beforeAll(async () => {
     c = await startCluster();
-  });
+  }, 120_000);
   afterAll(async () => c?.stop());
   afterEach(async () => {
     await resetFaults(c);
-  });
+  }, 120_000);
 
   it('SIGINT during quiesce: exit 130, lease released, node drained and out; resume finishes it', async () => {
     await c.sim.setFaults({ sessionDecay: 0 });
