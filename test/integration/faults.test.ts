@@ -87,6 +87,26 @@ describe('failure matrix: control plane, leader transfer, LB, prechecks', { time
     await expectLeaseNotLeaked(c);
   });
 
+  it('CP request timeouts (transfer requests slower than control_plane.request_timeout): exit 1 at leader-transfer, node not drained', async () => {
+    await c.sim.setFaults({ noBatch: true, transferServiceMs: 3000 });
+    const r = await withConfig(
+      c,
+      (cfg) => {
+        cfg.control_plane.request_timeout = '300ms';
+        cfg.timeouts.leader_transfer = '2s';
+      },
+      () => c.cli(['restart', 'node-1', '--yes']),
+    );
+    const err = expectFailure(r, 1, 'leader-transfer', 'node-1');
+    expect(err.message).toMatch(/deadline|timed out/);
+    expect(err.message).toContain('quantum-roll resume');
+    await resetFaults(c);
+    const v = await nodeView(c, 'node-1');
+    expect(v.draining).toBe(false);
+    expect(v.adminState).toBe('enabled');
+    expect(await leaseHolder(c)).toBeNull();
+  });
+
   it('malformed CP answer (batch transfer with a wrong field type): exit 1 at leader-transfer, URL and field named', async () => {
     await c.sim.setFaults({ cpMalformed: { path: '/v1/leader-transfers', field: 'total' } });
     const r = await c.cli(['restart', 'node-3', '--yes']);
