@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import type { SimNodeInfo } from './types.js';
+import type { SimNodeInfo, SimTlsPaths } from './types.js';
 
 export const CONFIG_FILE = 'quantum-roll.yaml';
 export const SIM_JSON = 'sim.json';

@@ -1,6 +1,7 @@
 // Minimal HTTP plumbing shared by the CP, LB, node and control servers:
 // body parsing, JSON replies, contract error bodies, bearer auth and call recording.
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 
 export interface Ctx {
@@ -71,6 +72,8 @@ export interface ServerOptions {
   token?: (() => string | undefined) | undefined;
   /** Called once per answered request (for calls.ndjson). */
   record?: ((ctx: Ctx, reply: Reply, tEnd: number) => void) | undefined;
+  /** When set, the server speaks HTTPS with these options (`sim start --tls`; see tls.ts). */
+  tls?: https.ServerOptions | undefined;
 }
 
 export function buildCtx(req: http.IncomingMessage, bodyText: string, t: number, pathPrefix = ''): Ctx {
@@ -149,9 +152,10 @@ export async function serve(
 }
 
 export function createServer(opts: ServerOptions): http.Server {
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     void serve(req, res, opts);
-  });
+  };
+  const server: http.Server = opts.tls ? https.createServer(opts.tls, handle) : http.createServer(handle);
   server.keepAliveTimeout = 5000;
   return server;
 }

@@ -13,4 +13,6 @@ export type {
   SimNodeInfo,
   SimOptions,
   SimStats,
+  SimTlsPaths,
 } from './types.js';
+export { createCa, issueCert, type CertPair } from './tls.js';

@@ -84,6 +84,10 @@ async function main(): Promise<void> {
       'never-ready': { type: 'boolean', default: false },
       'session-decay': { type: 'string', default: '0.15' },
       'prg-total': { type: 'string', default: '0' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      mtls: { type: 'boolean', default: false },
     },
   });
   const dataDir = values['data-dir'];
@@ -140,7 +144,23 @@ async function main(): Promise<void> {
   runtime.opts.mqttPort = mqttPort;
 
   const recorder = new CallRecorder(stateDir);
+  const tlsCert = values['tls-cert'];
+  const tlsKey = values['tls-key'];
+  const tlsCa = values['tls-ca'];
+  const mtls = values.mtls === true;
+  const tls =
+    tlsCert && tlsKey && tlsCa
+      ? {
+          cert: fs.readFileSync(tlsCert),
+          key: fs.readFileSync(tlsKey),
+          ca: fs.readFileSync(tlsCa),
+          requestCert: mtls,
+          rejectUnauthorized: mtls,
+          minVersion: 'TLSv1.2' as const,
+        }
+      : undefined;
   const admin = createServer({
+    tls,
     handler: (ctx) => runtime.handle(ctx),
     token: () => token,
     record: (ctx, reply, tEnd) => {

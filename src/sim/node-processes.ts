@@ -2,11 +2,13 @@
 // A restart is a real kill + spawn; the child's `exit` event marks it down at once.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import type { ClusterModel } from './cluster-model.js';
 import { httpRequest } from './http-client.js';
 import { nodeMainPath } from './paths.js';
 import type { SessionBalancer } from './sessions.js';
+import type { SimTlsPaths } from './types.js';
 
 export interface NodeBackend {
   startAll(): Promise<void>;
@@ -27,6 +29,8 @@ export interface ProcessBackendOptions {
   sessionsPerNode: number;
   maxSessions: number | null;
   token?: string | undefined;
+  /** With `--tls`: nodes serve their admin API over HTTPS with these files (passed as argv paths). */
+  tls?: { paths: SimTlsPaths } | undefined;
 }
 
 interface Listening {
@@ -42,6 +46,8 @@ interface Listening {
 export class ProcessBackend implements NodeBackend {
   private readonly children: Array<ChildProcess | null>;
   private closing = false;
+  /** The LB probe's TLS agent: trusts the simulator CA, presents the client certificate under mTLS. */
+  private readonly probeAgent: https.Agent | undefined;
 
   constructor(
     private readonly model: ClusterModel,
@@ -49,6 +55,15 @@ export class ProcessBackend implements NodeBackend {
     private readonly opts: ProcessBackendOptions,
   ) {
     this.children = model.nodes.map(() => null);
+    const t = opts.tls?.paths;
+    this.probeAgent = t
+      ? new https.Agent({
+          keepAlive: true,
+          maxSockets: 64,
+          ca: fs.readFileSync(t.ca),
+          ...(t.mtls ? { cert: fs.readFileSync(t.clientCert), key: fs.readFileSync(t.clientKey) } : {}),
+        })
+      : undefined;
   }
 
   dataDir(idx: number): string {
@@ -79,6 +94,11 @@ export class ProcessBackend implements NodeBackend {
       '--prg-total', String(this.model.topo.nodePrgs[idx]?.length ?? 0),
     ];
     if (!initial && f.neverReady.includes(node.id)) args.push('--never-ready');
+    const tls = this.opts.tls?.paths;
+    if (tls) {
+      args.push('--tls-cert', tls.serverCert, '--tls-key', tls.serverKey, '--tls-ca', tls.ca);
+      if (tls.mtls) args.push('--mtls');
+    }
     const env = { ...process.env };
     if (this.opts.token) env.SIM_NODE_TOKEN = this.opts.token;
     else delete env.SIM_NODE_TOKEN;
@@ -94,7 +114,7 @@ export class ProcessBackend implements NodeBackend {
         if (msg?.type !== 'listening' || listening) return;
         listening = true;
         clearTimeout(timer);
-        node.adminUrl = `http://127.0.0.1:${msg.admin_port}`;
+        node.adminUrl = `${tls ? 'https' : 'http'}://127.0.0.1:${msg.admin_port}`;
         node.mqttPort = msg.mqtt_port;
         this.balancer.onBoot(idx, sessions);
         this.model.onProcessUp(idx, { bootId: msg.boot_id, startedAt: msg.started_at, pid: msg.pid, replayProgress: msg.replay_progress });
@@ -137,7 +157,7 @@ export class ProcessBackend implements NodeBackend {
     try {
       const headers: Record<string, string> = { 'x-sim-lb-check': '1' };
       if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
-      const res = await httpRequest(`${node.adminUrl}/readyz`, { headers, timeoutMs: 500 });
+      const res = await httpRequest(`${node.adminUrl}/readyz`, { headers, timeoutMs: 500, tlsAgent: this.probeAgent });
       return res.status === 200;
     } catch {
       return false;
@@ -153,5 +173,6 @@ export class ProcessBackend implements NodeBackend {
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all(this.model.nodes.map((n) => this.kill(n.idx, 'SIGKILL')));
+    this.probeAgent?.destroy();
   }
 }

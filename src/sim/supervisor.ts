@@ -18,9 +18,10 @@ import type { HeartbeatPayload, HeartbeatReply } from './node-runtime.js';
 import { defaultCliPath } from './paths.js';
 import { CALLS_FILE, CallRecorder, EVENTS_FILE, EventLog } from './recorder.js';
 import { SessionBalancer } from './sessions.js';
+import { generateSimTls, serverTlsOptions, type ServerTlsOptions } from './tls.js';
 import { Topology } from './topology.js';
 import { Transfers } from './transfers.js';
-import type { Faults, RecordedCall, SimEvent, SimHandle, SimOptions, SimStats } from './types.js';
+import type { Faults, RecordedCall, SimEvent, SimHandle, SimOptions, SimStats, SimTlsPaths } from './types.js';
 import { VirtualBackend } from './virtual-nodes.js';
 
 class Supervisor implements SimControl {
@@ -44,6 +45,8 @@ class Supervisor implements SimControl {
   configPath = '';
   onShutdown: (() => void) | null = null;
   private stopped = false;
+  /** With `tls`/`mtls`: the generated files and the options every API server uses. */
+  tls: { paths: SimTlsPaths; server: ServerTlsOptions } | null = null;
 
   constructor(readonly opts: SimOptions) {
     this.stateDir = path.resolve(opts.stateDir);
@@ -64,26 +67,41 @@ class Supervisor implements SimControl {
     this.cp = new CpApi(this.model, this.transfers, this.leases);
   }
 
-  private async serve(handler: Parameters<typeof createServer>[0]): Promise<string> {
-    const server = createServer(handler);
+  private async serve(handler: Parameters<typeof createServer>[0], tls = false): Promise<string> {
+    const server = createServer(tls && this.tls ? { ...handler, tls: this.tls.server } : handler);
     this.servers.push(server);
-    return `http://127.0.0.1:${await listen(server, 0)}`;
+    return `${tls && this.tls ? 'https' : 'http'}://127.0.0.1:${await listen(server, 0)}`;
   }
 
   async start(): Promise<void> {
     const token = this.opts.token;
     const tokenFn = (): string | undefined => token;
+    if (this.opts.tls || this.opts.mtls) {
+      const files = generateSimTls(this.stateDir, Boolean(this.opts.mtls));
+      const paths: SimTlsPaths = {
+        dir: files.dir,
+        ca: files.ca,
+        clientCert: files.client.cert,
+        clientKey: files.client.key,
+        serverCert: files.server.cert,
+        serverKey: files.server.key,
+        mtls: files.mtls,
+      };
+      this.tls = { paths, server: serverTlsOptions(files) };
+    }
+    // The control API (`/_sim/*`) is not part of the contract and stays plain HTTP on loopback.
     this.urls.control = await this.serve({ handler: (ctx) => handleControl(this, ctx) });
     this.urls.cp = await this.serve({
       handler: (ctx) => this.cp.handle(ctx),
       token: tokenFn,
       record: (ctx, reply, tEnd) => this.recorder.record('cp', undefined, ctx, reply, tEnd),
-    });
+    }, true);
     const backendOpts = {
       replayMs: this.opts.replayMs ?? 800,
       sessionsPerNode: this.opts.sessionsPerNode ?? 200,
       maxSessions: this.opts.maxSessions === undefined ? 50000 : this.opts.maxSessions,
       token,
+      tls: this.tls ?? undefined,
     };
     this.backend = this.opts.virtualNodes
       ? new VirtualBackend(this.model, this.balancer, { ...backendOpts, recorder: this.recorder })
@@ -93,7 +111,7 @@ class Supervisor implements SimControl {
       handler: (ctx) => this.lb.handle(ctx),
       token: tokenFn,
       record: (ctx, reply, tEnd) => this.recorder.record('lb', segments(ctx.path)[4], ctx, reply, tEnd),
-    });
+    }, true);
     await this.backend.startAll();
     this.model.booting = false;
     this.model.applyFaults();
@@ -275,6 +293,7 @@ export async function startSim(opts: SimOptions): Promise<StartedSim> {
     stateDir: sup.stateDir,
     configPath: sup.configPath,
     nodes,
+    ...(sup.tls ? { tls: sup.tls.paths } : {}),
     setFaults: (f) => {
       sup.setFaults(f);
       return Promise.resolve();

@@ -17,8 +17,10 @@ export interface MalformedFault {
   path: string;
   /** Dotted field path (`routing_epoch`, `nodes.0.id`); whole body becomes invalid JSON when omitted. */
   field?: string;
-  /** `wrong_type` (default: value becomes the string "x") or `remove` (field deleted). */
-  mode?: 'wrong_type' | 'remove';
+  /** `wrong_type` (default: value becomes the string "x"), `remove` (field deleted) or `set` (field becomes `value`). */
+  mode?: 'wrong_type' | 'remove' | 'set';
+  /** With mode `set`: the value to put there (e.g. -5, or a ratio above 1). */
+  value?: unknown;
 }
 
 export interface Faults {
@@ -78,6 +80,24 @@ export interface SimOptions {
   virtualNodes?: boolean;
   /** Move sessions back to an under-loaded node over time (default true). */
   rebalance?: boolean;
+  /** Serve the CP, LB and node admin APIs over HTTPS with a generated private CA (`<stateDir>/tls`). */
+  tls?: boolean;
+  /** Like `tls`, and every API requires a client certificate signed by that CA. Implies `tls`. */
+  mtls?: boolean;
+}
+
+/** The TLS files of a simulator started with `tls`/`mtls` (all absolute paths). */
+export interface SimTlsPaths {
+  dir: string;
+  /** CA certificate that signed every server and client certificate. */
+  ca: string;
+  /** Client certificate and key (accepted under mTLS). */
+  clientCert: string;
+  clientKey: string;
+  /** Server certificate and key (SAN 127.0.0.1, localhost, ::1) that every API presents. */
+  serverCert: string;
+  serverKey: string;
+  mtls: boolean;
 }
 
 export interface SimNodeInfo {
@@ -123,6 +143,8 @@ export interface SimHandle {
   stateDir: string;
   configPath: string;
   nodes: SimNodeInfo[];
+  /** Set when started with `tls`/`mtls`. */
+  tls?: SimTlsPaths;
   setFaults(f: Partial<Faults>): Promise<void>;
   calls(): Promise<RecordedCall[]>;
   events(): Promise<SimEvent[]>;

@@ -3,6 +3,7 @@
 // direct calls on one shared 50 ms tick. A restart replaces the runtime (new boot_id,
 // replay from 0, drain flag kept); a stopped node drops its connections.
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type { ClusterModel } from './cluster-model.js';
 import { answerHeartbeat } from './heartbeat.js';
@@ -18,6 +19,8 @@ export interface VirtualBackendOptions {
   maxSessions: number | null;
   token?: string | undefined;
   recorder: CallRecorder;
+  /** With `--tls`: the shared admin server speaks HTTPS with these options. */
+  tls?: { server: https.ServerOptions } | undefined;
 }
 
 const TICK_MS = 50;
@@ -40,12 +43,14 @@ export class VirtualBackend implements NodeBackend {
   }
 
   async startAll(): Promise<void> {
-    this.server = http.createServer((req, res) => this.route(req, res));
+    const route = (req: http.IncomingMessage, res: http.ServerResponse): void => this.route(req, res);
+    this.server = this.opts.tls ? https.createServer(this.opts.tls.server, route) : http.createServer(route);
     this.port = await listen(this.server, 0);
+    const scheme = this.opts.tls ? 'https' : 'http';
     this.mqtt = net.createServer((s) => s.destroy());
     const mqttPort = await listen(this.mqtt, 0);
     for (const n of this.model.nodes) {
-      n.adminUrl = `http://127.0.0.1:${this.port}/n/${n.id}`;
+      n.adminUrl = `${scheme}://127.0.0.1:${this.port}/n/${n.id}`;
       n.mqttPort = mqttPort;
       this.boot(n.idx, true);
     }
