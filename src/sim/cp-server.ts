@@ -63,7 +63,7 @@ export class CpApi {
     const mal = f.cpMalformed;
     if (mal && ctx.path === mal.path && reply.json !== undefined && reply.status < 300) {
       if (!mal.field) out = { status: reply.status, text: '{"truncated": ', contentType: 'application/json' };
-      else out = { ...reply, json: mutate(reply.json, mal.field, mal.mode ?? 'wrong_type') };
+      else out = { ...reply, json: mutate(reply.json, mal.field, mal.mode ?? 'wrong_type', mal.value) };
     }
     if (f.hugeBodyBytes > 0 && ctx.path === '/v1/cluster/state' && out.json !== undefined && typeof out.json === 'object') {
       const base = { ...(out.json as Record<string, unknown>), padding: '' };
@@ -75,7 +75,7 @@ export class CpApi {
 }
 
 /** Deep-copies `body` and breaks the value at the dotted `field` path. */
-function mutate(body: unknown, field: string, mode: 'wrong_type' | 'remove'): unknown {
+function mutate(body: unknown, field: string, mode: 'wrong_type' | 'remove' | 'set', value?: unknown): unknown {
   const copy = JSON.parse(JSON.stringify(body)) as unknown;
   const keys = field.split('.');
   let cur: unknown = copy;
@@ -87,6 +87,7 @@ function mutate(body: unknown, field: string, mode: 'wrong_type' | 'remove'): un
   if (typeof cur !== 'object' || cur === null) return copy;
   const obj = cur as Record<string, unknown>;
   if (mode === 'remove') delete obj[last];
+  else if (mode === 'set') obj[last] = value;
   else obj[last] = typeof obj[last] === 'string' ? 42 : 'x';
   return copy;
 }

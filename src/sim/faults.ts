@@ -66,7 +66,8 @@ export const faultsPatchSchema = z
       .object({
         path: z.string(),
         field: z.string().optional(),
-        mode: z.enum(['wrong_type', 'remove']).optional(),
+        mode: z.enum(['wrong_type', 'remove', 'set']).optional(),
+        value: z.unknown().optional(),
       })
       .strict()
       .nullable(),
