@@ -12,9 +12,14 @@ const REDACT = [
   '*.*.token',
   'authorization',
   '*.authorization',
+  '*.*.authorization',
   'headers.authorization',
   '*.headers.authorization',
+  'headers.cookie',
+  '*.headers.cookie',
   'lease.token',
+  'password',
+  '*.password',
 ];
 
 /** Structured ndjson events (pino) on the given stream, stderr by default. */
@@ -29,4 +34,23 @@ export function createLogger(level: LogLevel = 'info', dest?: DestinationStream)
     },
     dest ?? pino.destination({ fd: 2, sync: true }),
   );
+}
+
+const warned = new Set<string>();
+let warnLog: Logger | undefined;
+
+/**
+ * A security warning (TLS verification disabled, a token file others can read): written
+ * to stderr on every run that meets it, whatever `--log-level` says, once per `key` per
+ * process. A terminal gets a plain line; otherwise an ndjson `warn` event like every log.
+ */
+export function securityWarning(key: string, message: string, fields: Record<string, unknown> = {}): void {
+  if (warned.has(key)) return;
+  warned.add(key);
+  if (process.stderr.isTTY) {
+    process.stderr.write(`quantum-roll: \x1b[1;33mWARNING\x1b[0m: ${message}\n`);
+    return;
+  }
+  warnLog ??= createLogger('warn');
+  warnLog.warn({ event: 'security_warning', ...fields }, message);
 }

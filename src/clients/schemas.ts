@@ -8,6 +8,18 @@ import { idSchema } from '../config/schema.js';
 const count = z.number().int().min(0);
 const ratio = z.number().min(0).max(1);
 const timestamp = z.string().min(1);
+/** A node's admin URL as the CP reports it: http(s) only, no credentials, no spaces or control characters. */
+const adminUrl = z
+  .string()
+  .regex(/^https?:\/\/[^\s/@]+(\/\S*)?$/, { message: 'must be an http:// or https:// URL without credentials or spaces' })
+  .refine((s) => URL.canParse(s), { message: 'must be a valid URL' });
+/** `ready` and `strict_fallback` are parts of `total`: more than the whole is absurd. */
+function partsOfTotal<T extends { total: number; ready: number; strict_fallback: number }>(p: T, ctx: z.RefinementCtx): void {
+  if (p.ready > p.total) ctx.addIssue({ code: 'custom', path: ['ready'], message: `${p.ready} ready of ${p.total} total (ratio > 1)` });
+  if (p.strict_fallback > p.total) {
+    ctx.addIssue({ code: 'custom', path: ['strict_fallback'], message: `${p.strict_fallback} in strict fallback of ${p.total} total` });
+  }
+}
 
 export const errorBodySchema = z.object({
   error: z.object({ code: z.string(), message: z.string() }),
@@ -32,7 +44,7 @@ export const readinessSchema = z.object({
   reasons: z.array(z.enum(READINESS_REASONS)),
   draining: z.boolean(),
   cp_cache: z.object({ fresh: z.boolean(), age_ms: count, routing_epoch: count }),
-  prgs: z.object({ total: count, ready: count, replaying: count, strict_fallback: count }),
+  prgs: z.object({ total: count, ready: count, replaying: count, strict_fallback: count }).superRefine(partsOfTotal),
   replay: z.object({ progress: ratio }),
   listeners: z.array(listenerSchema),
 });
@@ -71,7 +83,7 @@ export type CpStatus = z.infer<typeof cpStatusSchema>;
 
 export const clusterNodeSchema = z.object({
   id: idSchema,
-  admin_url: z.string().url(),
+  admin_url: adminUrl,
   mqtt_endpoint: z.string(),
   rack: z.string(),
   zone: z.string(),
@@ -84,7 +96,7 @@ export const clusterStateSchema = z.object({
   cp: cpStatusSchema,
   routing_epoch: count,
   nodes: z.array(clusterNodeSchema),
-  prgs: z.object({ total: count, ready: count, strict_fallback: count }),
+  prgs: z.object({ total: count, ready: count, strict_fallback: count }).superRefine(partsOfTotal),
   placement: z.object({
     policy: z.enum(['one_replica_per_node', 'one_replica_per_rack']),
     violations: count,
