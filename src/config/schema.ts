@@ -17,9 +17,12 @@ const duration = z
   });
 
 const ratio = z.number().min(0).max(1);
-const url = z.string().refine((s) => /^https?:\/\/[^/]/.test(s) && URL.canParse(s), {
-  message: 'must be an http:// or https:// URL',
-});
+const url = z
+  .string()
+  .refine((s) => /^https?:\/\/[^/]/.test(s) && URL.canParse(s), { message: 'must be an http:// or https:// URL' })
+  .refine((s) => !URL.canParse(s) || (new URL(s).username === '' && new URL(s).password === ''), {
+    message: 'must not carry credentials (user:password@); use token_env or token_file',
+  });
 
 /** TLS and bearer-token settings; each system has its own, nothing is inherited. */
 const access = {
@@ -102,10 +105,10 @@ export const configSchema = z
       .default({ leader_transfer: 60_000, ready: 300_000, lb: 30_000, recovery: 0 }),
     leader_transfer: z
       .strictObject({
-        concurrency: z.number().int().min(1).max(1000).default(32),
+        concurrency: z.number().int().min(1).max(1000).default(64),
         batch_max_parallel: z.number().int().min(1).max(10_000).default(64),
       })
-      .default({ concurrency: 32, batch_max_parallel: 64 }),
+      .default({ concurrency: 64, batch_max_parallel: 64 }),
     lease: z.strictObject({ ttl: duration.default(30_000) }).default({ ttl: 30_000 }),
   });
 
