@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changing, now, runCli, startCluster, type TestCluster } from '../support/cli.js';
 import { cpPrgs, parsePlan } from '../support/plan.js';
 
-describe('plan: 6 nodes / 3 racks', () => {
+describe('plan: 6 nodes / 3 racks', { timeout: 120_000 }, () => {
   let c: TestCluster;
   beforeAll(async () => {
     c = await startCluster({ nodes: 6, racks: 3, prgs: 90 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli, startCluster, toResult, type TestCluster } from '../support/cli.js';
 import { until } from '../support/plan.js';
 
-describe('status', () => {
+describe('status', { timeout: 180_000 }, () => {
   let c: TestCluster;
   beforeAll(async () => {
     c = await startCluster({ nodes: 5, racks: 3, prgs: 60 });
@@ -133,7 +133,7 @@ describe('status', () => {
   });
 });
 
-describe('placement check', () => {
+describe('placement check', { timeout: 120_000 }, () => {
   let c: TestCluster;
   beforeAll(async () => {
     c = await startCluster({ nodes: 5, racks: 3, prgs: 60 });

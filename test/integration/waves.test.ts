@@ -52,7 +52,7 @@ const logLines = (stderr: string): LogLine[] =>
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as LogLine);
 
-describe('restart --all --parallel auto: 6 nodes / 3 racks', () => {
+describe('restart --all --parallel auto: 6 nodes / 3 racks', { timeout: 240_000 }, () => {
   let c: TestCluster;
   beforeAll(async () => {
     c = await startCluster({ nodes: 6, racks: 3, prgs: 90 });
