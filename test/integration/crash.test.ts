@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Faults } from '../../src/sim/index.js';
 import { now, startCluster, type TestCluster } from '../support/cli.js';
-import { inService, leaseHolder, nodeView, reached, readJournal, resetFaults, sleep, startCli, stepOf, waitJournal, withConfig } from '../support/inspect.js';
+import { eventuallyInService, leaseHolder, reached, readJournal, resetFaults, sleep, startCli, stepOf, waitJournal, withConfig } from '../support/inspect.js';
 
 interface Case {
   name: string;
@@ -82,7 +82,7 @@ describe('crash safety: SIGKILL anywhere, then resume', { timeout: 180_000 }, ()
       const delta = (stats.restarts[node] ?? 0) - (statsBefore.restarts[node] ?? 0);
       expect(delta, `${node} restarted exactly once (killed at ${JSON.stringify(killedAt.step)})`).toBe(1);
       restarts[node] = (restarts[node] ?? 0) + delta;
-      for (const n of c.sim.nodes) expect(inService(await nodeView(c, n.id)), `${n.id} in service`).toBe(true);
+      for (const n of c.sim.nodes) expect(await eventuallyInService(c, n.id), `${n.id} in service`).toBe(true);
       expect(await leaseHolder(c)).toBeNull();
       expect((await readJournal(c)).status).toBe('done');
     });

@@ -7,7 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type CliResult, type TestCluster } from '../support/cli.js';
-import { drainedAndOut, inService, leaseHolder, nodeView, readJournal, resetFaults, startCli, finish, waitJournal, withConfig, stepOf } from '../support/inspect.js';
+import { drainedAndOut, eventuallyInService, leaseHolder, nodeView, readJournal, resetFaults, startCli, finish, waitJournal, withConfig, stepOf } from '../support/inspect.js';
 
 function expectFailure(r: CliResult, step: string, node: string): any {
   expect(r.code, `${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(1);
@@ -37,7 +37,7 @@ describe('failure matrix: restart, readiness, LB health, postcheck', { timeout: 
       const r = await c.cli(['resume', '--yes']);
       expect(r.code, `resume: ${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(0);
     }
-    for (const n of c.sim.nodes) expect(inService(await nodeView(c, n.id)), `${n.id} back in service`).toBe(true);
+    for (const n of c.sim.nodes) expect(await eventuallyInService(c, n.id), `${n.id} back in service`).toBe(true);
     expect(await leaseHolder(c)).toBeNull();
   }, 120_000);
 
@@ -105,7 +105,7 @@ describe('failure matrix: restart, readiness, LB health, postcheck', { timeout: 
       () => c.cli(['restart', 'node-5', '--yes']),
     );
     expect(r.code, r.stdout + r.stderr.slice(-2000)).toBe(0);
-    expect(inService(await nodeView(c, 'node-5'))).toBe(true);
+    expect(await eventuallyInService(c, 'node-5')).toBe(true);
   });
 
   it('node ready but the LB never sees it healthy: exit 1 at readmit, drained and taken out again', async () => {
@@ -131,7 +131,7 @@ describe('failure matrix: restart, readiness, LB health, postcheck', { timeout: 
     expect(err.message).toMatch(/strict fallback/);
     expect(err.evidence.prgs.strict_fallback).toBe(1);
     // readmit had proven it ready: the postcheck is about the cluster, the node stays in service
-    expect(inService(await nodeView(c, 'node-1'))).toBe(true);
+    expect(await eventuallyInService(c, 'node-1')).toBe(true);
     expect(await leaseHolder(c)).toBeNull();
     expect((await readJournal(c)).nodes['node-1'].step).toBe('postcheck');
   });

@@ -7,7 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { changing, now, startCluster, type CliResult, type TestCluster } from '../support/cli.js';
-import { drainedAndOut, inService, leaseHolder, nodeView, readJournal, resetFaults, startCli, finish, waitJournal, withConfig, stepOf } from '../support/inspect.js';
+import { drainedAndOut, eventuallyInService, leaseHolder, nodeView, readJournal, resetFaults, startCli, finish, waitJournal, withConfig, stepOf } from '../support/inspect.js';
 
 /** The JSON error names the step and the node, and says what to run next. */
 function expectFailure(r: CliResult, code: number, step: string, node: string): any {
@@ -35,7 +35,7 @@ async function finishWithResume(c: TestCluster): Promise<void> {
     const r = await c.cli(['resume', '--yes']);
     expect(r.code, `resume: ${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(0);
   }
-  for (const n of c.sim.nodes) expect(inService(await nodeView(c, n.id)), `${n.id} back in service`).toBe(true);
+  for (const n of c.sim.nodes) expect(await eventuallyInService(c, n.id), `${n.id} back in service`).toBe(true);
   expect(await leaseHolder(c)).toBeNull();
 }
 
@@ -60,7 +60,7 @@ describe('failure matrix: control plane, leader transfer, LB, prechecks', { time
     expect(err.message).toMatch(/nothing (was )?changed/i);
     expect(changing(await c.callsSince(t0))).toEqual([]);
     await resetFaults(c);
-    expect(inService(await nodeView(c, 'node-1'))).toBe(true);
+    expect(await eventuallyInService(c, 'node-1')).toBe(true);
   });
 
   it('CP 503 storm during leader transfer: exit 1 at leader-transfer, node not drained', async () => {
@@ -155,7 +155,7 @@ describe('failure matrix: control plane, leader transfer, LB, prechecks', { time
     expect(err.message).toMatch(/lb_error|500/);
     expect(changing(await c.callsSince(t0))).toEqual([]);
     await resetFaults(c);
-    expect(inService(await nodeView(c, 'node-1'))).toBe(true);
+    expect(await eventuallyInService(c, 'node-1')).toBe(true);
   });
 
   it('LB errors at readmit: exit 1 at readmit, node left drained and out of the LB', async () => {
@@ -229,7 +229,7 @@ describe('failure matrix: spare capacity', { timeout: 180_000 }, () => {
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     const doc = r.json as any;
     expect(doc.nodes['node-2'].warnings.join(' ')).toMatch(/allow-overload/);
-    expect(inService(await nodeView(c, 'node-2'))).toBe(true);
+    expect(await eventuallyInService(c, 'node-2')).toBe(true);
     expect(await leaseHolder(c)).toBeNull();
   });
 });

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { changing, now, startCluster, type TestCluster } from '../support/cli.js';
-import { drainedAndOut, inService, leaseHolder, nodeView, readJournal, resetFaults, sleep, startCli, finish, stepOf, waitJournal, withConfig } from '../support/inspect.js';
+import { drainedAndOut, eventuallyInService, leaseHolder, nodeView, readJournal, resetFaults, startCli, finish, stepOf, waitJournal, withConfig } from '../support/inspect.js';
 
 describe('maintenance lease', { timeout: 180_000 }, () => {
   let c: TestCluster;
@@ -28,11 +28,12 @@ describe('maintenance lease', { timeout: 180_000 }, () => {
     expect(err.evidence.holder).toBe('ops@bastion:4242');
     expect(changing(await c.callsSince(t0)), 'nothing changed, not even a lease attempt').toEqual([]);
     expect(await readJournal(c)).toBeUndefined();
-    expect(inService(await nodeView(c, 'node-2'))).toBe(true);
+    expect(await eventuallyInService(c, 'node-2')).toBe(true);
   });
 
   it('lost during a long quiesce (stolen through the CP lease API): exit 1 saying so, node left drained and out; resume finishes', async () => {
     await c.sim.setFaults({ sessionDecay: 0 }); // sessions never dwindle: quiesce waits its whole grace
+    let intruderToken = '';
     const r = await withConfig(
       c,
       (cfg) => {
@@ -43,15 +44,16 @@ describe('maintenance lease', { timeout: 180_000 }, () => {
         const t = Date.now();
         const p = startCli(c, ['restart', 'node-3', '--yes']);
         const j = await waitJournal(c, (x) => stepOf(x, 'node-3')[0] === 'quiesce', 30_000, p);
-        // Steal it: release with our journalled token, take it as another holder (expires by itself in 3 s).
+        // Steal it: release with our journalled token, take it as another holder (released below, by its token).
         const del = await fetch(`${c.sim.cpUrl}/v1/leases/rolling-restart?token=${j.lease.token}`, { method: 'DELETE' });
         expect(del.status).toBe(204);
         const post = await fetch(`${c.sim.cpUrl}/v1/leases`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ name: 'rolling-restart', holder: 'intruder@elsewhere:1', ttl_ms: 3000 }),
+          body: JSON.stringify({ name: 'rolling-restart', holder: 'intruder@elsewhere:1', ttl_ms: 120_000 }),
         });
         expect(post.status).toBe(201);
+        intruderToken = ((await post.json()) as { token: string }).token;
         const out = await finish(p);
         expect(Date.now() - t, 'stopped long before the 30 s grace was over').toBeLessThan(25_000);
         return out;
@@ -76,11 +78,12 @@ describe('maintenance lease', { timeout: 180_000 }, () => {
     expect(held.code, held.stdout).toBe(4);
     expect((await readJournal(c)).status).toBe('failed');
 
-    while ((await leaseHolder(c)) !== null) await sleep(200);
+    // The intruder is done.
+    expect((await fetch(`${c.sim.cpUrl}/v1/leases/rolling-restart?token=${intruderToken}`, { method: 'DELETE' })).status).toBe(204);
     await c.sim.setFaults({ sessionDecay: 0.15 });
     const resumed = await c.cli(['resume', '--yes']);
     expect(resumed.code, resumed.stdout + resumed.stderr.slice(-2000)).toBe(0);
-    expect(inService(await nodeView(c, 'node-3'))).toBe(true);
+    expect(await eventuallyInService(c, 'node-3')).toBe(true);
     expect((await c.sim.stats()).restarts['node-3']).toBe(1);
     expect(await leaseHolder(c)).toBeNull();
   });
@@ -99,6 +102,6 @@ describe('maintenance lease', { timeout: 180_000 }, () => {
     await resetFaults(c);
     const resumed = await c.cli(['resume', '--yes']);
     expect(resumed.code, resumed.stdout + resumed.stderr.slice(-2000)).toBe(0);
-    expect(inService(await nodeView(c, 'node-4'))).toBe(true);
+    expect(await eventuallyInService(c, 'node-4')).toBe(true);
   });
 });

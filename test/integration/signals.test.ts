@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from '../support/cli.js';
-import { drainedAndOut, inService, leaseHolder, nodeView, reached, readJournal, resetFaults, startCli, finish, stepOf, waitJournal, withConfig } from '../support/inspect.js';
+import { drainedAndOut, eventuallyInService, leaseHolder, nodeView, reached, readJournal, resetFaults, startCli, finish, stepOf, waitJournal, withConfig } from '../support/inspect.js';
 
 describe('signals and resume', { timeout: 180_000 }, () => {
   let c: TestCluster;
@@ -53,7 +53,7 @@ describe('signals and resume', { timeout: 180_000 }, () => {
     expect(resumed.code, resumed.stdout + resumed.stderr.slice(-2000)).toBe(0);
     const steps = (resumed.json as any).nodes['node-2'].steps.map((s: any) => s.step);
     expect(steps[0], 're-enters at the journalled step, no new precheck').toBe('quiesce');
-    expect(inService(await nodeView(c, 'node-2'))).toBe(true);
+    expect(await eventuallyInService(c, 'node-2')).toBe(true);
     expect((await c.sim.stats()).restarts['node-2']).toBe(1);
     expect(await leaseHolder(c)).toBeNull();
     expect((await readJournal(c)).status).toBe('done');
@@ -88,7 +88,7 @@ describe('signals and resume', { timeout: 180_000 }, () => {
     // resume: takes the lease over by token, waits out (then kills) the orphaned hanging command, restarts once
     const resumed = await withConfig(c, (cfg) => (cfg.restart.timeout = '6s'), () => c.cli(['resume', '--yes']));
     expect(resumed.code, resumed.stdout + resumed.stderr.slice(-2000)).toBe(0);
-    expect(inService(await nodeView(c, 'node-3'))).toBe(true);
+    expect(await eventuallyInService(c, 'node-3')).toBe(true);
     expect((await c.sim.stats()).restarts['node-3']).toBe(1);
     expect(await leaseHolder(c)).toBeNull();
   });
@@ -115,7 +115,7 @@ describe('signals and resume', { timeout: 180_000 }, () => {
     // timeouts do not matter: with only them changed, resume goes on
     const ok = await withConfig(c, (cfg) => (cfg.timeouts.ready = '20s'), () => c.cli(['resume', '--yes']));
     expect(ok.code, ok.stdout + ok.stderr.slice(-2000)).toBe(0);
-    expect(inService(await nodeView(c, 'node-4'))).toBe(true);
+    expect(await eventuallyInService(c, 'node-4')).toBe(true);
   });
 
   it('a node that booted after the run began is reported and skipped; --force restarts it', async () => {
@@ -137,6 +137,6 @@ describe('signals and resume', { timeout: 180_000 }, () => {
     expect(r2.code, r2.stdout + r2.stderr.slice(-2000)).toBe(0);
     expect((r2.json as any).nodes['node-5'].status).toBe('done');
     expect((await c.sim.stats()).restarts['node-5']).toBe(before + 3);
-    for (const id of ['node-1', 'node-5']) expect(inService(await nodeView(c, id))).toBe(true);
+    for (const id of ['node-1', 'node-5']) expect(await eventuallyInService(c, id)).toBe(true);
   });
 });

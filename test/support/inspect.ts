@@ -52,6 +52,19 @@ export function inService(v: NodeView): boolean {
   return v.ready && !v.draining && v.adminState === 'enabled' && v.health === 'up';
 }
 
+/**
+ * In service within `ms`: the LB's own health checks (every 100 ms, rise = fall = 1)
+ * can flap on a heavily loaded machine, so a verdict is given a few seconds.
+ */
+export async function eventuallyInService(c: TestCluster, id: string, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (inService(await nodeView(c, id))) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Drained and out of the LB (what invariant 8 leaves behind after a failure). */
 export function drainedAndOut(v: NodeView): boolean {
   return v.draining && v.adminState !== 'enabled';
