@@ -8,7 +8,8 @@ import { ControlPlaneClient } from '../clients/control-plane.js';
 import { createDispatcher } from '../clients/http.js';
 import { RuntimeClient } from '../clients/runtime.js';
 import { type LoadedConfig, loadConfig } from '../config/load.js';
-import type { NodeTarget, RunEnv, RunOptions } from '../context.js';
+import { type NodeTarget, type RunEnv, type RunOptions, lbTargetOf } from '../context.js';
+import { targetOf } from '../cluster.js';
 import { UsageError } from '../errors.js';
 import { newRunId } from '../journal.js';
 import { type LogLevel, type Logger, LOG_LEVELS, createLogger } from '../log.js';
@@ -16,6 +17,8 @@ import type { Reporter } from '../reporter.js';
 import { initiatorFor } from '../roll.js';
 import { StopController } from '../stop.js';
 import { createReporter } from '../render/reporter.js';
+import { settleLimited } from '../limit.js';
+import { SnapshotControlPlane, SnapshotRuntime, snapshotLb } from '../snapshot.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -41,6 +44,8 @@ export interface Session {
   stateDir: string;
   opts: GlobalOptions;
   env(runId?: string, startedAt?: number, journal?: RunEnv['journal']): RunEnv;
+  /** Dry runs: read what the plans of these nodes need, once and in parallel (no-op otherwise). */
+  prefetch(targets: readonly NodeTarget[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -63,7 +68,9 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
   const log = createLogger(logLevelOf(opts));
   const loaded = loadConfig(opts.config);
   const { config } = loaded;
-  const cp = new ControlPlaneClient({
+  // A dry run reads the cluster once and plans every node from that snapshot (src/snapshot.ts).
+  const dry = opts.dryRun === true;
+  const cp = new (dry ? SnapshotControlPlane : ControlPlaneClient)({
     baseUrl: config.control_plane.url,
     access: config.control_plane,
     requestTimeoutMs: config.control_plane.request_timeout,
@@ -76,16 +83,17 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
   const runtimeFor = (n: NodeTarget) => {
     let c = runtimes.get(n.id);
     if (!c) {
-      c = new RuntimeClient(n.id, { baseUrl: n.adminUrl, access: config.node_api, dispatcher: nodeDispatcher, requestTimeoutMs: 5_000, retryBudgetMs: 10_000 });
+      c = new (dry ? SnapshotRuntime : RuntimeClient)(n.id, { baseUrl: n.adminUrl, access: config.node_api, dispatcher: nodeDispatcher, requestTimeoutMs: 5_000, retryBudgetMs: 10_000 });
       runtimes.set(n.id, c);
     }
     return c;
   };
   const { createLbAdapter } = await import('../adapters/lb/index.js');
-  const lb = await createLbAdapter(config.lb, {
+  const adapter = await createLbAdapter(config.lb, {
     log,
     runtimeFor: (t) => runtimeFor({ id: t.node, adminUrl: t.adminUrl, lbMember: t.member, rack: '' }),
   });
+  const lb = dry ? snapshotLb(adapter) : adapter;
   const stateDir = stateDirOf(opts, loaded.file);
   const reporter = createReporter({ json: opts.json === true, log });
   const stop = processStop;
@@ -100,6 +108,16 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
     stop,
     stateDir,
     opts,
+    async prefetch(targets) {
+      if (!dry) return;
+      // Everything the plans of `targets` read, in parallel but bounded: the prechecks then
+      // run on the snapshot instead of one round trip after another, node after node.
+      const state = await cp.clusterState();
+      const jobs: Array<() => Promise<unknown>> = [() => cp.readyz()];
+      for (const n of state.nodes) if (n.state !== 'down') jobs.push(() => runtimeFor(targetOf(config, n)).readyz());
+      for (const t of targets) jobs.push(() => runtimeFor(t).node(), () => lb.status(lbTargetOf(t)));
+      await settleLimited(jobs, 32);
+    },
     env(runId = newRunId(), startedAt = Date.now(), journal) {
       return {
         runId,
