@@ -1,13 +1,13 @@
 /**
  * Moving PRG leadership off nodes: the CP's batch endpoint when it has one, else
- * per-PRG transfers with bounded concurrency that halves on 503 (the CP is
- * saturated) and grows back on success. Completion is what the CP shows, not what
- * it accepted: the wait ends when the node leads no PRG.
+ * per-PRG transfers through an adaptive window bounded by
+ * `leader_transfer.concurrency`, cut to what the CP was serving when it answers 503
+ * and grown back on success. Completion is what the CP shows, not what it accepted:
+ * the wait ends when the node leads no PRG.
  */
 import { HttpError, StepError } from './errors.js';
 import type { ControlPlaneClient } from './clients/control-plane.js';
 import { isConflict } from './clients/control-plane.js';
-import { sleep } from './clients/http.js';
 import type { StopController } from './stop.js';
 import { waitFor } from './wait.js';
 
@@ -28,11 +28,11 @@ export interface TransferOutcome {
 }
 
 export async function transferLeadersAway(cp: ControlPlaneClient, o: TransferOptions): Promise<TransferOutcome> {
-  const led = await cp.listPrgs({ leader: o.node }, { deadline: o.deadline });
+  // Two independent reads: one round trip instead of two.
+  const [led, { batch }] = await Promise.all([cp.listPrgs({ leader: o.node }, { deadline: o.deadline }), cp.features({ deadline: o.deadline })]);
   if (led.length === 0) return { moved: [], via: 'none' };
   const exclude = o.exclude.filter((n) => n !== o.node);
   const ids = led.map((p) => p.id);
-  const { batch } = await cp.features({ deadline: o.deadline });
   let via: TransferOutcome['via'] = 'per-prg';
   if (batch) {
     const started = await cp.startBatchTransfer(
@@ -41,13 +41,20 @@ export async function transferLeadersAway(cp: ControlPlaneClient, o: TransferOpt
     );
     if (started) {
       via = 'batch';
+      let seen = started;
       const end = await waitFor(
         async () => {
-          const b = await cp.batchTransfer(started.id, { deadline: o.deadline });
+          const b = (seen = await cp.batchTransfer(started.id, { deadline: o.deadline }));
           o.onProgress?.(`batch ${b.id}: ${b.done}/${b.total} moved`);
           return b.state === 'running' ? undefined : b;
         },
-        { deadline: o.deadline, what: `batch leader transfer ${started.id} away from ${o.node}`, initialMs: 10, maxMs: 200 },
+        {
+          deadline: o.deadline,
+          what: `batch leader transfer ${started.id} away from ${o.node}`,
+          initialMs: 10,
+          maxMs: 200,
+          progress: () => (seen.total > 0 ? (seen.done + seen.failed.length) / seen.total : undefined),
+        },
       );
       if (end.failed.length) throw transferFailures(o.node, end.failed.map((f) => ({ prg: f.prg_id, code: f.error.code, message: f.error.message })));
     }
@@ -64,53 +71,103 @@ export async function transferLeadersAway(cp: ControlPlaneClient, o: TransferOpt
   return { moved: ids, via };
 }
 
+/** Where the window starts; it doubles per round trip until the first 503 or the ceiling. */
+const INITIAL_WINDOW = 16;
+
+/**
+ * Per-PRG transfers through an adaptive window, sized to what the CP accepts:
+ * - slow start: below `threshold` the window grows by one per success (doubling every
+ *   round trip), never above `o.concurrency` (the ceiling);
+ * - a 503 (or 429) means the CP was full while this request was one of `sentWith + 1`
+ *   of ours in flight: the window drops to `sentWith`, the CP's capacity as just
+ *   observed (never below 1), and from there grows by 1/window per success (one
+ *   extra request per round trip probes for more room). After a deep cut (the CP is
+ *   busy with others) the threshold stays at half the old window, so slow start
+ *   regrows quickly once the CP has room again;
+ * - the rejected PRG goes back to the front of the queue and is sent again as soon as
+ *   one of ours completes, so the CP's own pace clocks the retries; only when none of
+ *   ours is in flight does it wait, with exponential backoff and jitter.
+ * One burst of 503s therefore costs one cut, not one halving per rejection, and a CP
+ * serving N at once runs at N (± 1) for the whole transfer.
+ */
 async function perPrg(cp: ControlPlaneClient, ids: string[], exclude: string[], o: TransferOptions): Promise<void> {
   const failures: Array<{ prg: string; code: string; message: string }> = [];
   const queue = [...ids];
-  let limit = Math.max(1, o.concurrency);
+  const ceiling = Math.max(1, o.concurrency);
+  let limit = Math.min(ceiling, INITIAL_WINDOW);
+  let threshold = ceiling;
+  /** The CP showed it serves about `estimate` at once. */
+  const cut = (estimate: number) => {
+    const next = Math.max(1, estimate);
+    if (next >= limit) return;
+    threshold = Math.max(next, Math.floor(limit / 2));
+    limit = next;
+  };
   let inFlight = 0;
   let done = 0;
+  let idleBackoff = 0;
+  let timer: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve, reject) => {
+    let failed = false;
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      if (timer) clearTimeout(timer);
+      reject(err);
+    };
     const pump = () => {
+      if (failed || timer) return;
       if (queue.length === 0 && inFlight === 0) return resolve();
       while (inFlight < Math.floor(limit) && queue.length) {
+        if (Date.now() >= o.deadline) return fail(new StepError(`leader transfer of ${queue[0]} did not get through before the deadline`));
         const id = queue.shift()!;
-        inFlight++;
-        one(id).then(
-          () => {
+        const sentWith = inFlight++;
+        one(id, sentWith).then(
+          (again) => {
             inFlight--;
-            pump();
+            if (again && inFlight === 0) later();
+            else pump();
           },
-          (err) => reject(err),
+          (err) => fail(err),
         );
       }
     };
-    const one = async (id: string) => {
-      for (;;) {
-        if (Date.now() >= o.deadline) throw new StepError(`leader transfer of ${id} did not get through before the deadline`);
-        try {
-          await cp.transferLeader(id, { exclude }, { deadline: o.deadline, retry: false });
-          done++;
-          limit = Math.min(o.concurrency, limit + 1 / limit);
-          o.onProgress?.(`${done}/${ids.length} transfers accepted`);
-          return;
-        } catch (err) {
-          if (err instanceof HttpError && (err.status === 503 || err.status === 429)) {
-            limit = Math.max(1, limit / 2);
-            await sleep(5 + Math.random() * 20);
-            continue;
-          }
-          if (err instanceof HttpError && err.status === undefined) {
-            await sleep(25);
-            continue;
-          }
-          if (isConflict(err) || (err instanceof HttpError && err.status === 404)) {
-            failures.push({ prg: id, code: (err as HttpError).code ?? String((err as HttpError).status), message: (err as Error).message });
-            return;
-          }
-          throw err;
+    /** Nothing of ours in flight clocks a retry: wait a little, then pump again. */
+    const later = () => {
+      if (timer || failed) return;
+      idleBackoff = Math.min(1_000, idleBackoff ? idleBackoff * 2 : 25);
+      timer = setTimeout(() => {
+        timer = undefined;
+        pump();
+      }, Math.min(idleBackoff * (0.5 + Math.random() / 2), Math.max(0, o.deadline - Date.now())));
+    };
+    /** One transfer request; true when the PRG went back to the queue to be sent again. */
+    const one = async (id: string, sentWith: number): Promise<boolean> => {
+      try {
+        await cp.transferLeader(id, { exclude }, { deadline: o.deadline, retry: false });
+      } catch (err) {
+        if (err instanceof HttpError && (err.status === 503 || err.status === 429)) {
+          cut(sentWith);
+          queue.unshift(id);
+          return true;
         }
+        if (err instanceof HttpError && err.status === undefined) {
+          // Connection trouble: halve what was in flight (one cut per burst, like a 503).
+          cut(Math.floor(sentWith / 2));
+          queue.unshift(id);
+          return true;
+        }
+        if (isConflict(err) || (err instanceof HttpError && err.status === 404)) {
+          failures.push({ prg: id, code: (err as HttpError).code ?? String((err as HttpError).status), message: (err as Error).message });
+          return false;
+        }
+        throw err;
       }
+      done++;
+      idleBackoff = 0;
+      limit = Math.min(ceiling, limit < threshold ? limit + 1 : limit + 1 / limit);
+      o.onProgress?.(`${done}/${ids.length} transfers accepted`);
+      return false;
     };
     pump();
   });
