@@ -4,7 +4,6 @@
  * placeholder is replaced inside its own argument only. Shared by the exec LB
  * adapter and the restart executor (`restart.command`).
  */
-import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { QrError, UsageError } from './errors.js';
 
@@ -104,6 +103,17 @@ export function tail(text: string, lines = 5, maxChars = 800): string {
 }
 
 /**
+ * execa (about 100 modules) is loaded when a command first runs, not at start-up:
+ * `--help`, `plan` and `status` never run one. A run loads it ahead, while it waits
+ * anyway (quiesce), so the restart command starts without that delay.
+ */
+let execaModule: Promise<typeof import('execa')> | undefined;
+export function loadRunner(): Promise<typeof import('execa')> {
+  execaModule ??= import('execa');
+  return execaModule;
+}
+
+/**
  * Runs argv (already substituted) without a shell. Resolves with its output when it
  * exits 0; otherwise throws {@link CommandError} naming the command, its exit status
  * and the tail of stderr. The child runs in its own process group so a timeout or an
@@ -118,6 +128,7 @@ export async function runArgv(argv: readonly string[], opts: RunArgvOptions): Pr
   if (opts.signal?.aborted) throw abortReason(opts.signal);
   if (opts.timeoutMs <= 0) throw new CommandError(`${label} "${shown}" not started: no time left before the deadline`, argv, undefined, true, '');
 
+  const { execa } = await loadRunner();
   const started = Date.now();
   const sub = execa(file, args, {
     shell: false,

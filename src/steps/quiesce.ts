@@ -8,6 +8,7 @@ import { activeSessions } from '../clients/runtime.js';
 import type { Step, StepContext, StepResult } from '../context.js';
 import { formatDuration } from '../config/duration.js';
 import { waitFor, WaitTimeout } from '../wait.js';
+import { loadRunner } from '../run-argv.js';
 
 export const quiesceStep: Step = {
   name: 'quiesce',
@@ -25,6 +26,7 @@ export const quiesceStep: Step = {
   async run(ctx: StepContext): Promise<StepResult> {
     const { env, node, runtime } = ctx;
     const q = env.config.quiesce;
+    loadRunner().catch(() => undefined); // the restart command's runner loads while this step waits anyway
     const from = ctx.record.lb_out_at ? Date.parse(ctx.record.lb_out_at) : Date.now();
     const graceEnd = from + q.grace;
     const sessions = async () => activeSessions(await runtime.readyz());
