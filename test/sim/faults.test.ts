@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defaultFaults, startSim, type SimHandle } from '../../src/sim/index.js';
-import { get, post, sleep, tempDir, waitFor } from './helpers.js';
+import { del, get, post, sleep, tempDir, waitFor } from './helpers.js';
 import * as S from './schemas.js';
 
 let sim: SimHandle;
@@ -108,8 +108,13 @@ describe('CP faults', () => {
     const r = await post(`${sim.cpUrl}/v1/leases`, { name: 'rolling-restart', holder: 'me@here:2', ttl_ms: 1000 });
     expect(r.status).toBe(409);
     expect(S.leaseHeld.parse(r.json).holder).toBe('someone@host:1');
+    // Clearing the knob: the stranger releases at once, and the lease can be taken.
     await sim.setFaults({ leaseHeldBy: null });
-    await waitFor(async () => (await get(`${sim.cpUrl}/v1/leases/rolling-restart`)).status === 200);
+    expect((await get(`${sim.cpUrl}/v1/leases/rolling-restart`)).status).toBe(404);
+    const mine = await post(`${sim.cpUrl}/v1/leases`, { name: 'rolling-restart', holder: 'me@here:2', ttl_ms: 1000 });
+    expect(mine.status).toBe(201);
+    const token = (mine.json as { token: string }).token;
+    expect((await del(`${sim.cpUrl}/v1/leases/rolling-restart?token=${token}`)).status).toBe(204);
   });
 });
 

@@ -249,28 +249,19 @@ describe('revalidateWave', () => {
 });
 
 describe('planWaves: big inputs', () => {
-  it('1,000 nodes / 100,000 random PRGs: valid plan, fast', () => {
+  // Correctness at size only: how fast it is belongs to bench/ (B4 reports plan --all at 100k PRGs).
+  it('1,000 nodes / 100,000 random PRGs: valid plan', () => {
     const { nodes, prgs } = randomCluster(1000, 100_000, 10, 42);
-    const t0 = performance.now();
     const plan = planWaves(nodes, prgs, { maxWaveSize: 'auto' });
-    const ms = performance.now() - t0;
-    console.info(`random 1000 nodes / 100k PRGs: ${plan.length} waves in ${ms.toFixed(0)} ms`);
-    expect(ms).toBeLessThan(3000);
     expectValidPlan(plan, nodes, prgs);
-    const t1 = performance.now();
     const capped = planWaves(nodes, prgs, { maxWaveSize: 5 });
-    console.info(`random 1000 nodes / 100k PRGs, cap 5: ${capped.length} waves in ${(performance.now() - t1).toFixed(0)} ms`);
     expect(capped.every((w) => w.length <= 5)).toBe(true);
     expect(capped.flat()).toHaveLength(1000);
   });
 
-  it('1,000 nodes in 10 racks / 100,000 rack-clean PRGs: exactly 10 waves, fast', () => {
+  it('1,000 nodes in 10 racks / 100,000 rack-clean PRGs: exactly 10 waves', () => {
     const { nodes, prgs } = rackCluster(10, 100, 100_000, 9);
-    const t0 = performance.now();
     const plan = planWaves(nodes, prgs, { maxWaveSize: 'auto' });
-    const ms = performance.now() - t0;
-    console.info(`rack-clean 1000 nodes / 10 racks / 100k PRGs: ${plan.length} waves in ${ms.toFixed(0)} ms`);
-    expect(ms).toBeLessThan(3000);
     expect(plan).toHaveLength(10);
     expectValidPlan(plan, nodes, prgs);
   });
