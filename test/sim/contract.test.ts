@@ -240,7 +240,11 @@ describe('recording', () => {
   it('calls.ndjson has one line per request with system, node, body and status', async () => {
     await put(`${node(1)}/v1/drain`, { reason: 'rec', initiator: 't' });
     await del(`${node(1)}/v1/drain`);
-    const calls = await sim.calls();
+    // A node appends its record just after answering: wait until the DELETE is on file.
+    const calls = await waitFor(async () => {
+      const all = await sim.calls();
+      return all.some((c) => c.node === 'node-2' && c.method === 'DELETE' && c.path === '/v1/drain') ? all : undefined;
+    });
     const text = await fs.readFile(`${sim.stateDir}/calls.ndjson`, 'utf8');
     expect(text.trim().split('\n').length).toBe(calls.length);
     const drain = calls.find((c) => c.system === 'node' && c.method === 'PUT' && c.path === '/v1/drain' && c.node === 'node-2');
