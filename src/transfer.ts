@@ -74,21 +74,27 @@ export async function transferLeadersAway(cp: ControlPlaneClient, o: TransferOpt
 /** Where the window starts; it doubles per round trip until the first 503 or the ceiling. */
 const INITIAL_WINDOW = 16;
 
+/** A cut keeps at most this share of the window, even when the estimate says more. */
+const DECREASE = 0.9;
+
 /**
  * Per-PRG transfers through an adaptive window, sized to what the CP accepts:
  * - slow start: below `threshold` the window grows by one per success (doubling every
  *   round trip), never above `o.concurrency` (the ceiling);
  * - a 503 (or 429) means the CP was full while this request was one of `sentWith + 1`
- *   of ours in flight: the window drops to `sentWith`, the CP's capacity as just
- *   observed (never below 1), and from there grows by 1/window per success (one
- *   extra request per round trip probes for more room). After a deep cut (the CP is
- *   busy with others) the threshold stays at half the old window, so slow start
- *   regrows quickly once the CP has room again;
+ *   of ours in flight. The window drops to `sentWith` (the CP's capacity as just
+ *   observed, never below 1), and to at most 90 % of itself: `sentWith` overstates the
+ *   CP's share when answers wait unread in our own queue (a busy client), and only a
+ *   multiplicative cut is sure to converge then. From there it grows by 1/window per
+ *   success (one extra request per round trip probes for room). One cut per round
+ *   trip: a 503 for a request sent before the last cut was already accounted for.
+ *   After a deep cut (the CP busy with others) the threshold stays at half the old
+ *   window, so slow start regrows quickly once the CP has room again;
  * - the rejected PRG goes back to the front of the queue and is sent again as soon as
  *   one of ours completes, so the CP's own pace clocks the retries; only when none of
  *   ours is in flight does it wait, with exponential backoff and jitter.
- * One burst of 503s therefore costs one cut, not one halving per rejection, and a CP
- * serving N at once runs at N (± 1) for the whole transfer.
+ * A CP serving N at once runs at 90–100 % of N, with about one 503 per ten round trips;
+ * with the ceiling at or below N, at N with none.
  */
 async function perPrg(cp: ControlPlaneClient, ids: string[], exclude: string[], o: TransferOptions): Promise<void> {
   const failures: Array<{ prg: string; code: string; message: string }> = [];
@@ -96,12 +102,15 @@ async function perPrg(cp: ControlPlaneClient, ids: string[], exclude: string[], 
   const ceiling = Math.max(1, o.concurrency);
   let limit = Math.min(ceiling, INITIAL_WINDOW);
   let threshold = ceiling;
-  /** The CP showed it serves about `estimate` at once. */
-  const cut = (estimate: number) => {
-    const next = Math.max(1, estimate);
-    if (next >= limit) return;
+  /** Bumped by every cut; a request remembers the epoch it was sent in. */
+  let epoch = 0;
+  /** The CP refused a request sent in `sentEpoch` while `estimate` of ours were in flight. */
+  const cut = (estimate: number, sentEpoch: number) => {
+    if (sentEpoch !== epoch) return;
+    const next = Math.max(1, Math.min(estimate, Math.ceil(limit * DECREASE) - 1));
     threshold = Math.max(next, Math.floor(limit / 2));
     limit = next;
+    epoch++;
   };
   let inFlight = 0;
   let done = 0;
@@ -122,7 +131,7 @@ async function perPrg(cp: ControlPlaneClient, ids: string[], exclude: string[], 
         if (Date.now() >= o.deadline) return fail(new StepError(`leader transfer of ${queue[0]} did not get through before the deadline`));
         const id = queue.shift()!;
         const sentWith = inFlight++;
-        one(id, sentWith).then(
+        one(id, sentWith, epoch).then(
           (again) => {
             inFlight--;
             if (again && inFlight === 0) later();
@@ -142,18 +151,18 @@ async function perPrg(cp: ControlPlaneClient, ids: string[], exclude: string[], 
       }, Math.min(idleBackoff * (0.5 + Math.random() / 2), Math.max(0, o.deadline - Date.now())));
     };
     /** One transfer request; true when the PRG went back to the queue to be sent again. */
-    const one = async (id: string, sentWith: number): Promise<boolean> => {
+    const one = async (id: string, sentWith: number, sentEpoch: number): Promise<boolean> => {
       try {
         await cp.transferLeader(id, { exclude }, { deadline: o.deadline, retry: false });
       } catch (err) {
         if (err instanceof HttpError && (err.status === 503 || err.status === 429)) {
-          cut(sentWith);
+          cut(sentWith, sentEpoch);
           queue.unshift(id);
           return true;
         }
         if (err instanceof HttpError && err.status === undefined) {
           // Connection trouble: halve what was in flight (one cut per burst, like a 503).
-          cut(Math.floor(sentWith / 2));
+          cut(Math.floor(sentWith / 2), sentEpoch);
           queue.unshift(id);
           return true;
         }
