@@ -17,9 +17,10 @@ import { b1 } from './b1-overhead.mjs';
 import { b2 } from './b2-transfers.mjs';
 import { b3 } from './b3-startup.mjs';
 import { b4 } from './b4-size.mjs';
+import { b5 } from './b5-waves.mjs';
 import { ROOT, loadavg, machine, r2, requireBuild } from './lib.mjs';
 
-const ALL = { b1, b2, b3, b4 };
+const ALL = { b1, b2, b3, b4, b5 };
 
 function option(name) {
   const i = process.argv.indexOf(name);
