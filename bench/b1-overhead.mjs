@@ -108,18 +108,25 @@ export async function b1() {
       const exec = logLines(r.stderr).find((l) => l.event === 'restart.exec' && l.node === node);
       const execAt = exec ? (typeof exec.time === 'number' ? exec.time : Date.parse(exec.time)) : undefined;
       const sum = waits.transfer + waits.grace + waits.restart + waits.lb_detection;
+      // The simulator's restart command is a Node process (`quantum-roll sim restart-node`): its own
+      // start-up, before it records `restart_command`, is counted above as overhead. Also shown without it.
+      const cmdStartup = execAt !== undefined ? Math.max(0, marks.restart_command - execAt) : 0;
       runs.push({
         node,
         wall_ms: Math.round(r.wallMs),
         imposed_ms: Math.round(sum),
         overhead_ms: Math.round(r.wallMs - sum),
         ratio: r3(r.wallMs / sum),
+        ratio_without_restart_command_startup: r3((r.wallMs - cmdStartup) / sum),
+        overhead_without_restart_command_startup_ms: Math.round(r.wallMs - cmdStartup - sum),
         waits: Object.fromEntries(Object.entries(waits).map(([k, v]) => [k, Math.round(v)])),
         overhead: Object.fromEntries(Object.entries(gaps(marks, execAt)).map(([k, v]) => [k, v === undefined ? null : Math.round(v)])),
       });
     }
     const ratio = median(runs.map((x) => x.ratio));
     const overhead = median(runs.map((x) => x.overhead_ms));
+    const ratioOwn = median(runs.map((x) => x.ratio_without_restart_command_startup));
+    const overheadOwn = median(runs.map((x) => x.overhead_without_restart_command_startup_ms));
     const met = ratio <= 1.05 && overhead < 1000;
     return {
       name: 'B1 orchestration overhead',
@@ -128,9 +135,13 @@ export async function b1() {
       runs,
       ratio,
       overhead_ms: overhead,
+      ratio_without_restart_command_startup: ratioOwn,
+      overhead_without_restart_command_startup_ms: overheadOwn,
       target: '≤ 1.05 and < +1 s',
       met,
-      summary: `B1 overhead: restart 1 node ${ms(median(runs.map((x) => x.wall_ms)))} vs imposed waits ${ms(median(runs.map((x) => x.imposed_ms)))} → ratio ${r2(ratio)} (+${ms(overhead)}; target ≤ 1.05 and < +1 s, ${met ? 'met' : 'NOT met'})`,
+      summary:
+        `B1 overhead: restart 1 node ${ms(median(runs.map((x) => x.wall_ms)))} vs imposed waits ${ms(median(runs.map((x) => x.imposed_ms)))} → ratio ${r2(ratio)} (+${ms(overhead)}; target ≤ 1.05 and < +1 s, ${met ? 'met' : 'NOT met'}) | ` +
+        `without the sim restart command's own start-up: ${r2(ratioOwn)} (+${ms(overheadOwn)}) | CLI start-up ${ms(median(runs.map((x) => x.overhead.cli_startup ?? 0)))}`,
     };
   } finally {
     await c.stop();
