@@ -5,41 +5,27 @@
  * the message, the node left drained and out of the LB (never readmitted unready),
  * the lease not left held; then `resume` finishes the run once the fault is gone.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type CliResult, type TestCluster } from '../support/cli.js';
-import { drainedAndOut, eventuallyInService, leaseHolder, nodeView, readJournal, resetFaults, startCli, finish, waitJournal, withConfig, stepOf } from '../support/inspect.js';
+import { describe, expect, it } from 'vitest';
+import { type CliResult, type TestCluster } from '../support/cli.js';
+import { useCluster, expectStepFailure, finishWithResume, drainedAndOut, eventuallyInService, leaseHolder, nodeView, readJournal, startCli, finish, waitJournal, withConfig, stepOf } from '../support/inspect.js';
 
+/** Exit 1 naming the step and node, and the message says what to run next. */
 function expectFailure(r: CliResult, step: string, node: string): any {
-  expect(r.code, `${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(1);
-  const err = (r.json as any).error;
-  expect(err.step).toBe(step);
-  expect(err.node).toBe(node);
-  expect(err.message).toContain(node);
+  const err = expectStepFailure(r, 1, step, node);
   expect(err.message).toMatch(/quantum-roll (resume|undrain)/);
   return err;
 }
 
 describe('failure matrix: restart, readiness, LB health, postcheck', { timeout: 180_000 }, () => {
-  let c: TestCluster;
-  beforeAll(async () => {
-    c = await startCluster();
-  }, 120_000);
-  afterAll(async () => c?.stop());
-  afterEach(async () => {
-    await resetFaults(c);
+  let c!: TestCluster;
+  useCluster((cl) => (c = cl), async (c) => {
     for (const n of c.sim.nodes) {
       // a node stuck replaying (neverReady) only recovers with another restart
       const v = await nodeView(c, n.id);
       if (!v.reasons.every((x) => x === 'draining')) await c.sim.restartNode(n.id);
     }
-    const j = await readJournal(c);
-    if (j && ['running', 'failed', 'interrupted'].includes(j.status)) {
-      const r = await c.cli(['resume', '--yes']);
-      expect(r.code, `resume: ${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(0);
-    }
-    for (const n of c.sim.nodes) expect(await eventuallyInService(c, n.id), `${n.id} back in service`).toBe(true);
-    expect(await leaseHolder(c)).toBeNull();
-  }, 120_000);
+    await finishWithResume(c);
+  });
 
   async function expectLeftSafe(node: string): Promise<void> {
     const v = await nodeView(c, node);

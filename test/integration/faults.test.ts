@@ -5,21 +5,11 @@
  * LB member), and that the lease is not left held; then `resume` finishes the run
  * (the journal says where it stopped) and every node is back in service.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { changing, now, startCluster, type CliResult, type TestCluster } from '../support/cli.js';
-import { drainedAndOut, eventuallyInService, leaseHolder, nodeView, readJournal, resetFaults, startCli, finish, waitJournal, withConfig, stepOf } from '../support/inspect.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { changing, now, startCluster, type TestCluster } from '../support/cli.js';
+import { useCluster, expectStepFailure, finishWithResume, drainedAndOut, eventuallyInService, leaseHolder, nodeView, readJournal, resetFaults, startCli, finish, waitJournal, withConfig, stepOf } from '../support/inspect.js';
 
-/** The JSON error names the step and the node, and says what to run next. */
-function expectFailure(r: CliResult, code: number, step: string, node: string): any {
-  expect(r.code, `${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(code);
-  const doc = r.json as any;
-  expect(doc.ok).toBe(false);
-  expect(doc.exit_code).toBe(code);
-  expect(doc.error.step).toBe(step);
-  expect(doc.error.node).toBe(node);
-  expect(doc.error.message).toContain(node);
-  return doc.error;
-}
+const expectFailure = expectStepFailure;
 
 /** After a failure: the lease is free, or still ours with its token journalled (resume takes it over). */
 async function expectLeaseNotLeaked(c: TestCluster): Promise<void> {
@@ -29,26 +19,11 @@ async function expectLeaseNotLeaked(c: TestCluster): Promise<void> {
   expect(j?.lease?.holder, 'a lease left held must be ours and journalled').toBe(holder);
 }
 
-async function finishWithResume(c: TestCluster): Promise<void> {
-  const j = await readJournal(c);
-  if (j && ['running', 'failed', 'interrupted'].includes(j.status)) {
-    const r = await c.cli(['resume', '--yes']);
-    expect(r.code, `resume: ${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(0);
-  }
-  for (const n of c.sim.nodes) expect(await eventuallyInService(c, n.id), `${n.id} back in service`).toBe(true);
-  expect(await leaseHolder(c)).toBeNull();
-}
-
 describe('failure matrix: control plane, leader transfer, LB, prechecks', { timeout: 180_000 }, () => {
-  let c: TestCluster;
-  beforeAll(async () => {
-    c = await startCluster();
-  }, 120_000);
-  afterAll(async () => c?.stop());
-  afterEach(async () => {
-    await resetFaults(c);
+  let c!: TestCluster;
+  useCluster((cl) => (c = cl), async (c) => {
     await finishWithResume(c);
-  }, 120_000);
+  });
 
   it('CP 503 storm beyond the deadline before any change: exit 1, nothing changed', async () => {
     await c.sim.setFaults({ cpUnavailable: true });

@@ -3,19 +3,13 @@
  * changed; lost while the run lasts → the run stops at its next safe point with
  * exit 1 saying so, the node left drained and out; `resume` finishes it later.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { changing, now, startCluster, type TestCluster } from '../support/cli.js';
-import { drainedAndOut, eventuallyInService, leaseHolder, nodeView, readJournal, resetFaults, startCli, finish, stepOf, waitJournal, withConfig } from '../support/inspect.js';
+import { describe, expect, it } from 'vitest';
+import { changing, now, type TestCluster } from '../support/cli.js';
+import { useCluster, drainedAndOut, eventuallyInService, leaseHolder, nodeView, readJournal, resetFaults, startCli, finish, stepOf, waitJournal, withConfig } from '../support/inspect.js';
 
 describe('maintenance lease', { timeout: 180_000 }, () => {
-  let c: TestCluster;
-  beforeAll(async () => {
-    c = await startCluster();
-  }, 120_000);
-  afterAll(async () => c?.stop());
-  afterEach(async () => {
-    await resetFaults(c);
-  }, 120_000);
+  let c!: TestCluster;
+  useCluster((cl) => (c = cl));
 
   it('held by someone else: exit 4 naming the holder and expiry, zero changing requests, no journal left behind', async () => {
     await c.sim.setFaults({ leaseHeldBy: 'ops@bastion:4242' });

@@ -4,19 +4,13 @@
  * journal consistent; `resume` finishes, refuses what it must (exit 2), and nodes
  * restarted by someone else since the run began are skipped unless --force.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type TestCluster } from '../support/cli.js';
-import { drainedAndOut, eventuallyInService, leaseHolder, nodeView, reached, readJournal, resetFaults, startCli, finish, stepOf, waitJournal, withConfig } from '../support/inspect.js';
+import { describe, expect, it } from 'vitest';
+import { type TestCluster } from '../support/cli.js';
+import { useCluster, drainedAndOut, eventuallyInService, leaseHolder, nodeView, reached, readJournal, resetFaults, startCli, finish, stepOf, waitJournal, withConfig } from '../support/inspect.js';
 
 describe('signals and resume', { timeout: 180_000 }, () => {
-  let c: TestCluster;
-  beforeAll(async () => {
-    c = await startCluster();
-  }, 120_000);
-  afterAll(async () => c?.stop());
-  afterEach(async () => {
-    await resetFaults(c);
-  }, 120_000);
+  let c!: TestCluster;
+  useCluster((cl) => (c = cl));
 
   it('SIGINT during quiesce: exit 130, lease released, node drained and out; resume finishes it', async () => {
     await c.sim.setFaults({ sessionDecay: 0 });

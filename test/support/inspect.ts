@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { defaultFaults } from '../../src/sim/index.js';
 import type { Faults } from '../../src/sim/index.js';
-import { spawnCli, toResult, type CliResult, type TestCluster } from './cli.js';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { spawnCli, startCluster, toResult, type CliResult, type TestCluster } from './cli.js';
 
 export interface NodeView {
   id: string;
@@ -149,4 +150,45 @@ export function reached(j: any, node: string, step: string): boolean {
   const r = j?.nodes?.[node];
   if (!r || r.step === null) return false;
   return r.status === 'done' || STEPS.indexOf(r.step) >= STEPS.indexOf(step);
+}
+
+/** The JSON error of a failed run names the step and the node (and exits with `code`). */
+export function expectStepFailure(r: CliResult, code: number, step: string, node: string): any {
+  expect(r.code, `${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(code);
+  const doc = r.json as any;
+  expect(doc.ok).toBe(false);
+  expect(doc.exit_code).toBe(code);
+  expect(doc.error.step).toBe(step);
+  expect(doc.error.node).toBe(node);
+  expect(doc.error.message).toContain(node);
+  return doc.error;
+}
+
+/** After a failed row: `resume` finishes what the journal left, every node is back in service, the lease is free. */
+export async function finishWithResume(c: TestCluster): Promise<void> {
+  const j = await readJournal(c);
+  if (j && ['running', 'failed', 'interrupted'].includes(j.status)) {
+    const r = await c.cli(['resume', '--yes']);
+    expect(r.code, `resume: ${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(0);
+  }
+  for (const n of c.sim.nodes) expect(await eventuallyInService(c, n.id), `${n.id} back in service`).toBe(true);
+  expect(await leaseHolder(c)).toBeNull();
+}
+
+/**
+ * One simulator for a describe block: started before its tests (handed to `bind`),
+ * stopped after them; after each test the faults are reset and `after` runs.
+ */
+export function useCluster(bind: (c: TestCluster) => void, after?: (c: TestCluster) => Promise<void>): void {
+  let cluster: TestCluster | undefined;
+  beforeAll(async () => {
+    cluster = await startCluster();
+    bind(cluster);
+  }, 120_000);
+  afterAll(async () => cluster?.stop());
+  afterEach(async () => {
+    if (!cluster) return;
+    await resetFaults(cluster);
+    await after?.(cluster);
+  }, 120_000);
 }
