@@ -27,7 +27,17 @@ export interface RunOptions {
   force: boolean;
 }
 
-export interface RunEnv {
+/** What every command that talks to the cluster holds: the clients, the LB adapter, logging, progress and stop. */
+export interface ClusterAccess {
+  log: Logger;
+  cp: ControlPlaneClient;
+  lb: LbAdapter;
+  runtimeFor(node: NodeTarget): RuntimeClient;
+  reporter: Reporter;
+  stop: StopController;
+}
+
+export interface RunEnv extends ClusterAccess {
   runId: string;
   /** `quantum-roll@<host>:<pid>` plus run id, sent as the drain initiator and lease holder. */
   initiator: string;
@@ -35,12 +45,6 @@ export interface RunEnv {
   startedAt: number;
   config: Config;
   options: RunOptions;
-  log: Logger;
-  cp: ControlPlaneClient;
-  lb: LbAdapter;
-  runtimeFor(node: NodeTarget): RuntimeClient;
-  reporter: Reporter;
-  stop: StopController;
   journal: Journal | undefined;
 }
 

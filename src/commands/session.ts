@@ -3,17 +3,15 @@
  * options: config, logger, clients, LB adapter, reporter and stop controller.
  */
 import { dirname, join, resolve } from 'node:path';
-import type { LbAdapter } from '../adapters/lb/types.js';
 import { ControlPlaneClient } from '../clients/control-plane.js';
 import { createDispatcher } from '../clients/http.js';
 import { RuntimeClient } from '../clients/runtime.js';
 import { type LoadedConfig, loadConfig } from '../config/load.js';
-import { type NodeTarget, type RunEnv, type RunOptions, lbTargetOf } from '../context.js';
+import { type ClusterAccess, type NodeTarget, type RunEnv, type RunOptions, lbTargetOf } from '../context.js';
 import { targetOf } from '../cluster.js';
 import { UsageError } from '../errors.js';
 import { newRunId } from '../journal.js';
-import { type LogLevel, type Logger, LOG_LEVELS, createLogger } from '../log.js';
-import type { Reporter } from '../reporter.js';
+import { type LogLevel, LOG_LEVELS, createLogger } from '../log.js';
 import { initiatorFor } from '../roll.js';
 import { StopController } from '../stop.js';
 import { createReporter } from '../render/reporter.js';
@@ -33,14 +31,8 @@ export interface GlobalOptions {
   verbose?: boolean;
 }
 
-export interface Session {
+export interface Session extends ClusterAccess {
   loaded: LoadedConfig;
-  log: Logger;
-  cp: ControlPlaneClient;
-  lb: LbAdapter;
-  runtimeFor(node: NodeTarget): RuntimeClient;
-  reporter: Reporter;
-  stop: StopController;
   stateDir: string;
   opts: GlobalOptions;
   env(runId?: string, startedAt?: number, journal?: RunEnv['journal']): RunEnv;
