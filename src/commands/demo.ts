@@ -11,11 +11,13 @@ export async function demoAction(opts: GlobalOptions & { nodes?: string }): Prom
   const { startSim } = await import('../sim/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'quantum-roll-demo-'));
   const nodes = Number(opts.nodes ?? 6);
-  const say = (t: string) => process.stderr.write(`\n\x1b[1m== ${t}\x1b[0m\n`);
+  const bold = process.stderr.isTTY ? (t: string) => `\x1b[1m${t}\x1b[0m` : (t: string) => t;
+  const say = (t: string) => process.stderr.write(`\n${bold(`== ${t}`)}\n`);
   say(`starting a simulated cluster: ${nodes} nodes, 3 racks, 600 PRGs (state in ${dir})`);
   const sim = await startSim({ stateDir: dir, nodes, racks: 3, prgs: 600, replayMs: 1500, sessionsPerNode: 300 });
   try {
-    const common = { config: sim.configPath, json: opts.json, logLevel: opts.logLevel, stateDir: join(dir, '.quantum-roll') };
+    // The demo is for people: off a TTY it prints the summaries, not the ndjson events (--log-level info brings them back).
+    const common = { config: sim.configPath, json: opts.json, logLevel: opts.logLevel ?? 'warn', stateDir: join(dir, '.quantum-roll') };
     say('quantum-roll status');
     const { statusAction } = await import('./status.js');
     await statusAction({ ...common, json: false });
