@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExecLbAdapter } from '../../src/adapters/lb/exec.js';
 import { CommandError, displayArgv, runArgv, substitute } from '../../src/run-argv.js';
 import type { LbDeps, LbTarget } from '../../src/adapters/lb/types.js';
-import { QrError, UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/errors.js';
+import { errorOf } from '../support/expect.js';
 
 const FIX = fileURLToPath(new URL('../fixtures/exec-lb/', import.meta.url));
 const fx = (name: string) => path.join(FIX, name);
@@ -22,16 +23,6 @@ function capturingDeps(): { deps: LbDeps; lines: () => Record<string, unknown>[]
 }
 
 const target: LbTarget = { node: 'node-3', member: 'node3', adminUrl: 'https://node-3.internal:9443' };
-
-async function errorOf(p: Promise<unknown>): Promise<QrError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(QrError);
-    return err as QrError;
-  }
-  throw new Error('expected an error');
-}
 
 let dir: string;
 beforeEach(async () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { HaproxyLbAdapter } from '../../src/adapters/lb/haproxy.js';
 import type { LbDeps, LbTarget, MemberStatus } from '../../src/adapters/lb/types.js';
-import { QrError } from '../../src/errors.js';
+import { errorOf } from '../support/expect.js';
 import {
   type HaproxyHandle,
   type ReadyzServer,
@@ -90,16 +90,6 @@ async function holdOn(port: number, server: string) {
     v.socket.destroy();
   }
   throw new Error(`never reached ${server}`);
-}
-
-async function errorOf(p: Promise<unknown>): Promise<QrError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(QrError);
-    return err as QrError;
-  }
-  throw new Error('expected an error');
 }
 
 describe.skipIf(!haproxyInstalled())('HAProxy adapter (real haproxy)', () => {
