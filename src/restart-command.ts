@@ -15,10 +15,17 @@ export function restartArgv(template: readonly string[], node: NodeTarget): stri
   return substitute(template, { node: node.id, member: node.lbMember, admin_url: node.adminUrl }, { plain: ['node', 'member'], label: 'restart.command' });
 }
 
-export async function runRestartCommand(argv: string[], timeoutMs: number, log: Logger, node: string, onSpawn?: (pid: number) => void): Promise<void> {
+export async function runRestartCommand(
+  argv: string[],
+  timeoutMs: number,
+  log: Logger,
+  node: string,
+  onSpawn?: (pid: number) => void,
+  withoutEnv: readonly string[] = [],
+): Promise<void> {
   log.info({ event: 'restart.exec', node, argv, intent: 'planned' }, `running ${displayArgv(argv)}`);
   try {
-    const r = await runArgv(argv, { timeoutMs, log, label: 'restart command', onSpawn });
+    const r = await runArgv(argv, { timeoutMs, log, label: 'restart command', onSpawn, withoutEnv });
     const output = `${r.stdout}${r.stderr}`.trim();
     if (output) log.info({ event: 'restart.output', node, output: output.slice(-4000), duration_ms: r.durationMs }, 'restart command output');
   } catch (err) {

@@ -60,6 +60,8 @@ export interface RunArgvOptions {
   label?: string;
   /** Extra/overriding environment variables (on top of this process's environment). */
   env?: NodeJS.ProcessEnv;
+  /** Variables the child must not inherit (the bearer tokens quantum-roll itself reads). */
+  withoutEnv?: readonly string[];
   /** Cap on each of stdout/stderr; more is an error. Default 1 MiB. */
   maxBufferBytes?: number;
   /** Told the child's pid (its process group) once it is spawned, e.g. to journal it. */
@@ -120,6 +122,14 @@ export function loadRunner(): Promise<typeof import('execa')> {
  * abort also stops whatever it spawned (an `ssh`, a `sleep`) instead of leaving it
  * holding our pipes.
  */
+/** This process's environment for a child, plus `env`, minus `withoutEnv`. */
+function childEnv(opts: RunArgvOptions): { env?: NodeJS.ProcessEnv; extendEnv: boolean } {
+  if (!opts.withoutEnv?.length) return { env: opts.env, extendEnv: true };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
+  for (const name of opts.withoutEnv) delete env[name];
+  return { env, extendEnv: false };
+}
+
 export async function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<ArgvResult> {
   const [file, ...args] = argv;
   const label = opts.label ?? 'command';
@@ -136,8 +146,7 @@ export async function runArgv(argv: readonly string[], opts: RunArgvOptions): Pr
     stdin: 'ignore',
     detached: true,
     cleanup: true,
-    env: opts.env,
-    extendEnv: true,
+    ...childEnv(opts),
     maxBuffer: opts.maxBufferBytes ?? 1024 * 1024,
     stripFinalNewline: false,
     windowsHide: true,

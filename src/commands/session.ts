@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { ControlPlaneClient } from '../clients/control-plane.js';
 import { createDispatcher } from '../clients/http.js';
 import { RuntimeClient } from '../clients/runtime.js';
-import { type LoadedConfig, loadConfig } from '../config/load.js';
+import { type LoadedConfig, loadConfig, tokenEnvNames } from '../config/load.js';
 import { type ClusterAccess, type NodeTarget, type RunEnv, type RunOptions, lbTargetOf } from '../context.js';
 import { targetOf } from '../cluster.js';
 import { UsageError } from '../errors.js';
@@ -84,6 +84,7 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
   const adapter = await createLbAdapter(config.lb, {
     log,
     runtimeFor: (t) => runtimeFor({ id: t.node, adminUrl: t.adminUrl, lbMember: t.member, rack: '' }),
+    withoutEnv: tokenEnvNames(config),
   });
   const lb = dry ? snapshotLb(adapter) : adapter;
   const stateDir = stateDirOf(opts, loaded.file);

@@ -227,3 +227,8 @@ function checkTlsFiles(name: string, a: AccessConfig, file: string): void {
     throw new ConfigError(`${name}.key_file`, why, file);
   }
 }
+
+/** The variables quantum-roll reads bearer tokens from: commands it runs do not inherit them. */
+export function tokenEnvNames(config: Config): string[] {
+  return [config.control_plane.token_env, config.node_api.token_env, config.lb.token_env].filter((v): v is string => typeof v === 'string');
+}

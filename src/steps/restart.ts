@@ -6,6 +6,7 @@
 import type { Step, StepContext, StepResult } from '../context.js';
 import { StepError } from '../errors.js';
 import { restartArgv, runRestartCommand } from '../restart-command.js';
+import { tokenEnvNames } from '../config/load.js';
 import { WaitTimeout, waitFor } from '../wait.js';
 import { formatDuration } from '../config/duration.js';
 import { sleep } from '../clients/http.js';
@@ -47,11 +48,17 @@ export const restartStep: Step = {
     const bootBefore = ctx.record.boot_id_before!;
     const argv = restartArgv(env.config.restart.command, node);
     try {
-      await runRestartCommand(argv, env.config.restart.timeout, env.log, node.id, (pid) =>
-        ctx.save((r) => {
-          r.restart_pid = pid;
-          r.restart_started_at = new Date().toISOString();
-        }),
+      await runRestartCommand(
+        argv,
+        env.config.restart.timeout,
+        env.log,
+        node.id,
+        (pid) =>
+          ctx.save((r) => {
+            r.restart_pid = pid;
+            r.restart_started_at = new Date().toISOString();
+          }),
+        tokenEnvNames(env.config),
       );
     } finally {
       ctx.save((r) => {

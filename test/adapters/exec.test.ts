@@ -144,6 +144,21 @@ describe('run-argv helper', () => {
     await expect(runArgv([fx('slow.sh')], { timeoutMs: 10_000, signal: ac.signal })).rejects.toThrow('interrupted by operator');
   });
 
+  it('keeps the configured token variables from the child, and only those', async () => {
+    process.env.QR_TEST_SECRET_TOKEN = 'sekrit-123';
+    process.env.QR_TEST_PLAIN = 'visible';
+    try {
+      const show = [process.execPath, '-e', 'console.log(JSON.stringify([process.env.QR_TEST_SECRET_TOKEN ?? null, process.env.QR_TEST_PLAIN ?? null]))'];
+      const hidden = await runArgv(show, { timeoutMs: 10_000, withoutEnv: ['QR_TEST_SECRET_TOKEN'] });
+      expect(JSON.parse(hidden.stdout)).toEqual([null, 'visible']);
+      const inherited = await runArgv(show, { timeoutMs: 10_000 });
+      expect(JSON.parse(inherited.stdout)).toEqual(['sekrit-123', 'visible']);
+    } finally {
+      delete process.env.QR_TEST_SECRET_TOKEN;
+      delete process.env.QR_TEST_PLAIN;
+    }
+  });
+
   it('passes extra environment on top of the inherited one', async () => {
     const { stdout } = await runArgv(['sh', '-c', 'echo "$QR_X:${PATH:+path}"'], { timeoutMs: 5_000, env: { QR_X: 'yes' } });
     expect(stdout).toBe('yes:path\n');

@@ -79,7 +79,7 @@ export class ExecLbAdapter extends LbAdapterBase {
     const argv = substitute(this.opts[verb], { node: t.node, member: t.member }, { plain: ['node', 'member'], label });
     const timeoutMs = ctl.deadline !== undefined ? ctl.deadline - Date.now() : EXEC_DEFAULT_TIMEOUT_MS;
     const log = this.deps.log.child({ adapter: 'exec', node: t.node, member: t.member });
-    const r = await runArgv(argv, { timeoutMs, signal: ctl.signal, log, label, env: this.deps.env });
+    const r = await runArgv(argv, { timeoutMs, signal: ctl.signal, log, label, env: this.deps.env, withoutEnv: this.deps.withoutEnv });
     return { stdout: r.stdout, argv };
   }
 }

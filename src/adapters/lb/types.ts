@@ -53,6 +53,8 @@ export interface LbDeps {
   /** The node's admin API client (the `none` adapter reads `/readyz`). */
   runtimeFor(target: LbTarget): RuntimeClient;
   env?: NodeJS.ProcessEnv;
+  /** Variables commands run by an adapter must not inherit (the configured token variables). */
+  withoutEnv?: readonly string[];
 }
 
 /** No-op lifecycle defaults, so an adapter implements only what it speaks. */
