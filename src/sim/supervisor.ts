@@ -142,6 +142,7 @@ class Supervisor implements SimControl {
       socketPath: socket,
       inter: this.opts.lbCheckIntervalMs ?? 100,
       checkSsl: Boolean(this.tls),
+      checkCrt: this.tls?.paths.mtls ? this.haproxyClientPem(this.tls.paths) : undefined,
       backends: [
         {
           name: 'mqtt',
@@ -152,6 +153,13 @@ class Supervisor implements SimControl {
     });
     this.haproxy = { socket, frontendPort, running };
     this.eventLog.emit('haproxy_ready', { socket, frontend_port: frontendPort, pid: running.pid });
+  }
+
+  /** HAProxy wants the client certificate and its key in one PEM file. */
+  private haproxyClientPem(p: SimTlsPaths): string {
+    const file = path.join(p.dir, 'haproxy-client.pem');
+    fs.writeFileSync(file, fs.readFileSync(p.clientCert, 'utf8') + fs.readFileSync(p.clientKey, 'utf8'), { mode: 0o600 });
+    return file;
   }
 
   info(): Record<string, unknown> {
