@@ -29,6 +29,9 @@ export interface Attention {
 
 /** `quantum-roll@host:pid/<run_id>` → run_id */
 const runOf = (initiator: string | null): string | undefined => /\/([^/]+)$/.exec(initiator ?? '')?.[1];
+/** A drain belongs to the running roll when the lease holder is the run that set it (same initiator or run id). */
+const setByHolder = (initiator: string | null, holder: string | null): boolean =>
+  holder !== null && (initiator === holder || runOf(initiator) === runOf(holder));
 
 function ago(iso: string | null, now: number): string {
   if (!iso) return '?';
@@ -50,7 +53,7 @@ export async function statusAction(opts: GlobalOptions): Promise<number> {
       s.cp.listPrgs({}, { deadline }),
       settle(s.cp.lease(LEASE_NAME, { deadline }).then((l) => l ?? null)),
     ]);
-    const lease: LeaseInfo | null | { error: string } = leaseRead;
+    let lease: LeaseInfo | null | { error: string } = leaseRead;
     const hosted = new Map<string, number>();
     const led = new Map<string, number>();
     for (const p of prgs) {
@@ -58,7 +61,7 @@ export async function statusAction(opts: GlobalOptions): Promise<number> {
       for (const n of new Set(p.replicas.map((r) => r.node))) hosted.set(n, (hosted.get(n) ?? 0) + 1);
     }
     const journal = Journal.read(s.stateDir);
-    const holder = lease !== null && ok(lease) ? lease.holder : null;
+    let holder = lease !== null && ok(lease) ? lease.holder : null;
     const now = Date.now();
     const nodes = await Promise.all(
       state.nodes.map(async (n) => {
@@ -72,8 +75,7 @@ export async function statusAction(opts: GlobalOptions): Promise<number> {
           settle<MemberStatus>(s.lb.status(lbTargetOf(t), ctl)),
         ]);
         const drained = ok(drain) && drain.draining;
-        // A drain is in progress when the lease holder is the run that set it (same initiator string).
-        const byRunningRoll = drained && holder !== null && (drain.initiator === holder || runOf(drain.initiator) === runOf(holder));
+        const byRunningRoll = drained && setByHolder(drain.initiator, holder);
         return {
           id: n.id,
           state: n.state,
@@ -96,6 +98,17 @@ export async function statusAction(opts: GlobalOptions): Promise<number> {
         };
       }),
     );
+
+    // The lease was read before the drains: a run that took it (and drained) in between
+    // would look like a leaked drain. Read it again, after the drains, before saying so.
+    if (nodes.some((n) => n.leaked_drain)) {
+      lease = await settle(s.cp.lease(LEASE_NAME, { deadline }).then((l) => l ?? null));
+      holder = lease !== null && ok(lease) ? lease.holder : null;
+      for (const n of nodes) {
+        const d = n.drain as { initiator?: string | null };
+        if (n.leaked_drain && setByHolder(d.initiator ?? null, holder)) n.leaked_drain = false;
+      }
+    }
 
     const attention: Attention[] = [];
     if (!state.cp.healthy || !state.cp.leader) {
