@@ -75,8 +75,9 @@ describe('status', { timeout: 180_000 }, () => {
       cfg.quiesce.grace = '3s';
     });
     await c.sim.setFaults({ sessionDecay: 0 });
+    let run: ReturnType<typeof spawnCli> | undefined;
     try {
-      const run = spawnCli(['restart', 'node-1', '--yes', '--config', c.config, '--json'], { cwd: c.dir });
+      run = spawnCli(['restart', 'node-1', '--yes', '--config', c.config, '--json'], { cwd: c.dir });
       const seen = await until(
         'node-1 drained by the run',
         async () => {
@@ -94,6 +95,13 @@ describe('status', { timeout: 180_000 }, () => {
       expect(r.code, r.stderr.slice(-2000)).toBe(0);
       expect((r.json as any).run_id).toBe(seen.run_in_progress.run_id);
     } finally {
+      // If an assertion failed first, stop the roll (SIGTERM: it stops safely and releases the lease)
+      // and finish it, so the next test does not meet its lease.
+      if (run && run.exitCode === null) {
+        run.kill('SIGTERM');
+        await run;
+        await c.cli(['resume', '--yes']);
+      }
       await c.sim.setFaults({ sessionDecay: 0.15 });
       await c.patchConfig((cfg) => {
         cfg.quiesce.grace = '500ms';
