@@ -8,7 +8,8 @@ import { lbTargetOf } from '../context.js';
 import { activeSessions } from '../clients/runtime.js';
 import type { DrainStatus, LeaseInfo, NodeInfo, Readiness } from '../clients/schemas.js';
 import type { MemberStatus } from '../adapters/lb/types.js';
-import { prgReadyRatio, targetOf } from '../cluster.js';
+import { READYZ_CONCURRENCY, prgReadyRatio, targetOf } from '../cluster.js';
+import { mapLimited } from '../limit.js';
 import { Journal } from '../journal.js';
 import { LEASE_NAME } from '../lease.js';
 import { placementViolations } from '../placement.js';
@@ -63,41 +64,40 @@ export async function statusAction(opts: GlobalOptions): Promise<number> {
     const journal = Journal.read(s.stateDir);
     let holder = lease !== null && ok(lease) ? lease.holder : null;
     const now = Date.now();
-    const nodes = await Promise.all(
-      state.nodes.map(async (n) => {
-        const t = targetOf(s.loaded.config, n);
-        const rt = s.runtimeFor(t);
-        const ctl = { deadline: Date.now() + 3_000, retry: false };
-        const [ready, drain, info, lb] = await Promise.all([
-          settle<Readiness>(rt.readyz(ctl)),
-          settle<DrainStatus>(rt.drainStatus(ctl)),
-          settle<NodeInfo>(rt.node(ctl)),
-          settle<MemberStatus>(s.lb.status(lbTargetOf(t), ctl)),
-        ]);
-        const drained = ok(drain) && drain.draining;
-        const byRunningRoll = drained && setByHolder(drain.initiator, holder);
-        return {
-          id: n.id,
-          state: n.state,
-          rack: n.rack,
-          zone: n.zone,
-          admin_url: t.adminUrl,
-          ready: ok(ready) ? ready.ready : null,
-          reasons: ok(ready) ? ready.reasons : null,
-          replay_progress: ok(ready) ? ready.replay.progress : null,
-          sessions: ok(ready) ? activeSessions(ready) : null,
-          drain: ok(drain) ? { draining: drain.draining, reason: drain.reason, since: drain.since, initiator: drain.initiator, run_id: runOf(drain.initiator) ?? null } : drain,
-          lb: ok(lb) ? { member: t.lbMember, admin_state: lb.adminState, health: lb.health, active_connections: lb.activeConnections ?? null } : { member: t.lbMember, ...lb },
-          prgs_hosted: hosted.get(n.id) ?? 0,
-          prgs_led: led.get(n.id) ?? 0,
-          boot_id: ok(info) ? info.boot_id : null,
-          started_at: ok(info) ? info.started_at : null,
-          version: ok(info) ? info.version : null,
-          leaked_drain: drained && !byRunningRoll,
-          ...(ok(ready) ? {} : { error: ready.error }),
-        };
-      }),
-    );
+    // Four reads per node, at most READYZ_CONCURRENCY nodes at a time (one pool per node: bound the sockets).
+    const nodes = await mapLimited(state.nodes, READYZ_CONCURRENCY, async (n) => {
+      const t = targetOf(s.loaded.config, n);
+      const rt = s.runtimeFor(t);
+      const ctl = { deadline: Date.now() + 3_000, retry: false };
+      const [ready, drain, info, lb] = await Promise.all([
+        settle<Readiness>(rt.readyz(ctl)),
+        settle<DrainStatus>(rt.drainStatus(ctl)),
+        settle<NodeInfo>(rt.node(ctl)),
+        settle<MemberStatus>(s.lb.status(lbTargetOf(t), ctl)),
+      ]);
+      const drained = ok(drain) && drain.draining;
+      const byRunningRoll = drained && setByHolder(drain.initiator, holder);
+      return {
+        id: n.id,
+        state: n.state,
+        rack: n.rack,
+        zone: n.zone,
+        admin_url: t.adminUrl,
+        ready: ok(ready) ? ready.ready : null,
+        reasons: ok(ready) ? ready.reasons : null,
+        replay_progress: ok(ready) ? ready.replay.progress : null,
+        sessions: ok(ready) ? activeSessions(ready) : null,
+        drain: ok(drain) ? { draining: drain.draining, reason: drain.reason, since: drain.since, initiator: drain.initiator, run_id: runOf(drain.initiator) ?? null } : drain,
+        lb: ok(lb) ? { member: t.lbMember, admin_state: lb.adminState, health: lb.health, active_connections: lb.activeConnections ?? null } : { member: t.lbMember, ...lb },
+        prgs_hosted: hosted.get(n.id) ?? 0,
+        prgs_led: led.get(n.id) ?? 0,
+        boot_id: ok(info) ? info.boot_id : null,
+        started_at: ok(info) ? info.started_at : null,
+        version: ok(info) ? info.version : null,
+        leaked_drain: drained && !byRunningRoll,
+        ...(ok(ready) ? {} : { error: ready.error }),
+      };
+    });
 
     // The lease was read before the drains: a run that took it (and drained) in between
     // would look like a leaked drain. Read it again, after the drains, before saying so.
