@@ -94,6 +94,7 @@ export async function roll(env: RunEnv, plan: RollPlan, steps: readonly Step[], 
     step: 'precheck',
   });
 
+  const hasPrecheck = steps[0]?.name === 'precheck';
   let anyChange = false;
   let leased = false;
   /**
@@ -125,7 +126,6 @@ export async function roll(env: RunEnv, plan: RollPlan, steps: readonly Step[], 
       }
       const wenv: RunEnv = { ...env, log: env.log.child({ wave: i + 1 }) };
       wenv.log.info({ event: 'wave.start', nodes: pending, of: plan.waves.length }, `wave ${i + 1}: ${pending.join(', ')}`);
-      const hasPrecheck = steps[0]?.name === 'precheck';
       const fresh = hasPrecheck ? pending.filter((id) => (resume?.from.get(id) ?? 'precheck') === 'precheck') : [];
       // The plan was made on the state at the start: re-validate the wave on fresh PRGs (exit 3 if no longer safe).
       if (fresh.length > 0 && wave.length > 1) await revalidateWave(i + 1, plan.waves.length, wave, (id) => env.cp.listPrgs({ node: id }));
