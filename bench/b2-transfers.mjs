@@ -3,7 +3,7 @@
  * that serves at most 64 per-PRG transfers at once, 20 ms each (the excess gets 503).
  * Baseline: ceil(3000 / 64) × 20 ms, the least time that CP needs for them.
  *
- * Measured in-process: `transferLeadersAway` of `dist/transfer.js` with a
+ * Measured in-process: `transferLeadersAway` of `dist/steps/transfer.js` with a
  * `ControlPlaneClient` built as the CLI builds it (keep-alive undici pool), with the
  * shipped default `leader_transfer.concurrency`. Wall time runs from the first
  * request (listing what the node leads) to the CP showing it leads none. Also:
@@ -35,7 +35,7 @@ async function defaults() {
 async function inProcess({ concurrency, batchMaxParallel, faults }) {
   const { ControlPlaneClient } = await dist('clients/control-plane.js');
   const { createDispatcher } = await dist('clients/http.js');
-  const { transferLeadersAway } = await dist('transfer.js');
+  const { transferLeadersAway } = await dist('steps/transfer.js');
   const c = await cluster(faults);
   try {
     // The CLI's CP client: one keep-alive pool of up to 128 connections (commands/session.ts).
@@ -148,7 +148,7 @@ export async function b2() {
   const ratio = perPrg.wallMs / baseline;
   const result = {
     name: 'B2 leadership at scale',
-    method: 'in-process transferLeadersAway (dist/transfer.js) with the CLI\'s ControlPlaneClient; CLI run for context',
+    method: 'in-process transferLeadersAway (dist/steps/transfer.js) with the CLI\'s ControlPlaneClient; CLI run for context',
     led: LED,
     cp: { batch: false, concurrency: CP_CONCURRENCY, service_ms: SERVICE_MS },
     baseline_ms: baseline,

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import type { GlobalOptions } from './commands/session.js';
-import { ExitCode, QrError, exitCodeOf, messageOf } from './errors.js';
+import { ExitCode, QrError, exitCodeOf, messageOf } from './util/errors.js';
 
 type Action = (opts: GlobalOptions, ...args: never[]) => Promise<number>;
 
@@ -128,7 +128,7 @@ common(program.command('demo'), false)
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'sim') {
-    const { simCommand } = await import('./commands/sim.js');
+    const { simCommand } = await import('./sim/command.js');
     const sim = simCommand();
     sim.exitOverride();
     try {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HttpError, LeaseHeldError, ProtocolError } from '../errors.js';
+import { HttpError, LeaseHeldError, ProtocolError } from '../util/errors.js';
 import { type HttpOptions, HttpClient } from './http.js';
 import type { CallCtl } from './runtime.js';
 import {

@@ -2,6 +2,7 @@
  * One HTTP client per API: base URL, TLS, bearer token, request ids, bounded retry
  * of transient failures, a size cap, and a zod parse of every answer at the boundary.
  */
+import { sleep } from '../util/sleep.js';
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
@@ -9,10 +10,10 @@ import tls from 'node:tls';
 import pRetry, { AbortError } from 'p-retry';
 import type { Agent, Dispatcher } from 'undici';
 import { z } from 'zod';
-import { HttpError, ProtocolError, QrError } from '../errors.js';
+import { HttpError, ProtocolError, QrError } from '../util/errors.js';
 import type { AccessConfig } from '../config/schema.js';
 import { tokenAllowed } from '../config/load.js';
-import { securityWarning } from '../log.js';
+import { securityWarning } from '../util/log.js';
 import { errorBodySchema } from './schemas.js';
 
 const RAW_TEXT = z.string();
@@ -560,17 +561,4 @@ function requestSignal(timeoutMs: number, caller?: AbortSignal): AbortSignal {
   const ac = new AbortController();
   setTimeout(() => ac.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), timeoutMs).unref();
   return caller ? AbortSignal.any([ac.signal, caller]) : ac.signal;
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

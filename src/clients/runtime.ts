@@ -86,23 +86,3 @@ export class RuntimeClient {
     return r;
   }
 }
-
-/** Sum of active sessions over a node's listeners. */
-export function activeSessions(r: Readiness): number {
-  return r.listeners.reduce((n, l) => n + l.active_sessions, 0);
-}
-
-/** Free capacity of a node, or undefined when any listener's capacity is unknown. */
-export function spareCapacity(r: Readiness): number | undefined {
-  let spare = 0;
-  for (const l of r.listeners) {
-    if (l.max_sessions === undefined || l.max_sessions === null) return undefined;
-    spare += Math.max(0, l.max_sessions - l.active_sessions);
-  }
-  return spare;
-}
-
-/** True when the only thing keeping the node out of service is the drain flag. */
-export function readyButDrained(r: Readiness): boolean {
-  return r.reasons.every((x) => x === 'draining');
-}

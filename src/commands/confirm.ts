@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../util/errors.js';
 import type { GlobalOptions } from './session.js';
 
 const YES_REQUIRED =

@@ -1,9 +1,9 @@
 /** `drain <node>` and `undrain <node>`: the runtime flag and the LB member together, under the lease. */
-import type { Step } from '../context.js';
-import { resolveTargets } from '../cluster.js';
+import type { Step } from '../steps/context.js';
+import { resolveTargets } from '../cluster/targets.js';
 import { drainStep } from '../steps/drain.js';
 import { undrainStep } from '../steps/undrain.js';
-import { roll } from '../roll.js';
+import { roll } from '../run/roll.js';
 import { renderOutcome } from '../render/outcome.js';
 import { confirm } from './confirm.js';
 import { type GlobalOptions, openSession } from './session.js';

@@ -3,9 +3,9 @@
  * replicas on one node, or (under `one_replica_per_rack`) on one rack, with the nodes
  * and racks involved. Exit 3 when any, 0 when clean. Read only.
  */
-import { ExitCode } from '../errors.js';
-import { placementViolations } from '../placement.js';
-import { compareIds } from '../quorum.js';
+import { ExitCode } from '../util/errors.js';
+import { placementViolations } from '../cluster/placement.js';
+import { compareIds } from '../cluster/quorum.js';
 import { table } from '../render/plan.js';
 import { type GlobalOptions, openSession } from './session.js';
 

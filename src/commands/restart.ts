@@ -1,23 +1,23 @@
 /** `restart <node...>` / `--all`, and `plan` (the same with --dry-run). */
 import { existsSync, renameSync } from 'node:fs';
 import { parseDuration } from '../config/duration.js';
-import { resolveTargets, targetOf } from '../cluster.js';
+import { resolveTargets, targetOf } from '../cluster/targets.js';
 import type { ClusterState, LeaseInfo, Prg } from '../clients/schemas.js';
-import type { NodeTarget } from '../context.js';
-import { ExitCode, QrError, StepError, UsageError } from '../errors.js';
-import { Journal, type StepName } from '../journal.js';
-import { LEASE_NAME } from '../lease.js';
-import { type RollOutcome, type RollPlan, newJournal, roll } from '../roll.js';
+import type { NodeTarget } from '../steps/context.js';
+import { ExitCode, QrError, StepError, UsageError } from '../util/errors.js';
+import { Journal, type StepName } from '../run/journal.js';
+import { LEASE_NAME } from '../run/lease.js';
+import { type RollOutcome, type RollPlan, newJournal, roll } from '../run/roll.js';
 import { RESTART_STEPS } from '../steps/index.js';
-import { planWaves } from '../waves.js';
+import { planWaves } from '../cluster/waves.js';
 import { confirm, requireConfirmable } from './confirm.js';
 import { renderOutcome } from '../render/outcome.js';
-import { etaModel, readHistory } from '../render/eta.js';
+import { etaModel, readHistory } from '../run/eta.js';
 import { type PlanFacts, planDocument, renderPlanText } from '../render/plan.js';
 import { beginProgress } from '../render/reporter.js';
 import { type GlobalOptions, type Session, openSession } from './session.js';
 import { installSignalHandlers } from './signals.js';
-import { type MetricsReporter, metricsReporter } from '../metrics-file.js';
+import { type MetricsReporter, metricsReporter } from '../render/metrics-file.js';
 
 export interface RestartOptions extends GlobalOptions {
   all?: boolean;

@@ -1,8 +1,8 @@
 /** `resume`: finish the last unfinished run from its journal. */
-import { resolveTargets } from '../cluster.js';
-import { UsageError } from '../errors.js';
-import { Journal, type StepName, configDigest, configDigests } from '../journal.js';
-import type { RollPlan } from '../roll.js';
+import { resolveTargets } from '../cluster/targets.js';
+import { UsageError } from '../util/errors.js';
+import { Journal, type StepName, configDigest, configDigests } from '../run/journal.js';
+import type { RollPlan } from '../run/roll.js';
 import { confirm } from './confirm.js';
 import { type RestartOptions, execute } from './restart.js';
 import { openSession } from './session.js';

@@ -7,16 +7,16 @@ import { ControlPlaneClient } from '../clients/control-plane.js';
 import { createDispatcher } from '../clients/http.js';
 import { RuntimeClient } from '../clients/runtime.js';
 import { type LoadedConfig, loadConfig, tokenEnvNames } from '../config/load.js';
-import { type ClusterAccess, type NodeTarget, type RunEnv, type RunOptions, lbTargetOf } from '../context.js';
-import { targetOf } from '../cluster.js';
-import { UsageError } from '../errors.js';
-import { newRunId } from '../journal.js';
-import { type LogLevel, LOG_LEVELS, createLogger } from '../log.js';
-import { initiatorFor } from '../roll.js';
-import { StopController } from '../stop.js';
+import { type ClusterAccess, type NodeTarget, type RunOptions, lbTargetOf } from '../steps/context.js';
+import { targetOf } from '../cluster/targets.js';
+import { UsageError } from '../util/errors.js';
+import { type Journal, newRunId } from '../run/journal.js';
+import { type LogLevel, LOG_LEVELS, createLogger } from '../util/log.js';
+import { type RollEnv, initiatorFor } from '../run/roll.js';
+import { StopController } from '../util/stop.js';
 import { createReporter } from '../render/reporter.js';
-import { settleLimited } from '../limit.js';
-import { SnapshotControlPlane, SnapshotRuntime, snapshotLb } from '../snapshot.js';
+import { settleLimited } from '../util/limit.js';
+import { SnapshotControlPlane, SnapshotRuntime, snapshotLb } from '../clients/snapshot.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -35,7 +35,7 @@ export interface Session extends ClusterAccess {
   loaded: LoadedConfig;
   stateDir: string;
   opts: GlobalOptions;
-  env(runId?: string, startedAt?: number, journal?: RunEnv['journal']): RunEnv;
+  env(runId?: string, startedAt?: number, journal?: Journal): RollEnv;
   /** Dry runs: read what the plans of these nodes need, once and in parallel (no-op otherwise). */
   prefetch(targets: readonly NodeTarget[]): Promise<void>;
   close(): Promise<void>;
@@ -60,7 +60,7 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
   const log = createLogger(logLevelOf(opts));
   const loaded = loadConfig(opts.config);
   const { config } = loaded;
-  // A dry run reads the cluster once and plans every node from that snapshot (src/snapshot.ts).
+  // A dry run reads the cluster once and plans every node from that snapshot (src/clients/snapshot.ts).
   const dry = opts.dryRun === true;
   const cp = new (dry ? SnapshotControlPlane : ControlPlaneClient)({
     baseUrl: config.control_plane.url,

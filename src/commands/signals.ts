@@ -1,4 +1,4 @@
-import type { StopController } from '../stop.js';
+import type { StopController } from '../util/stop.js';
 
 export interface HardExitInfo {
   /** Print the one JSON document on stdout (the run's own renderer never gets to). */

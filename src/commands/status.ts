@@ -4,15 +4,17 @@
  * above all a leaked drain (a node drained with no run in progress), which keeps a
  * healthy node out of service until someone notices.
  */
-import { lbTargetOf } from '../context.js';
-import { activeSessions } from '../clients/runtime.js';
+import { lbTargetOf } from '../steps/context.js';
+import { activeSessions } from '../cluster/verdicts.js';
 import type { DrainStatus, LeaseInfo, NodeInfo, Readiness } from '../clients/schemas.js';
 import type { MemberStatus } from '../adapters/lb/types.js';
-import { READYZ_CONCURRENCY, prgReadyRatio, targetOf } from '../cluster.js';
-import { mapLimited } from '../limit.js';
-import { Journal } from '../journal.js';
-import { LEASE_NAME } from '../lease.js';
-import { placementViolations } from '../placement.js';
+import { targetOf } from '../cluster/targets.js';
+import { prgReadyRatio } from '../cluster/verdicts.js';
+import { READYZ_CONCURRENCY } from '../steps/readiness.js';
+import { mapLimited } from '../util/limit.js';
+import { Journal } from '../run/journal.js';
+import { LEASE_NAME } from '../run/lease.js';
+import { placementViolations } from '../cluster/placement.js';
 import { table } from '../render/plan.js';
 import { type GlobalOptions, openSession } from './session.js';
 

@@ -4,7 +4,7 @@ import { createSecureContext } from 'node:tls';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../util/errors.js';
 import { type AccessConfig, type Config, configSchema } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'quantum-roll.yaml';

@@ -4,7 +4,7 @@
  * docs/plan-schema.md, filled in with what happened; without them (drain, undrain,
  * resume) a smaller document with the same `waves`/`nodes`/`checks` keys.
  */
-import type { RollOutcome, RollPlan } from '../roll.js';
+import type { RollOutcome, RollPlan } from '../run/roll.js';
 import { formatDuration } from '../config/duration.js';
 import { type PlanFacts, planDocument, planVerdict, renderPlanText } from './plan.js';
 

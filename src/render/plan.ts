@@ -9,15 +9,15 @@
  */
 import type { ClusterState, LeaseInfo, Prg } from '../clients/schemas.js';
 import type { Config } from '../config/schema.js';
-import type { NodeTarget } from '../context.js';
-import type { NodeOutcome } from '../pipeline.js';
-import { placementViolations } from '../placement.js';
-import { type QuorumBlocker, compareIds } from '../quorum.js';
-import { restartArgv } from '../restart-command.js';
-import type { RollOutcome } from '../roll.js';
-import { displayArgv } from '../run-argv.js';
-import { validateWave } from '../waves.js';
-import { type EtaModel, type PlanEta, type StepEstimate, fmt, planEta } from './eta.js';
+import type { NodeTarget } from '../steps/context.js';
+import type { NodeOutcome } from '../run/pipeline.js';
+import { placementViolations } from '../cluster/placement.js';
+import { type QuorumBlocker, compareIds } from '../cluster/quorum.js';
+import { restartArgv } from '../steps/restart-command.js';
+import type { RollOutcome } from '../run/roll.js';
+import { displayArgv } from '../util/run-argv.js';
+import { validateWave } from '../cluster/waves.js';
+import { type EtaModel, type PlanEta, type StepEstimate, fmt, planEta } from '../run/eta.js';
 
 export const PLAN_SCHEMA = 'quantum-roll/plan@1';
 

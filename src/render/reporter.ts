@@ -8,10 +8,10 @@
  * durations); without it (drain, undrain) it still shows each node's steps.
  */
 import type { Logger } from 'pino';
-import { STEP_NAMES, type StepName } from '../journal.js';
-import type { Reporter } from '../reporter.js';
+import { STEP_NAMES, type StepName } from '../run/journal.js';
+import type { Reporter } from '../steps/reporter.js';
 import { formatDuration } from '../config/duration.js';
-import { fmt } from './eta.js';
+import { fmt } from '../run/eta.js';
 
 export interface ProgressPlan {
   waves: readonly (readonly string[])[];

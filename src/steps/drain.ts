@@ -4,9 +4,9 @@
  * step: a stop request never lands between them.
  */
 import { isOutOfService } from '../adapters/lb/types.js';
-import type { Step, StepContext, StepResult } from '../context.js';
-import { StepError } from '../errors.js';
-import { WaitTimeout, waitFor } from '../wait.js';
+import type { Step, StepContext, StepResult } from './context.js';
+import { StepError } from '../util/errors.js';
+import { WaitTimeout, waitFor } from '../util/wait.js';
 
 export const DRAIN_REASON = 'rolling-restart';
 

@@ -1,4 +1,4 @@
-import type { Step } from '../context.js';
+import type { Step } from './context.js';
 import { drainStep } from './drain.js';
 import { leaderTransferStep } from './leader-transfer.js';
 import { postcheckStep } from './postcheck.js';

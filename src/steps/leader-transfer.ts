@@ -1,8 +1,8 @@
 /** Runbook 2: move PRG leadership away so writes stay available when the node leaves. */
-import type { Step, StepContext, StepResult } from '../context.js';
-import { transferLeadersAway } from '../transfer.js';
-import { WaitTimeout } from '../wait.js';
-import { StepError } from '../errors.js';
+import type { Step, StepContext, StepResult } from './context.js';
+import { transferLeadersAway } from './transfer.js';
+import { WaitTimeout } from '../util/wait.js';
+import { StepError } from '../util/errors.js';
 
 export const leaderTransferStep: Step = {
   name: 'leader-transfer',

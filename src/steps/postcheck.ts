@@ -4,12 +4,13 @@
  * far cluster-wide sessions recovered towards their pre-drain total, waited for up
  * to `timeouts.recovery`. Session recovery warns, it never fails.
  */
-import { prgReadyRatio, readinessOfAll, totalSessions } from '../cluster.js';
+import { prgReadyRatio, totalSessions } from '../cluster/verdicts.js';
+import { readinessOfAll } from './readiness.js';
 import type { ClusterState } from '../clients/schemas.js';
-import type { Step, StepContext, StepResult } from '../context.js';
+import type { Step, StepContext, StepResult } from './context.js';
 import { formatDuration } from '../config/duration.js';
-import { StepError } from '../errors.js';
-import { WaitTimeout, waitFor } from '../wait.js';
+import { StepError } from '../util/errors.js';
+import { WaitTimeout, waitFor } from '../util/wait.js';
 
 export const postcheckStep: Step = {
   name: 'postcheck',

@@ -3,11 +3,12 @@
  * and not in strict fallback, every PRG on the node keeps a healthy quorum without
  * it, the LB answers, and the other nodes can take the node's sessions.
  */
-import { activeSessions, spareCapacity } from '../clients/runtime.js';
-import { prgReadyRatio, readinessOfAll, totalSessions } from '../cluster.js';
-import type { Step, StepContext, StepResult } from '../context.js';
-import { RefusedError } from '../errors.js';
-import { checkQuorumWithout, describeBlockers } from '../quorum.js';
+import { activeSessions, spareCapacity } from '../cluster/verdicts.js';
+import { prgReadyRatio, totalSessions } from '../cluster/verdicts.js';
+import { readinessOfAll } from './readiness.js';
+import type { Step, StepContext, StepResult } from './context.js';
+import { RefusedError } from '../util/errors.js';
+import { checkQuorumWithout, describeBlockers } from '../cluster/quorum.js';
 
 async function precheck(ctx: StepContext): Promise<StepResult> {
   const { env, node } = ctx;

@@ -4,11 +4,11 @@
  * member left service) has passed; then, if configured, asks for a rate-limited
  * MQTT 5 DISCONNECT and waits for it to take effect. A safe point for stops.
  */
-import { activeSessions } from '../clients/runtime.js';
-import type { Step, StepContext, StepResult } from '../context.js';
+import { activeSessions } from '../cluster/verdicts.js';
+import type { Step, StepContext, StepResult } from './context.js';
 import { formatDuration } from '../config/duration.js';
-import { waitFor, WaitTimeout } from '../wait.js';
-import { loadRunner } from '../run-argv.js';
+import { waitFor, WaitTimeout } from '../util/wait.js';
+import { loadRunner } from '../util/run-argv.js';
 
 export const quiesceStep: Step = {
   name: 'quiesce',

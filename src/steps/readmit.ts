@@ -5,12 +5,12 @@
  * drained and taken out again: never left serving unready.
  */
 import { isOutOfService, isServing } from '../adapters/lb/types.js';
-import { readyButDrained } from '../clients/runtime.js';
+import { readyButDrained } from '../cluster/verdicts.js';
 import type { Readiness } from '../clients/schemas.js';
-import type { Step, StepContext, StepResult } from '../context.js';
+import type { Step, StepContext, StepResult } from './context.js';
 import { formatDuration } from '../config/duration.js';
-import { StepError } from '../errors.js';
-import { WaitTimeout, waitFor } from '../wait.js';
+import { StepError } from '../util/errors.js';
+import { WaitTimeout, waitFor } from '../util/wait.js';
 import { DRAIN_REASON } from './drain.js';
 
 export const readmitStep: Step = {

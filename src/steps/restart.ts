@@ -3,13 +3,13 @@
  * resumed run never restarts twice: a changed boot_id means it already happened.
  * A restart counts only when the boot_id changed.
  */
-import type { Step, StepContext, StepResult } from '../context.js';
-import { StepError } from '../errors.js';
-import { restartArgv, runRestartCommand } from '../restart-command.js';
+import type { Step, StepContext, StepResult } from './context.js';
+import { StepError } from '../util/errors.js';
+import { restartArgv, runRestartCommand } from './restart-command.js';
 import { tokenEnvNames } from '../config/load.js';
-import { WaitTimeout, waitFor } from '../wait.js';
+import { WaitTimeout, waitFor } from '../util/wait.js';
 import { formatDuration } from '../config/duration.js';
-import { sleep } from '../clients/http.js';
+import { sleep } from '../util/sleep.js';
 import type { NodeInfo } from '../clients/schemas.js';
 import { readFileSync } from 'node:fs';
 

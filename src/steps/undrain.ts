@@ -1,7 +1,7 @@
 /** `undrain`: only a node that is ready but for the drain flag goes back into service. */
-import { readyButDrained } from '../clients/runtime.js';
-import type { Step, StepContext, StepResult } from '../context.js';
-import { RefusedError } from '../errors.js';
+import { readyButDrained } from '../cluster/verdicts.js';
+import type { Step, StepContext, StepResult } from './context.js';
+import { RefusedError } from '../util/errors.js';
 import { returnToService } from './readmit.js';
 
 async function checkReady(ctx: StepContext): Promise<void> {

@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExecLbAdapter } from '../../src/adapters/lb/exec.js';
-import { CommandError, displayArgv, runArgv, substitute } from '../../src/run-argv.js';
+import { CommandError, displayArgv, runArgv, substitute } from '../../src/util/run-argv.js';
 import type { LbDeps, LbTarget } from '../../src/adapters/lb/types.js';
-import { UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 import { errorOf } from '../support/expect.js';
 
 const FIX = fileURLToPath(new URL('../fixtures/exec-lb/', import.meta.url));

@@ -13,8 +13,8 @@ import { parse, stringify } from 'yaml';
 import { z } from 'zod';
 import { HttpClient, MAX_BODY_BYTES } from '../../src/clients/http.js';
 import { RuntimeClient } from '../../src/clients/runtime.js';
-import { ProtocolError } from '../../src/errors.js';
-import { substitute } from '../../src/run-argv.js';
+import { ProtocolError } from '../../src/util/errors.js';
+import { substitute } from '../../src/util/run-argv.js';
 import { defaultFaults } from '../../src/sim/index.js';
 import { changing, now, runCli, startCluster, type CliResult, type TestCluster } from '../support/cli.js';
 

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { QrError } from '../../src/errors.js';
+import { QrError } from '../../src/util/errors.js';
 
 /** Awaits a promise that must reject with a QrError, and returns that error. */
 export async function errorOf(p: Promise<unknown>): Promise<QrError> {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
-import { ConfigError, ExitCode } from '../../src/errors.js';
+import { ConfigError, ExitCode } from '../../src/util/errors.js';
 import { createCa, issueCert, type CertPair } from '../../src/sim/tls.js';
 import { displayUrl } from '../../src/clients/http.js';
 

@@ -1,6 +1,6 @@
 /** Small PRG / node builders shared by the pure-module unit tests. */
 import type { ClusterNode, Prg, Replica } from '../../src/clients/schemas.js';
-import type { WaveNode } from '../../src/waves.js';
+import type { WaveNode } from '../../src/cluster/waves.js';
 
 export type ReplicaSpec = string | [node: string, state: Replica['state']];
 

@@ -2,9 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Journal, type JournalData, emptyNodeRecord } from '../../src/journal.js';
-import { leftAs } from '../../src/pipeline.js';
-import { StopController, isStop } from '../../src/stop.js';
+import { Journal, type JournalData, emptyNodeRecord } from '../../src/run/journal.js';
+import { leftAs } from '../../src/run/pipeline.js';
+import { StopController, isStop } from '../../src/util/stop.js';
 
 function data(): JournalData {
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { placementViolations } from '../../src/placement.js';
+import { placementViolations } from '../../src/cluster/placement.js';
 import { clusterNode, prg } from './fixtures.js';
 
 const nodes = [

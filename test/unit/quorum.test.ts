@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkQuorumWithout, compareIds, describeBlockers, quorumNeeded } from '../../src/quorum.js';
+import { checkQuorumWithout, compareIds, describeBlockers, quorumNeeded } from '../../src/cluster/quorum.js';
 import { pad, prg } from './fixtures.js';
 
 describe('checkQuorumWithout', () => {

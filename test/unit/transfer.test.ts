@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ControlPlaneClient } from '../../src/clients/control-plane.js';
-import { HttpError, StepError } from '../../src/errors.js';
-import { transferLeadersAway } from '../../src/transfer.js';
-import { waitFor } from '../../src/wait.js';
+import { HttpError, StepError } from '../../src/util/errors.js';
+import { transferLeadersAway } from '../../src/steps/transfer.js';
+import { waitFor } from '../../src/util/wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

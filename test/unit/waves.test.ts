@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Prg } from '../../src/clients/schemas.js';
-import { checkQuorumWithout } from '../../src/quorum.js';
-import { RefusedError } from '../../src/errors.js';
-import { conflictGraph, planWaves, revalidateWave, validateWave, type WaveNode } from '../../src/waves.js';
+import { checkQuorumWithout } from '../../src/cluster/quorum.js';
+import { RefusedError } from '../../src/util/errors.js';
+import { conflictGraph, planWaves, revalidateWave, validateWave, type WaveNode } from '../../src/cluster/waves.js';
 import { prg, rackCluster, randomCluster } from './fixtures.js';
 
 /** Every node exactly once, no two conflicting nodes together, each wave passes quorum (unless alone). */

@@ -5,9 +5,9 @@
  * `{"admin_state": ..., "health": ..., "active_connections"?: n}` on stdout.
  */
 import { z } from 'zod';
-import { QrError } from '../../errors.js';
+import { QrError } from '../../util/errors.js';
 import { type LbCallCtl, type LbDeps, type LbTarget, type MemberStatus, LbAdapterBase } from './types.js';
-import { displayArgv, runArgv, substitute } from '../../run-argv.js';
+import { displayArgv, runArgv, substitute } from '../../util/run-argv.js';
 
 export interface ExecOptions {
   drain: string[];

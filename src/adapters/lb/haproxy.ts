@@ -10,7 +10,7 @@
  * - status: `show servers state <be>` (admin bits, op state) + `show stat <be> 4 -1`
  *   (status column, check result, `scur`).
  */
-import { ConfigError, QrError } from '../../errors.js';
+import { ConfigError, QrError } from '../../util/errors.js';
 import { type AdminState, type Health, type LbCallCtl, type LbDeps, type LbTarget, type MemberStatus, LbAdapterBase } from './types.js';
 import { HaproxyRuntime } from './haproxy/runtime.js';
 import {

@@ -5,7 +5,7 @@
  * state survives a failed call.
  */
 import net from 'node:net';
-import { QrError } from '../../../errors.js';
+import { QrError } from '../../../util/errors.js';
 
 export type RuntimeAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 

@@ -1,4 +1,4 @@
-import type { StepName } from './journal.js';
+import type { StepName } from './record.js';
 
 /** Where progress goes: a live view on a TTY, structured events off it, both in tests. */
 export interface Reporter {

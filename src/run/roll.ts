@@ -4,13 +4,13 @@
  * every node is prechecked before any of them changes; waves run one after another.
  */
 import { hostname } from 'node:os';
-import { lbTargetOf, type NodeTarget, type RunEnv, type Step, type StepContext } from './context.js';
-import { ExitCode, QrError, RefusedError } from './errors.js';
+import { lbTargetOf, type NodeTarget, type RunEnv, type Step, type StepContext } from '../steps/context.js';
+import { ExitCode, QrError, RefusedError } from '../util/errors.js';
 import { Journal, type JournalData, type NodeRecord, type StepName, configDigest, configDigests, emptyNodeRecord } from './journal.js';
 import { LEASE_NAME, LeaseKeeper } from './lease.js';
 import { type NodeOutcome, runPipeline } from './pipeline.js';
-import { sleep } from './clients/http.js';
-import { revalidateWave } from './waves.js';
+import { sleep } from '../util/sleep.js';
+import { revalidateWave } from '../cluster/waves.js';
 
 export interface RollPlan {
   command: string;
@@ -62,7 +62,12 @@ export function newJournal(env: RunEnv, plan: RollPlan, stateDir: string): Journ
  * is taken after the first wave's prechecks, just before the first change, and
  * released in every outcome.
  */
-export async function roll(env: RunEnv, plan: RollPlan, steps: readonly Step[], resume?: { from: Map<string, StepName | 'done'> }): Promise<RollOutcome> {
+/** The run's environment plus its journal (none for a dry run). */
+export interface RollEnv extends RunEnv {
+  journal: Journal | undefined;
+}
+
+export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[], resume?: { from: Map<string, StepName | 'done'> }): Promise<RollOutcome> {
   const dry = env.options.dryRun;
   const journal = env.journal;
   const lease = new LeaseKeeper(env.cp, env.config.lease.ttl, env.log, env.stop);

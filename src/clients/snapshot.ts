@@ -12,10 +12,10 @@
  * A failed read is not kept: the step that needs it reads again and reports the
  * failure in its own words.
  */
-import type { LbAdapter, LbCallCtl, LbTarget, MemberStatus } from './adapters/lb/types.js';
-import { ControlPlaneClient } from './clients/control-plane.js';
-import { type CallCtl, RuntimeClient } from './clients/runtime.js';
-import type { ClusterState, CpStatus, LeaseInfo, NodeInfo, Prg, Readiness } from './clients/schemas.js';
+import type { LbAdapter, LbCallCtl, LbTarget, MemberStatus } from '../adapters/lb/types.js';
+import { ControlPlaneClient } from './control-plane.js';
+import { type CallCtl, RuntimeClient } from './runtime.js';
+import type { ClusterState, CpStatus, LeaseInfo, NodeInfo, Prg, Readiness } from './schemas.js';
 
 /** Memoizes a promise per key; a rejected one is forgotten so the next caller retries. */
 class Memo {

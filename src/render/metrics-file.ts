@@ -16,9 +16,9 @@
  * Every series is written for every node of the plan from the first write on, so a
  * dashboard sees a 0 → 1 edge rather than a series appearing.
  */
-import { writeFileAtomic } from './journal.js';
-import { STEP_NAMES, type StepName } from './journal.js';
-import type { Reporter } from './reporter.js';
+import { writeFileAtomic } from '../run/journal.js';
+import { STEP_NAMES, type StepName } from '../run/journal.js';
+import type { Reporter } from '../steps/reporter.js';
 
 export const PHASES = ['pending', ...STEP_NAMES, 'done', 'skipped', 'failed', 'interrupted'] as const;
 export type Phase = (typeof PHASES)[number];

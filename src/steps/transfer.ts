@@ -5,11 +5,11 @@
  * and grown back on success. Completion is what the CP shows, not what it accepted:
  * the wait ends when the node leads no PRG.
  */
-import { HttpError, StepError } from './errors.js';
-import type { ControlPlaneClient } from './clients/control-plane.js';
-import { isConflict } from './clients/control-plane.js';
-import type { StopController } from './stop.js';
-import { waitFor } from './wait.js';
+import { HttpError, StepError } from '../util/errors.js';
+import type { ControlPlaneClient } from '../clients/control-plane.js';
+import { isConflict } from '../clients/control-plane.js';
+import type { StopController } from '../util/stop.js';
+import { waitFor } from '../util/wait.js';
 
 export interface TransferOptions {
   node: string;

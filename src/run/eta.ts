@@ -11,7 +11,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { journalSchema, STEP_NAMES, type StepName } from '../journal.js';
+import { journalSchema, STEP_NAMES, type StepName } from './journal.js';
 
 export type EstimateSource = 'history' | 'config' | 'default';
 

@@ -6,37 +6,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import type { Config } from './config/schema.js';
-import { UsageError } from './errors.js';
+import type { Config } from '../config/schema.js';
+import { UsageError } from '../util/errors.js';
+import { nodeRecord, type NodeRecord } from '../steps/record.js';
 
-export const STEP_NAMES = ['precheck', 'leader-transfer', 'drain', 'quiesce', 'restart', 'readmit', 'postcheck'] as const;
-export type StepName = (typeof STEP_NAMES)[number];
-
-const stepRecord = z.object({
-  started_at: z.string(),
-  ended_at: z.string().nullable(),
-  outcome: z.enum(['running', 'done', 'failed', 'skipped']),
-  summary: z.string().optional(),
-  duration_ms: z.number().optional(),
-});
-
-const nodeRecord = z.object({
-  status: z.enum(['pending', 'running', 'done', 'failed', 'skipped', 'interrupted']),
-  /** The step running or last reached. */
-  step: z.enum(STEP_NAMES).nullable(),
-  steps: z.record(z.string(), stepRecord),
-  boot_id_before: z.string().nullable(),
-  boot_id_after: z.string().nullable(),
-  /** Cluster-wide active sessions just before the drain (postcheck recovery baseline). */
-  sessions_before: z.number().nullable(),
-  /** When the LB member left service (quiesce grace counts from here). */
-  lb_out_at: z.string().nullable(),
-  /** The restart command's pid and start time: a resumed run waits for an orphaned command instead of running it twice. */
-  restart_pid: z.number().int().nullable().default(null),
-  restart_started_at: z.string().nullable().default(null),
-  error: z.string().nullable(),
-});
-export type NodeRecord = z.infer<typeof nodeRecord>;
+export { STEP_NAMES, emptyNodeRecord, type StepName, type NodeRecord } from '../steps/record.js';
 
 export const journalSchema = z.object({
   version: z.literal(1),
@@ -86,20 +60,6 @@ export function configDigests(config: Config): Record<string, string> {
   return Object.fromEntries(Object.entries(relevantParts(config)).map(([k, v]) => [k, hash(v)]));
 }
 
-export function emptyNodeRecord(): NodeRecord {
-  return {
-    status: 'pending',
-    step: null,
-    steps: {},
-    boot_id_before: null,
-    boot_id_after: null,
-    sessions_before: null,
-    lb_out_at: null,
-    restart_pid: null,
-    restart_started_at: null,
-    error: null,
-  };
-}
 
 /** Writes `data` to `file` so that a reader sees the old or the new content, never half. */
 export function writeFileAtomic(file: string, data: string): void {

@@ -20,8 +20,8 @@
  * Cost: the conflict graph comes from each PRG's replica list (O(Σ replicas²)), the
  * quorum checks only look at the PRGs of the node being placed (index node → PRGs).
  */
-import type { Prg } from './clients/schemas.js';
-import { RefusedError } from './errors.js';
+import type { Prg } from '../clients/schemas.js';
+import { RefusedError } from '../util/errors.js';
 import { checkQuorumWithout, compareIds, describeBlockers, quorumNeeded, type QuorumVerdict } from './quorum.js';
 
 export interface WaveNode {

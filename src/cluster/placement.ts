@@ -12,7 +12,7 @@
  *
  * Order: by PRG id, then kind (`same_node`, `same_rack`, `unknown_node`), then `where`.
  */
-import type { ClusterNode, Prg } from './clients/schemas.js';
+import type { ClusterNode, Prg } from '../clients/schemas.js';
 import { compareIds } from './quorum.js';
 
 export type PlacementPolicy = 'one_replica_per_node' | 'one_replica_per_rack';

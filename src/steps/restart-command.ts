@@ -5,8 +5,8 @@
  */
 import type { Logger } from 'pino';
 import type { NodeTarget } from './context.js';
-import { StepError } from './errors.js';
-import { CommandError, displayArgv, runArgv, substitute } from './run-argv.js';
+import { StepError } from '../util/errors.js';
+import { CommandError, displayArgv, runArgv, substitute } from '../util/run-argv.js';
 
 export function restartArgv(template: readonly string[], node: NodeTarget): string[] {
   if (!URL.canParse(node.adminUrl)) {

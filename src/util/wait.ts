@@ -2,7 +2,7 @@
  * Closed-loop waiting: ask the cluster, and stop the moment it says so. Polls start
  * fast and back off gently, so a wait costs at most a fraction of what it waited.
  */
-import { sleep } from './clients/http.js';
+import { sleep } from './sleep.js';
 import type { StopController } from './stop.js';
 
 export interface WaitOptions {

@@ -6,7 +6,7 @@
  * `lagging`, `replaying` and `down` ones do not. A PRG without a leader or in strict
  * fallback is not safe to disturb either.
  */
-import type { Prg, Replica } from './clients/schemas.js';
+import type { Prg, Replica } from '../clients/schemas.js';
 
 export interface UnavailableReplica {
   node: string;

@@ -4,20 +4,17 @@
  * node's journal record.
  */
 import type { Logger } from 'pino';
-import type { LbAdapter, LbTarget } from './adapters/lb/types.js';
-import type { ControlPlaneClient } from './clients/control-plane.js';
-import type { RuntimeClient } from './clients/runtime.js';
-import type { Config } from './config/schema.js';
-import type { Journal, NodeRecord, StepName } from './journal.js';
+import type { LbAdapter, LbTarget } from '../adapters/lb/types.js';
+import type { ControlPlaneClient } from '../clients/control-plane.js';
+import type { RuntimeClient } from '../clients/runtime.js';
+import type { Config } from '../config/schema.js';
+import type { NodeRecord, StepName } from './record.js';
 import type { Reporter } from './reporter.js';
-import type { StopController } from './stop.js';
+import type { StopController } from '../util/stop.js';
+import type { NodeTarget } from '../cluster/targets.js';
 
-export interface NodeTarget {
-  id: string;
-  adminUrl: string;
-  lbMember: string;
-  rack: string;
-}
+export type { NodeTarget };
+
 
 export interface RunOptions {
   dryRun: boolean;
@@ -45,7 +42,6 @@ export interface RunEnv extends ClusterAccess {
   startedAt: number;
   config: Config;
   options: RunOptions;
-  journal: Journal | undefined;
 }
 
 export interface StepContext {

@@ -2,10 +2,10 @@
  * Runs the steps of one node in order, journals each boundary, and stops safely:
  * a stop request is honoured between steps and inside waits that are safe points.
  */
-import type { Step, StepContext, StepResult } from './context.js';
-import { InterruptedError, QrError, StepError, messageOf } from './errors.js';
+import type { Step, StepContext, StepResult } from '../steps/context.js';
+import { InterruptedError, QrError, StepError, messageOf } from '../util/errors.js';
 import type { NodeRecord, StepName } from './journal.js';
-import { isStop } from './stop.js';
+import { isStop } from '../util/stop.js';
 
 export interface StepReport {
   step: StepName;

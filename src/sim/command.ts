@@ -2,10 +2,10 @@
 // (the restart command of the generated config), set faults, show status.
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { control, runningSim, startDetached, stopRunning } from '../sim/cli-support.js';
-import { HAPROXY_INSTALL_HINT, findHaproxy } from '../sim/haproxy.js';
-import { appliesTo, parseFaultArgs } from '../sim/faults.js';
-import type { Faults, SimOptions } from '../sim/types.js';
+import { control, runningSim, startDetached, stopRunning } from './cli-support.js';
+import { HAPROXY_INSTALL_HINT, findHaproxy } from './haproxy.js';
+import { appliesTo, parseFaultArgs } from './faults.js';
+import type { Faults, SimOptions } from './types.js';
 
 const out = (s: string): void => {
   process.stdout.write(s + '\n');

@@ -4,10 +4,10 @@
  * lease asks the run to stop at its next safe point.
  */
 import type { Logger } from 'pino';
-import type { ControlPlaneClient } from './clients/control-plane.js';
-import { isConflict } from './clients/control-plane.js';
-import { HttpError, LeaseHeldError } from './errors.js';
-import type { StopController } from './stop.js';
+import type { ControlPlaneClient } from '../clients/control-plane.js';
+import { isConflict } from '../clients/control-plane.js';
+import { HttpError, LeaseHeldError } from '../util/errors.js';
+import type { StopController } from '../util/stop.js';
 
 export const LEASE_NAME = 'rolling-restart';
 
