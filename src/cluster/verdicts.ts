@@ -1,5 +1,23 @@
 /** One definition of each verdict about the cluster, shared by the prechecks, the plan and `status`. */
-import type { ClusterState, Readiness } from '../clients/schemas.js';
+import type { ClusterState, CpStatus, Readiness } from '../clients/schemas.js';
+
+/**
+ * The contract's rule for "the CP is healthy": its `/readyz` answered 200. The plan,
+ * the precheck and `status` all judge by this answer, never by `cluster/state`'s
+ * `cp.healthy` alone, so a plan cannot pass what the precheck then refuses.
+ */
+export interface CpVerdict {
+  healthy: boolean;
+  /** "leader cp-1, term 7" plus the unhealthy members, for messages. */
+  detail: string;
+  unhealthyMembers: string[];
+}
+
+export function cpVerdict(readyz: { ok: boolean; cp: CpStatus }): CpVerdict {
+  const unhealthyMembers = readyz.cp.members.filter((m) => !m.healthy).map((m) => m.id);
+  const detail = `leader ${readyz.cp.leader ?? 'none'}, term ${readyz.cp.term}${unhealthyMembers.length ? `, unhealthy members: ${unhealthyMembers.join(', ')}` : ''}`;
+  return { healthy: readyz.ok, detail, unhealthyMembers };
+}
 
 /** Cluster-wide active MQTT sessions over the nodes that answered. */
 export function totalSessions(readiness: Map<string, Readiness | Error>): number {

@@ -4,7 +4,7 @@
  * it, the LB answers, and the other nodes can take the node's sessions.
  */
 import { activeSessions, spareCapacity } from '../cluster/verdicts.js';
-import { prgReadyRatio, totalSessions } from '../cluster/verdicts.js';
+import { cpVerdict, prgReadyRatio, totalSessions } from '../cluster/verdicts.js';
 import { readinessOfAll } from './readiness.js';
 import type { Step, StepContext, StepResult } from './context.js';
 import { RefusedError } from '../util/errors.js';
@@ -17,10 +17,10 @@ async function precheck(ctx: StepContext): Promise<StepResult> {
   const next = `fix the cause, then run the same command again`;
 
   const cpReady = await cp.readyz();
-  if (!cpReady.ok) {
-    const sick = cpReady.cp.members.filter((m) => !m.healthy).map((m) => m.id);
+  const cpState = cpVerdict(cpReady);
+  if (!cpState.healthy) {
     throw new RefusedError(
-      `precheck refused ${node.id}: the control plane is not healthy (leader: ${cpReady.cp.leader ?? 'none'}, term ${cpReady.cp.term}${sick.length ? `, unhealthy members: ${sick.join(', ')}` : ''}); nothing was changed.`,
+      `precheck refused ${node.id}: the control plane is not healthy (${cpState.detail}); nothing was changed.`,
       { node: node.id, step: 'precheck', next, evidence: { cp: cpReady.cp } },
     );
   }
