@@ -140,7 +140,8 @@ export function asQrError(err: unknown, ctx: InternalContext = {}): QrError {
   const message =
     `${where}a bug in quantum-roll (${what}); this is not a problem of the cluster: please report it ` +
     `with the log (--log-level debug has the stack).${after}`;
-  ctx.log?.debug({ event: 'internal_error', node: ctx.node, step: ctx.step, stack: (err as Error)?.stack ?? String(err) }, message);
+  // A step's logger already names its node and step.
+  ctx.log?.debug({ event: 'internal_error', stack: (err as Error)?.stack ?? String(err) }, message);
   return new InternalError(message, { node: ctx.node, step: ctx.step, next }, { cause: err });
 }
 
