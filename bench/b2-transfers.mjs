@@ -34,12 +34,13 @@ async function defaults() {
 
 async function inProcess({ concurrency, batchMaxParallel, faults }) {
   const { ControlPlaneClient } = await dist('clients/control-plane.js');
-  const { createDispatcher } = await dist('clients/http.js');
+  const { createDispatcher } = await dist('clients/dispatcher.js');
   const { transferLeadersAway } = await dist('steps/transfer.js');
   const c = await cluster(faults);
   try {
     // The CLI's CP client: one keep-alive pool of up to 128 connections (commands/session.ts).
-    const cp = new ControlPlaneClient({ baseUrl: c.sim.cpUrl, dispatcher: createDispatcher({}, 128), requestTimeoutMs: 10_000, retryBudgetMs: 10_000 });
+    const pool = createDispatcher({}, 128);
+    const cp = new ControlPlaneClient({ baseUrl: c.sim.cpUrl, dispatcher: pool, requestTimeoutMs: 10_000, retryBudgetMs: 10_000 });
     const led = (await cp.listPrgs({ leader: 'node-1' })).length;
     if (led !== LED) throw new Error(`node-1 leads ${led} PRGs, expected ${LED}`);
     const simCpu0 = await c.sim.cpuMs();
@@ -49,7 +50,7 @@ async function inProcess({ concurrency, batchMaxParallel, faults }) {
     const t1 = now();
     const cpu = process.cpuUsage(cpu0);
     const simCpu = (await c.sim.cpuMs()) - simCpu0;
-    await cp.http.close();
+    await pool.close();
     const calls = (await c.sim.calls()).filter((x) => x.t >= t0 && x.t <= t1);
     const posts = calls.filter((x) => x.method === 'POST' && x.path.includes('/leader-transfer'));
     return {

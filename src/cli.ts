@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import type { GlobalOptions } from './commands/session.js';
-import { ExitCode, QrError, exitCodeOf, messageOf } from './util/errors.js';
+import { ExitCode, type QrError, asQrError, errorDocument, errorText } from './util/errors.js';
 
 type Action = (opts: GlobalOptions, ...args: never[]) => Promise<number>;
 
@@ -23,7 +23,7 @@ function common(cmd: Command, changing = true): Command {
   return cmd;
 }
 
-/** Runs an action and maps its outcome to the exit code; the one place errors become exits. */
+/** Runs an action and maps its outcome to the exit code (errors through reportError, like main's). */
 function wire(load: () => Promise<Action>) {
   return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
@@ -34,25 +34,37 @@ function wire(load: () => Promise<Action>) {
       const action = await load();
       code = await action(opts, ...(positional as never[]));
     } catch (err) {
-      code = reportError(err, opts.json === true);
+      code = await reportError(err, opts.json === true, opts.logLevel);
     }
     await flushAndExit(code);
   };
 }
 
-export function reportError(err: unknown, json: boolean): number {
-  const code = exitCodeOf(err);
-  const details = err instanceof QrError ? err.details : {};
-  if (json) {
-    process.stdout.write(
-      `${JSON.stringify({ ok: false, exit_code: code, error: { message: messageOf(err), kind: (err as Error)?.name, ...details } })}\n`,
-    );
-  } else {
-    process.stderr.write(`quantum-roll: ${messageOf(err)}\n`);
-    if (details.next) process.stderr.write(`  next: ${details.next}\n`);
-    if (!(err instanceof QrError) && process.env.QUANTUM_ROLL_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
-  }
-  return code;
+/**
+ * The top-level handler: an error becomes its JSON document or stderr lines (one mapping,
+ * util/errors.ts) and its exit code. Anything not a QrError is a bug in quantum-roll
+ * (InternalError); its stack goes to the log at debug level.
+ */
+export async function reportError(err: unknown, json: boolean, logLevel = argvLogLevel()): Promise<number> {
+  const qr = asQrError(err);
+  if (qr !== err) await logStack(qr, logLevel);
+  if (json) process.stdout.write(`${JSON.stringify(errorDocument(qr))}\n`);
+  else process.stderr.write(errorText(qr));
+  return qr.exitCode;
+}
+
+/** `--log-level` as given on the command line, for failures before commander parsed it. */
+function argvLogLevel(): string | undefined {
+  const i = process.argv.indexOf('--log-level');
+  return i > 0 ? process.argv[i + 1] : process.argv.find((a) => a.startsWith('--log-level='))?.slice(12);
+}
+
+/** Writes an internal error's stack as a debug event (pino loads only when one happens). */
+async function logStack(qr: QrError, level: string | undefined): Promise<void> {
+  const { LOG_LEVELS, createLogger } = await import('./util/log.js');
+  const valid = (LOG_LEVELS as readonly string[]).includes(level ?? '') ? (level as (typeof LOG_LEVELS)[number]) : 'warn';
+  const cause = qr.cause as Error | undefined;
+  createLogger(valid).debug({ event: 'internal_error', stack: cause?.stack ?? String(cause) }, qr.message);
 }
 
 async function flushAndExit(code: number): Promise<never> {
@@ -135,7 +147,7 @@ async function main(): Promise<void> {
       await sim.parseAsync(process.argv.slice(3), { from: 'user' });
     } catch (err) {
       if (err instanceof CommanderError) await flushAndExit(err.exitCode === 0 ? 0 : ExitCode.usage);
-      await flushAndExit(reportError(err, argvJson));
+      await flushAndExit(await reportError(err, argvJson));
     }
     return;
   }
@@ -147,7 +159,7 @@ async function main(): Promise<void> {
       if (argvJson) process.stdout.write(`${JSON.stringify({ ok: false, exit_code: ExitCode.usage, error: { message: err.message } })}\n`);
       await flushAndExit(ExitCode.usage);
     }
-    await flushAndExit(reportError(err, argvJson));
+    await flushAndExit(await reportError(err, argvJson));
   }
 }
 

@@ -19,7 +19,6 @@ import {
   leaseInfoSchema,
   leaseSchema,
   prgPageSchema,
-  prgSchema,
 } from './schemas.js';
 
 export type TransferTarget = { to: string } | { exclude: string[] };
@@ -27,8 +26,8 @@ export type TransferTarget = { to: string } | { exclude: string[] };
 /** ControlPlaneRaft: membership, PRG placement and leadership, maintenance leases. */
 export class ControlPlaneClient {
   readonly http: HttpClient;
-  constructor(opts: Omit<HttpOptions, 'system'>) {
-    this.http = new HttpClient({ ...opts, system: 'control plane' });
+  constructor(opts: Omit<HttpOptions, 'system' | 'configKey'>) {
+    this.http = new HttpClient({ ...opts, system: 'control plane', configKey: 'control_plane' });
   }
 
   /** CP `/readyz`: a 503 with the cp body is a verdict ("not healthy"), not an error. */
@@ -64,10 +63,6 @@ export class ControlPlaneClient {
       seen.add(next);
       cursor = next;
     }
-  }
-
-  async prg(id: string, ctl: CallCtl = {}): Promise<Prg> {
-    return (await this.http.call('GET', `/v1/prgs/${encodeURIComponent(id)}`, { schema: prgSchema, ...ctl })).data;
   }
 
   async transferLeader(id: string, target: TransferTarget, ctl: CallCtl = {}): Promise<LeaderTransfer> {

@@ -2,50 +2,16 @@
  * One HTTP client per API: base URL, TLS, bearer token, request ids, bounded retry
  * of transient failures, a size cap, and a zod parse of every answer at the boundary.
  */
-import { sleep } from '../util/sleep.js';
-import { readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { isIP } from 'node:net';
-import tls from 'node:tls';
 import pRetry, { AbortError } from 'p-retry';
-import type { Agent, Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { z } from 'zod';
-import { HttpError, ProtocolError, QrError } from '../util/errors.js';
+import { HttpError, ProtocolError, type QrError } from '../util/errors.js';
 import type { AccessConfig } from '../config/schema.js';
-import { tokenAllowed } from '../config/load.js';
-import { securityWarning } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
+import { type ConfigKey, clientToken, createDispatcher } from './dispatcher.js';
 import { errorBodySchema } from './schemas.js';
-
-const RAW_TEXT = z.string();
-
-type RequestOptions = Omit<Dispatcher.RequestOptions, 'origin' | 'path'> & { dispatcher: Dispatcher };
-
-/**
- * The two parts of undici this client uses: Agent and the request API. undici's package
- * entry loads all of it (fetch, websockets, caches, mocks: ~160 ms of CPU at every CLI
- * start on the bench machine); these two modules cost about a third of that. Falls back
- * to the package entry should a release move them.
- */
-const undici = ((): { Agent: typeof Agent; request: (url: string, opts: RequestOptions) => Promise<Dispatcher.ResponseData> } => {
-  const require = createRequire(import.meta.url);
-  try {
-    const AgentClass = require('undici/lib/dispatcher/agent.js') as typeof Agent;
-    const apiRequest = require('undici/lib/api/api-request.js') as (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
-    if (typeof AgentClass === 'function' && typeof apiRequest === 'function') {
-      return {
-        Agent: AgentClass,
-        request: (url, { dispatcher, ...opts }) => {
-          const u = new URL(url);
-          return apiRequest.call(dispatcher, { ...opts, origin: u.origin, path: `${u.pathname}${u.search}` } as Dispatcher.RequestOptions);
-        },
-      };
-    }
-  } catch {
-    // a different undici layout: use the package entry
-  }
-  const full = require('undici') as typeof import('undici');
-  return { Agent: full.Agent, request: (url, opts) => full.request(url, opts) };
-})();
+import { CLOSED_CODES, errCode, isKnownTlsCode, probeTls, tlsFailure } from './tls-diagnosis.js';
+import { undici } from './undici.js';
 
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
@@ -53,6 +19,8 @@ export interface HttpOptions {
   baseUrl: string;
   /** Which system this is, for messages: "control plane", "node node-3", "LB". */
   system: string;
+  /** The config section the settings come from, named in messages (`control_plane.ca_file`). */
+  configKey: ConfigKey;
   access?: AccessConfig;
   dispatcher?: Dispatcher;
   requestTimeoutMs?: number;
@@ -74,8 +42,6 @@ export interface CallOptions<S extends z.ZodType> {
   signal?: AbortSignal;
   /** Set false for calls that must not be repeated blindly. Default: retry 503 and connection errors. */
   retry?: boolean;
-  /** Return the body text as is instead of JSON. */
-  raw?: boolean;
 }
 
 export interface Answer<T> {
@@ -83,203 +49,16 @@ export interface Answer<T> {
   data: T;
 }
 
-/** Builds an undici Agent with the TLS settings of one system (keep-alive, bounded connections). */
-export function createDispatcher(access: AccessConfig = {}, connections = 64): Agent {
-  const read = (f?: string) => (f ? readFileSync(f) : undefined);
-  return new undici.Agent({
-    connections,
-    keepAliveTimeout: 10_000,
-    pipelining: 1,
-    connect: {
-      ca: read(access.ca_file),
-      cert: read(access.cert_file),
-      key: read(access.key_file),
-      rejectUnauthorized: access.insecure_skip_verify !== true,
-      minVersion: 'TLSv1.2',
-    },
-  });
-}
-
-export function readToken(access: AccessConfig | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (!access) return undefined;
-  if (access.token_env) return env[access.token_env]?.trim() || undefined;
-  if (access.token_file) {
-    warnIfExposed(access.token_file);
-    return readFileSync(access.token_file, 'utf8').trim() || undefined;
-  }
-  return undefined;
-}
-
-/** A token file that group or others may read gets a warning (like ssh does for keys). */
-export function warnIfExposed(file: string): void {
-  let mode: number;
-  try {
-    mode = statSync(file).mode;
-  } catch {
-    return;
-  }
-  if ((mode & 0o077) !== 0) {
-    securityWarning(
-      `token_file:${file}`,
-      `token file ${file} is readable or writable by group/others (mode ${(mode & 0o777).toString(8).padStart(3, '0')}); restrict it: chmod 600 ${file}`,
-      { file, mode: (mode & 0o777).toString(8) },
-    );
-  }
-}
-
-/** The config section an HttpClient's settings come from, for messages. */
-function configKeyOf(system: string): string {
-  if (system === 'control plane') return 'control_plane';
-  if (system === 'LB') return 'lb';
-  return 'node_api';
-}
-
-/** Whether this system is configured for TLS (so a plain-http endpoint would be a downgrade). */
-function wantsTls(a: AccessConfig | undefined): boolean {
-  return Boolean(a && (a.ca_file || a.cert_file || a.key_file || a.insecure_skip_verify));
-}
-
 /** A URL for messages and logs: the `token` query parameter (lease token) is never shown. */
 export function displayUrl(url: string): string {
   return url.replace(/([?&]token=)[^&#]*/g, '$1[redacted]');
 }
 
+/** Failures worth another attempt: the connection was refused, reset or timed out. */
 const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
+  ...['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'],
+  ...['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'],
 ]);
-
-/** Which TLS check failed, what it means, and which setting fixes it ("ca": `ca_file`; "cert": `cert_file`/`key_file`). */
-interface TlsReason {
-  check: string;
-  text: string;
-  fix?: 'ca' | 'cert';
-}
-
-const unknownCa = (text: string): TlsReason => ({ check: 'unknown CA', text, fix: 'ca' });
-const notTls: TlsReason = { check: 'not TLS', text: 'the endpoint does not speak TLS (is it plain http?)' };
-
-const TLS_REASONS: Record<string, TlsReason> = {
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: unknownCa('the server certificate is not signed by a trusted CA'),
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: unknownCa('the server certificate is not signed by a trusted CA'),
-  UNABLE_TO_GET_ISSUER_CERT: unknownCa('the issuer of the server certificate is not trusted'),
-  SELF_SIGNED_CERT_IN_CHAIN: unknownCa('the server certificate chain ends in a CA that is not trusted'),
-  DEPTH_ZERO_SELF_SIGNED_CERT: unknownCa('the server certificate is self-signed and not trusted'),
-  CERT_SIGNATURE_FAILURE: unknownCa('the server certificate signature does not verify'),
-  ERR_TLS_CERT_ALTNAME_INVALID: { check: 'name mismatch', text: 'the server certificate is not valid for this host name' },
-  CERT_HAS_EXPIRED: { check: 'expired', text: 'the server certificate has expired' },
-  CERT_NOT_YET_VALID: { check: 'not yet valid', text: 'the server certificate is not valid yet (check the clocks)' },
-  CERT_REVOKED: { check: 'revoked', text: 'the server certificate has been revoked' },
-  INVALID_PURPOSE: { check: 'wrong purpose', text: 'the server certificate is not meant for TLS server authentication' },
-  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: { check: 'client certificate required', text: 'the server requires a client certificate (mTLS)', fix: 'cert' },
-  ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: {
-    check: 'handshake refused',
-    text: 'the server refused the TLS handshake (it may require a client certificate, or share no cipher)',
-    fix: 'cert',
-  },
-  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: { check: 'client certificate rejected', text: 'the server rejected the client certificate', fix: 'cert' },
-  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: { check: 'client certificate rejected', text: 'the server rejected the client certificate', fix: 'cert' },
-  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: { check: 'client certificate expired', text: 'the server says the client certificate has expired', fix: 'cert' },
-  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: {
-    check: 'client certificate untrusted',
-    text: 'the server does not trust the CA of the client certificate',
-    fix: 'cert',
-  },
-  ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: { check: 'protocol version', text: 'no TLS version in common (quantum-roll requires TLS 1.2 or newer)' },
-  ERR_SSL_UNSUPPORTED_PROTOCOL: { check: 'protocol version', text: 'no TLS version in common (quantum-roll requires TLS 1.2 or newer)' },
-  ERR_SSL_WRONG_VERSION_NUMBER: notTls,
-  ERR_SSL_PACKET_LENGTH_TOO_LONG: notTls,
-  ERR_OSSL_X509_KEY_VALUES_MISMATCH: { check: 'client key', text: 'the client certificate and key do not match', fix: 'cert' },
-  SPEAKS_TLS: { check: 'plain http to a TLS port', text: 'the endpoint speaks TLS but the URL is http:// (use https://)' },
-  EPROTO: { check: 'handshake', text: 'the TLS handshake failed' },
-};
-
-/** "(host 127.0.0.1; the certificate is for DNS:wrong.example)" from a name-mismatch error. */
-function altnameDetail(err: unknown, origin: string): string {
-  let e: unknown = err;
-  while (e && (e as { code?: unknown }).code !== 'ERR_TLS_CERT_ALTNAME_INVALID') e = (e as { cause?: unknown }).cause;
-  const x = (e ?? err) as { host?: unknown; cert?: { subjectaltname?: unknown; subject?: { CN?: unknown } } };
-  const host = typeof x.host === 'string' ? x.host : new URL(origin).hostname;
-  const san = x.cert?.subjectaltname;
-  const cn = x.cert?.subject?.CN;
-  const names = typeof san === 'string' && san ? san : typeof cn === 'string' ? `CN=${cn}` : 'no name';
-  return ` (host ${host}; the certificate is for ${names.slice(0, 300)})`;
-}
-
-/** Codes of a connection that closed before any HTTP answer: a TLS handshake of our own may tell why. */
-const CLOSED_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED']);
-
-/**
- * Diagnoses a connection closed without an answer. Under TLS 1.3 a server that refuses
- * the client certificate (missing, unknown CA) sends its alert only after the client
- * finished the handshake, so the HTTP client sees just "other side closed". A bare
- * handshake with the same settings (no request is sent) receives the alert and names
- * it. For an http:// URL it checks whether the port speaks TLS. Resolves to an error
- * code of {@link TLS_REASONS}, or undefined when nothing TLS-related is found.
- */
-export function probeTls(url: string, access: AccessConfig = {}, timeoutMs = 1_500): Promise<string | undefined> {
-  const u = new URL(url);
-  const https = u.protocol === 'https:';
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(u.port || (https ? 443 : 80));
-  return new Promise((resolve) => {
-    let done = false;
-    let socket: tls.TLSSocket | undefined;
-    const finish = (code: string | undefined) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket?.destroy();
-      resolve(code);
-    };
-    const timer = setTimeout(() => finish(undefined), timeoutMs);
-    try {
-      const read = (f?: string) => (f ? readFileSync(f) : undefined);
-      socket = tls.connect({
-        host,
-        port,
-        servername: isIP(host) ? undefined : host,
-        ALPNProtocols: ['http/1.1'],
-        minVersion: 'TLSv1.2',
-        ...(https
-          ? { ca: read(access.ca_file), cert: read(access.cert_file), key: read(access.key_file), rejectUnauthorized: access.insecure_skip_verify !== true }
-          : { rejectUnauthorized: false }),
-      });
-    } catch (err) {
-      finish(errCode(err));
-      return;
-    }
-    socket.on('error', (err) => finish(https ? errCode(err) : undefined));
-    socket.on('close', () => finish(undefined));
-    socket.on('secureConnect', () => {
-      if (!https) return finish('SPEAKS_TLS');
-      // A TLS 1.3 server's verdict on our certificate arrives just after the handshake.
-      setTimeout(() => finish(undefined), 300);
-    });
-  });
-}
-
-function errCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  // DOMExceptions (TimeoutError, AbortError) carry a numeric legacy code: their name says it.
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : (err as { name?: string } | undefined)?.name;
-}
 
 class Transient extends Error {
   constructor(
@@ -293,7 +72,9 @@ class Transient extends Error {
 export class HttpClient {
   readonly baseUrl: string;
   readonly system: string;
+  private readonly configKey: ConfigKey;
   private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
   private readonly retryBudgetMs: number;
@@ -307,27 +88,9 @@ export class HttpClient {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.system = opts.system;
     this.access = opts.access ?? {};
-    const key = configKeyOf(this.system);
-    if (this.baseUrl.startsWith('http:') && wantsTls(opts.access)) {
-      // The admin_url the CP reports (or a URL from config) is plain http while this system is set up for TLS: never downgrade.
-      throw new QrError(
-        `${this.system}: refusing plain http to ${this.baseUrl}: ${key} is configured for TLS (ca_file/cert_file/key_file/insecure_skip_verify), so the endpoint must be https://`,
-        { endpoint: this.baseUrl },
-      );
-    }
-    this.token = readToken(opts.access, opts.env);
-    if (this.token && !tokenAllowed(this.baseUrl)) {
-      throw new QrError(`${this.system}: refusing to send the ${key} bearer token to ${this.baseUrl} over plain http (use https://)`, {
-        endpoint: this.baseUrl,
-      });
-    }
-    if (opts.access?.insecure_skip_verify === true && this.baseUrl.startsWith('https:')) {
-      securityWarning(
-        `insecure:${key}`,
-        `TLS certificate verification is DISABLED for ${key} (insecure_skip_verify: true, first used for ${this.system} at ${this.baseUrl}): anyone on the network path can impersonate it${this.token ? ' and read its bearer token' : ''}. Use ca_file instead.`,
-        { config_key: `${key}.insecure_skip_verify`, endpoint: this.baseUrl },
-      );
-    }
+    this.configKey = opts.configKey;
+    this.token = clientToken(this.system, opts.configKey, this.baseUrl, opts.access, opts.env);
+    this.ownsDispatcher = opts.dispatcher === undefined;
     this.dispatcher = opts.dispatcher ?? createDispatcher(opts.access);
     this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.retryBudgetMs = opts.retryBudgetMs ?? 30_000;
@@ -335,8 +98,9 @@ export class HttpClient {
     this.prefix = opts.requestIdPrefix ?? 'qr';
   }
 
+  /** Closes the connection pool this client created; one passed in is its owner's to close. */
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    if (this.ownsDispatcher) await this.dispatcher.close();
   }
 
   url(path: string, query?: CallOptions<z.ZodType>['query']): string {
@@ -371,18 +135,7 @@ export class HttpClient {
     }
   }
 
-  /** A call whose answer is not JSON (Prometheus text). Same retry and error rules. */
-  async callText(method: string, path: string, ctl: { deadline?: number; signal?: AbortSignal } = {}): Promise<string> {
-    const r = await this.call(method, path, { schema: RAW_TEXT, ...ctl, raw: true });
-    return r.data;
-  }
-
-  private async once<S extends z.ZodType>(
-    method: string,
-    url: string,
-    opts: CallOptions<S>,
-    deadline: number,
-  ): Promise<Answer<z.infer<S>>> {
+  private async once<S extends z.ZodType>(method: string, url: string, opts: CallOptions<S>, deadline: number): Promise<Answer<z.infer<S>>> {
     const shown = displayUrl(url);
     const where = `${method} ${shown}`;
     const headers: Record<string, string> = {
@@ -442,7 +195,6 @@ export class HttpClient {
       const r = opts.schema.safeParse(undefined);
       if (r.success) return { status, data: r.data };
     }
-    if (opts.raw) return { status, data: text as z.infer<S> };
     const json = tryJson(text);
     if (json === undefined) {
       throw new AbortError(new ProtocolError(`${this.system}: invalid response from ${where}: body is not JSON`, { endpoint: shown }));
@@ -495,40 +247,17 @@ export class HttpClient {
     if (signal?.aborted) return new AbortError(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
     let code = errCode(err) ?? (err as Error).name;
     const shown = displayUrl(url);
-    const origin = new URL(url).origin;
     if (code && CLOSED_CODES.has(code) && Date.now() - this.lastProbe > 5_000) {
       // Closed before any answer: ask a bare TLS handshake why (mTLS refusals under TLS 1.3, TLS on an http:// URL).
       this.lastProbe = Date.now();
       const probed = await probeTls(url, this.access);
-      if (probed && TLS_REASONS[probed]) code = probed;
+      if (isKnownTlsCode(probed)) code = probed;
     }
-    const tls = code ? TLS_REASONS[code] : undefined;
-    if (tls || /certificate|SSL|TLS/i.test((err as Error).message ?? '')) {
-      const key = configKeyOf(this.system);
-      const r = tls ?? { check: 'handshake', text: this.scrub((err as Error).message) };
-      const detail = code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? altnameDetail(err, origin) : '';
-      const fix =
-        r.fix === 'ca'
-          ? `; set ${key}.ca_file to the CA that signed it`
-          : r.fix === 'cert'
-            ? `; ${this.access.cert_file ? 'check' : 'set'} ${key}.cert_file and ${key}.key_file`
-            : '';
-      return new AbortError(
-        new QrError(`${this.system}: TLS failure for ${origin}: ${r.check}: ${r.text}${detail}${fix} [${code}]`, {
-          endpoint: shown,
-          evidence: { tls_check: r.check, tls_code: code },
-        }, { cause: err }),
-      );
-    }
+    const tls = tlsFailure(err, code, url, { system: this.system, configKey: this.configKey, access: this.access, shown, scrub: (t) => this.scrub(t) });
+    if (tls) return new AbortError(tls);
     const timeout = code === 'TimeoutError' || code === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT';
-    const qr = new HttpError(
-      `${this.system}: ${where} ${timeout ? 'timed out' : `is unreachable (${code ?? this.scrub((err as Error).message)})`}`,
-      undefined,
-      code,
-      { endpoint: shown },
-      undefined,
-      { cause: err },
-    );
+    const what = timeout ? 'timed out' : `is unreachable (${code ?? this.scrub((err as Error).message)})`;
+    const qr = new HttpError(`${this.system}: ${where} ${what}`, undefined, code, { endpoint: shown }, undefined, { cause: err });
     if (timeout || (code && TRANSIENT_CODES.has(code))) return new Transient(qr);
     return new AbortError(qr);
   }

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { type HttpOptions, HttpClient } from './http.js';
 import {
   type DrainStatus,
@@ -6,8 +5,6 @@ import {
   type Readiness,
   disconnectAnswerSchema,
   drainStatusSchema,
-  listenerSchema,
-  livezSchema,
   nodeInfoSchema,
   readinessSchema,
 } from './schemas.js';
@@ -30,33 +27,19 @@ export class RuntimeClient {
   readonly http: HttpClient;
   constructor(
     readonly nodeId: string,
-    opts: Omit<HttpOptions, 'system'>,
+    opts: Omit<HttpOptions, 'system' | 'configKey'>,
   ) {
-    this.http = new HttpClient({ ...opts, system: `node ${nodeId}` });
+    this.http = new HttpClient({ ...opts, system: `node ${nodeId}`, configKey: 'node_api' });
   }
 
   get adminUrl(): string {
     return this.http.baseUrl;
   }
 
-  async livez(ctl: CallCtl = {}): Promise<boolean> {
-    const r = await this.http.call('GET', '/livez', { schema: livezSchema, ...ctl });
-    return r.data.status === 'ok';
-  }
-
   /** `/readyz`: 200 and 503 both carry the verdict. */
   async readyz(ctl: CallCtl = {}): Promise<Readiness> {
     const r = await this.http.call('GET', '/readyz', { schema: readinessSchema, answerStatuses: [503], ...ctl });
     return r.data;
-  }
-
-  async listener(name: string, ctl: CallCtl = {}): Promise<{ ok: boolean; listener: z.infer<typeof listenerSchema> }> {
-    const r = await this.http.call('GET', `/readyz/listeners/${encodeURIComponent(name)}`, {
-      schema: listenerSchema,
-      answerStatuses: [503],
-      ...ctl,
-    });
-    return { ok: r.status === 200, listener: r.data };
   }
 
   async node(ctl: CallCtl = {}): Promise<NodeInfo> {
@@ -78,11 +61,5 @@ export class RuntimeClient {
   async disconnect(req: DisconnectRequest, ctl: CallCtl = {}): Promise<number> {
     const r = await this.http.call('POST', '/v1/sessions/disconnect', { schema: disconnectAnswerSchema, body: req, ...ctl });
     return r.data.requested;
-  }
-
-  async metrics(ctl: CallCtl = {}): Promise<string> {
-    // Prometheus text, not JSON: read it raw through the same client rules.
-    const r = await this.http.callText('GET', '/metrics', ctl);
-    return r;
   }
 }

@@ -50,8 +50,6 @@ export const readinessSchema = z.object({
 });
 export type Readiness = z.infer<typeof readinessSchema>;
 
-export const livezSchema = z.object({ status: z.string() });
-
 export const nodeInfoSchema = z.object({
   node_id: idSchema,
   version: z.string(),

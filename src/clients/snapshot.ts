@@ -37,7 +37,7 @@ type PrgFilter = { node?: string; leader?: string; limit?: number };
 export class SnapshotControlPlane extends ControlPlaneClient {
   private readonly memo = new Memo();
   private all: Prg[] | undefined;
-  private index: { byNode: Map<string, Prg[]>; byLeader: Map<string, Prg[]>; byId: Map<string, Prg> } | undefined;
+  private index: { byNode: Map<string, Prg[]>; byLeader: Map<string, Prg[]> } | undefined;
 
   override readyz(ctl: CallCtl = {}): Promise<{ ok: boolean; cp: CpStatus }> {
     return this.memo.get('readyz', () => super.readyz(ctl));
@@ -65,11 +65,6 @@ export class SnapshotControlPlane extends ControlPlaneClient {
     return this.memo.get(`prgs:${filter.node ?? ''}:${filter.leader ?? ''}`, () => super.listPrgs(filter, ctl));
   }
 
-  override async prg(id: string, ctl: CallCtl = {}): Promise<Prg> {
-    const known = this.all ? this.indexed().byId.get(id) : undefined;
-    return known ?? this.memo.get(`prg:${id}`, () => super.prg(id, ctl));
-  }
-
   private filtered(filter: PrgFilter): Prg[] {
     const ix = this.indexed();
     if (filter.node !== undefined && filter.leader !== undefined) {
@@ -83,14 +78,12 @@ export class SnapshotControlPlane extends ControlPlaneClient {
     if (this.index) return this.index;
     const byNode = new Map<string, Prg[]>();
     const byLeader = new Map<string, Prg[]>();
-    const byId = new Map<string, Prg>();
     const push = (m: Map<string, Prg[]>, k: string, p: Prg) => {
       const l = m.get(k);
       if (l) l.push(p);
       else m.set(k, [p]);
     };
     for (const p of this.all ?? []) {
-      byId.set(p.id, p);
       if (p.leader !== null) push(byLeader, p.leader, p);
       const reps = p.replicas;
       for (let i = 0; i < reps.length; i++) {
@@ -101,7 +94,7 @@ export class SnapshotControlPlane extends ControlPlaneClient {
         if (!dup) push(byNode, node, p);
       }
     }
-    this.index = { byNode, byLeader, byId };
+    this.index = { byNode, byLeader };
     return this.index;
   }
 }
@@ -128,9 +121,6 @@ export function snapshotLb(lb: LbAdapter): LbAdapter {
     },
     get endpoint() {
       return lb.endpoint;
-    },
-    get observesLb() {
-      return lb.observesLb;
     },
     status: (t: LbTarget, ctl?: LbCallCtl): Promise<MemberStatus> => memo.get(`${t.node}\u0000${t.member}`, () => lb.status(t, ctl)),
     drain: (t, ctl) => lb.drain(t, ctl),

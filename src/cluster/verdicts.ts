@@ -1,5 +1,6 @@
 /** One definition of each verdict about the cluster, shared by the prechecks, the plan and `status`. */
-import type { ClusterState, CpStatus, Readiness } from '../clients/schemas.js';
+import type { ClusterNode, ClusterState, CpStatus, Prg, Readiness } from '../clients/schemas.js';
+import { type PlacementPolicy, type PlacementViolation, placementViolations } from './placement.js';
 
 /**
  * The contract's rule for "the CP is healthy": its `/readyz` answered 200. The plan,
@@ -48,4 +49,53 @@ export function spareCapacity(r: Readiness): number | undefined {
 /** True when the only thing keeping the node out of service is the drain flag. */
 export function readyButDrained(r: Readiness): boolean {
   return r.reasons.every((x) => x === 'draining');
+}
+
+/** The PRGs each node leads (ids, in listing order) and how many it hosts. */
+export interface PrgsPerNode {
+  led: Map<string, string[]>;
+  /** A PRG with two replicas on one node (a placement violation) is hosted there once. */
+  hosted: Map<string, number>;
+}
+
+/** Led and hosted PRGs per node, from one PRG listing: for status, the plan and the waves. */
+export function prgsPerNode(prgs: readonly Prg[]): PrgsPerNode {
+  const led = new Map<string, string[]>();
+  const hosted = new Map<string, number>();
+  for (const p of prgs) {
+    if (p.leader) {
+      const l = led.get(p.leader);
+      if (l) l.push(p.id);
+      else led.set(p.leader, [p.id]);
+    }
+    for (const n of new Set(p.replicas.map((r) => r.node))) hosted.set(n, (hosted.get(n) ?? 0) + 1);
+  }
+  return { led, hosted };
+}
+
+/**
+ * The cluster-wide PRG rule of the precheck and the postcheck: at least `minReadyRatio`
+ * of the PRGs ready and none in strict fallback (both from `prgs` of cluster/state).
+ */
+export function prgsHealthy(state: ClusterState, minReadyRatio: number): boolean {
+  return state.prgs.strict_fallback === 0 && prgReadyRatio(state) >= minReadyRatio;
+}
+
+/**
+ * The placement audit split in two: hard violations (`same_node`, `same_rack`: a restart
+ * or a rack failure takes several voters of one PRG down) and replicas on nodes the
+ * cluster state does not list (`unknown_node`: rack unknown, a note, not a violation).
+ */
+export function placementAudit(
+  prgs: readonly Prg[],
+  nodes: readonly ClusterNode[],
+  policy: PlacementPolicy,
+): { hard: PlacementViolation[]; unknownNodes: PlacementViolation[] } {
+  const all = placementViolations(prgs, nodes, policy);
+  return { hard: all.filter((v) => v.kind !== 'unknown_node'), unknownNodes: all.filter((v) => v.kind === 'unknown_node') };
+}
+
+/** The hard placement violations (see {@link placementAudit}). */
+export function hardPlacementViolations(prgs: readonly Prg[], nodes: readonly ClusterNode[], policy: PlacementPolicy): PlacementViolation[] {
+  return placementAudit(prgs, nodes, policy).hard;
 }

@@ -4,9 +4,9 @@
  * and racks involved. Exit 3 when any, 0 when clean. Read only.
  */
 import { ExitCode } from '../util/errors.js';
-import { placementViolations } from '../cluster/placement.js';
+import { placementAudit } from '../cluster/verdicts.js';
 import { compareIds } from '../cluster/quorum.js';
-import { table } from '../render/plan.js';
+import { table } from '../render/table.js';
 import { type GlobalOptions, openSession } from './session.js';
 
 export async function placementCheckAction(opts: GlobalOptions): Promise<number> {
@@ -14,9 +14,7 @@ export async function placementCheckAction(opts: GlobalOptions): Promise<number>
   try {
     const [state, prgs] = await Promise.all([s.cp.clusterState(), s.cp.listPrgs()]);
     const rackOf = new Map(state.nodes.map((n) => [n.id, n.rack]));
-    const all = placementViolations(prgs, state.nodes, state.placement.policy);
-    const violations = all.filter((v) => v.kind !== 'unknown_node');
-    const unknown = all.filter((v) => v.kind === 'unknown_node');
+    const { hard: violations, unknownNodes: unknown } = placementAudit(prgs, state.nodes, state.placement.policy);
     const code = violations.length ? ExitCode.refused : ExitCode.ok;
     const nodesInvolved = [...new Set(violations.flatMap((v) => v.nodes))].sort(compareIds);
     if (opts.json) {

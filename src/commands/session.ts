@@ -4,7 +4,7 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { ControlPlaneClient } from '../clients/control-plane.js';
-import { createDispatcher } from '../clients/http.js';
+import { createDispatcher } from '../clients/dispatcher.js';
 import { RuntimeClient } from '../clients/runtime.js';
 import { type LoadedConfig, loadConfig, tokenEnvNames } from '../config/load.js';
 import { type ClusterAccess, type NodeTarget, type RunOptions, lbTargetOf } from '../steps/context.js';
@@ -62,13 +62,15 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
   const { config } = loaded;
   // A dry run reads the cluster once and plans every node from that snapshot (src/clients/snapshot.ts).
   const dry = opts.dryRun === true;
+  // The session owns the connection pools it creates and closes them in close().
+  const cpDispatcher = createDispatcher(config.control_plane, 128);
   const cp = new (dry ? SnapshotControlPlane : ControlPlaneClient)({
     baseUrl: config.control_plane.url,
     access: config.control_plane,
     requestTimeoutMs: config.control_plane.request_timeout,
     // Transient failures (503, refused connections) are retried this long unless a step gives its own deadline.
     retryBudgetMs: Math.max(5_000, config.control_plane.request_timeout),
-    dispatcher: createDispatcher(config.control_plane, 128),
+    dispatcher: cpDispatcher,
   });
   const nodeDispatcher = createDispatcher(config.node_api, 16);
   const runtimes = new Map<string, RuntimeClient>();
@@ -129,8 +131,9 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
     },
     async close() {
       reporter.close();
+      // The LB adapter closes what it opened (the http adapter's pool, the HAProxy socket).
       await lb.close().catch(() => {});
-      await Promise.allSettled([cp.http.close(), nodeDispatcher.close()]);
+      await Promise.allSettled([cpDispatcher.close(), nodeDispatcher.close()]);
     },
   };
 }

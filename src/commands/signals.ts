@@ -1,3 +1,4 @@
+import { InterruptedError, errorDocument, errorText } from '../util/errors.js';
 import type { StopController } from '../util/stop.js';
 
 export interface HardExitInfo {
@@ -10,6 +11,8 @@ export interface HardExitInfo {
  * SIGINT/SIGTERM ask the run to stop at its next safe point; a second one exits at
  * once (the journal is always consistent: every write is atomic, and it keeps the
  * lease token, so `resume` takes the lease over instead of waiting for it to expire).
+ * That exit cannot wait for the top-level handler in cli.ts (the run is still inside
+ * its await), so it exits here, with the same error→JSON mapping (util/errors.ts).
  */
 export function installSignalHandlers(stop: StopController, onHardExit: () => void = () => {}, info: HardExitInfo = {}): () => void {
   let count = 0;
@@ -25,12 +28,10 @@ export function installSignalHandlers(stop: StopController, onHardExit: () => vo
       `${sig} received twice: exited at once, without waiting for a safe point. The node being worked on is left as it stood ` +
       `(the journal${info.journal ? ` ${info.journal}` : ''} says where; the maintenance lease is kept until it expires or resume takes it over). ` +
       `Run quantum-roll status to see it, then quantum-roll resume.`;
-    if (info.json) {
-      process.stdout.write(`${JSON.stringify({ ok: false, exit_code: 130, status: 'interrupted', error: { message, kind: 'InterruptedError', next: 'quantum-roll resume' } })}\n`);
-    } else {
-      process.stderr.write(`quantum-roll: ${message}\n`);
-    }
-    process.exit(130);
+    const err = new InterruptedError(message, { next: 'quantum-roll resume' });
+    if (info.json) process.stdout.write(`${JSON.stringify(errorDocument(err, { status: 'interrupted' }))}\n`);
+    else process.stderr.write(errorText(err));
+    process.exit(err.exitCode);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

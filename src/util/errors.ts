@@ -1,7 +1,13 @@
 /**
  * Errors are values with a cause the operator can act on. Each kind maps to one
- * exit code of cli.md; the top-level handler in cli.ts is the only place that
- * turns them into a process exit.
+ * exit code of cli.md, and {@link errorDocument} / {@link errorText} are the one
+ * mapping of an error to what the operator sees (the `--json` document, the stderr
+ * lines). Two places turn them into a process exit, both through that mapping: the
+ * top-level handler in cli.ts, and the second-signal exit in commands/signals.ts.
+ *
+ * Anything that is not a QrError (a TypeError, a RangeError) is a bug in quantum-roll,
+ * not a fact about the cluster: {@link asQrError} makes it an {@link InternalError}
+ * that says so, instead of "fix the cause, then resume".
  */
 export const ExitCode = {
   ok: 0,
@@ -95,6 +101,63 @@ export class HttpError extends QrError {
   ) {
     super(message, details, options);
   }
+}
+
+/**
+ * A bug in quantum-roll: something that is not a QrError (TypeError, RangeError …)
+ * escaped a step or a command. Exit 1. The message says it is a bug and, when it
+ * happened after changes began, what the node was left as and that resume finishes
+ * once fixed; the original error (and its stack) is the cause.
+ */
+export class InternalError extends QrError {}
+
+/** Where a non-QrError escaped, for {@link asQrError}'s message. */
+export interface InternalContext {
+  node?: string;
+  step?: string;
+  /** What the node was left as (pipeline's `leftAs`): said after changes began. */
+  left?: { text: string; changed: boolean };
+  /** Gets the stack at debug level (the message stays one paragraph). */
+  log?: { debug(fields: object, message: string): void };
+}
+
+/**
+ * The error as a QrError: a QrError as it is, anything else as an {@link InternalError}.
+ * The run engine calls it on whatever a step throws that is not a QrError; the top-level
+ * handler calls it on whatever a command throws.
+ */
+export function asQrError(err: unknown, ctx: InternalContext = {}): QrError {
+  if (err instanceof QrError) return err;
+  const what = err instanceof Error ? `${err.name}: ${err.message}` : `thrown value ${String(err)}`;
+  const where = ctx.step && ctx.node ? `${ctx.step} of ${ctx.node} failed on ` : 'internal error: ';
+  const changed = ctx.left?.changed === true;
+  const next = changed ? 'quantum-roll resume' : undefined;
+  const after = changed
+    ? ` ${ctx.left!.text}; quantum-roll resume after fixing (or upgrading).`
+    : ctx.left
+      ? ' Nothing was changed.'
+      : '';
+  const message =
+    `${where}a bug in quantum-roll (${what}); this is not a problem of the cluster: please report it ` +
+    `with the log (--log-level debug has the stack).${after}`;
+  // A step's logger already names its node and step.
+  ctx.log?.debug({ event: 'internal_error', stack: (err as Error)?.stack ?? String(err) }, message);
+  return new InternalError(message, { node: ctx.node, step: ctx.step, next }, { cause: err });
+}
+
+/**
+ * The one `--json` document of a failure (cli.md: `{"ok": false, "exit_code": N, "error": {"message": …}}`).
+ * `extra` fields sit between `exit_code` and `error` (e.g. the status of an interrupted run).
+ */
+export function errorDocument(err: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const qr = asQrError(err);
+  return { ok: false, exit_code: qr.exitCode, ...extra, error: { message: qr.message, kind: qr.name, ...qr.details } };
+}
+
+/** The stderr lines of a failure: the message, then what to run next. */
+export function errorText(err: unknown): string {
+  const qr = asQrError(err);
+  return `quantum-roll: ${qr.message}\n${qr.details.next ? `  next: ${qr.details.next}\n` : ''}`;
 }
 
 export function exitCodeOf(err: unknown): ExitCode {

@@ -215,7 +215,7 @@ describe('hostile bodies and values at the client boundary', () => {
   afterAll(async () => close(server));
 
   it('a 50 MB chunked body without Content-Length is cut off at the cap, not buffered whole', async () => {
-    const client = new HttpClient({ baseUrl: url, system: 'control plane', retryBudgetMs: 1_000 });
+    const client = new HttpClient({ baseUrl: url, system: 'control plane', configKey: 'control_plane', retryBudgetMs: 1_000 });
     const started = Date.now();
     const err = await client.call('GET', '/stream', { schema: z.unknown() }).catch((e: unknown) => e);
     await client.close();

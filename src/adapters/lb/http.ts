@@ -36,6 +36,11 @@ export class HttpLbAdapter extends LbAdapterBase {
   private async setState(t: LbTarget, admin_state: 'draining' | 'enabled', ctl: LbCallCtl): Promise<void> {
     await this.http.call('PUT', `${this.path(t)}/admin-state`, { schema: poolMemberSchema, body: { admin_state }, ...ctl });
   }
+
+  /** The client's connection pool (keep-alive sockets to the LB API) would otherwise outlive the run. */
+  override async close(): Promise<void> {
+    await this.http.close();
+  }
 }
 
 function toStatus(m: PoolMember): MemberStatus {

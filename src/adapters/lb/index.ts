@@ -11,7 +11,7 @@ export async function createLbAdapter(lb: LbConfig, deps: LbDeps): Promise<LbAda
     }
     case 'http': {
       const { HttpLbAdapter } = await import('./http.js');
-      const http = new HttpClient({ baseUrl: lb.url!, system: 'LB', access: lb, env: deps.env, requestTimeoutMs: 10_000 });
+      const http = new HttpClient({ baseUrl: lb.url!, system: 'LB', configKey: 'lb', access: lb, env: deps.env, requestTimeoutMs: 10_000 });
       return new HttpLbAdapter(http, lb.pool!);
     }
     case 'haproxy': {

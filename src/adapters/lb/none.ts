@@ -8,7 +8,6 @@ import { type LbCallCtl, type LbDeps, type LbTarget, type MemberStatus, LbAdapte
 export class NoneLbAdapter extends LbAdapterBase {
   readonly name = 'none';
   readonly endpoint = 'node /readyz';
-  override readonly observesLb = false;
   constructor(private readonly deps: LbDeps) {
     super();
   }

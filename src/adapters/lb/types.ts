@@ -36,8 +36,6 @@ export interface LbAdapter {
   readonly name: string;
   /** Where it talks to, for messages (URL, socket path, command). */
   readonly endpoint: string;
-  /** False when status is inferred from the node's `/readyz` rather than read from the LB. */
-  readonly observesLb: boolean;
   /** Current state of the member. Must not change anything. */
   status(target: LbTarget, ctl?: LbCallCtl): Promise<MemberStatus>;
   /** Stop sending new connections to the member; existing ones stay. */
@@ -61,7 +59,6 @@ export interface LbDeps {
 export abstract class LbAdapterBase implements LbAdapter {
   abstract readonly name: string;
   abstract readonly endpoint: string;
-  readonly observesLb: boolean = true;
   abstract status(target: LbTarget, ctl?: LbCallCtl): Promise<MemberStatus>;
   abstract drain(target: LbTarget, ctl?: LbCallCtl): Promise<void>;
   abstract enable(target: LbTarget, ctl?: LbCallCtl): Promise<void>;
