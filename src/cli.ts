@@ -3,6 +3,7 @@
  * quantum-roll: restart the nodes of a Quantum MQTT cluster without losing a
  * message or a write. Wires the commands; each is loaded only when it runs.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import type { GlobalOptions } from './commands/session.js';
 import { ExitCode, QrError, exitCodeOf, messageOf } from './util/errors.js';
@@ -10,6 +11,15 @@ import { ExitCode, QrError, exitCodeOf, messageOf } from './util/errors.js';
 type Action = (opts: GlobalOptions, ...args: never[]) => Promise<number>;
 
 const argvJson = process.argv.includes('--json');
+
+/** The version of the installed package: package.json sits one level above dist/cli.js (and src/cli.ts). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 function common(cmd: Command, changing = true): Command {
   cmd
@@ -62,7 +72,7 @@ async function flushAndExit(code: number): Promise<never> {
 
 const program = new Command('quantum-roll')
   .description('Safe rolling restarts for Quantum MQTT clusters (precheck → leader-transfer → drain → quiesce → restart → readmit → postcheck)')
-  .version('0.1.0')
+  .version(packageVersion(), '-V, --version', 'print the version of quantum-roll')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 common(program);
