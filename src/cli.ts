@@ -23,13 +23,34 @@ function packageVersion(): string {
 
 function common(cmd: Command, changing = true): Command {
   cmd
-    .option('--config <file>', 'config file (default: $QUANTUM_ROLL_CONFIG or ./quantum-roll.yaml)')
+    .option('--config <file>', 'config file (default: $QUANTUM_ROLL_CONFIG, ./quantum-roll.yaml, $XDG_CONFIG_HOME/quantum-roll/config.yaml, /etc/quantum-roll/config.yaml)')
     .option('--json', 'print exactly one JSON document on stdout (logs go to stderr)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
-    .option('--state-dir <dir>', 'where the journal lives (default: .quantum-roll beside the config)');
+    .option('--state-dir <dir>', 'where the journal lives (default: .quantum-roll beside the config if writable, else $XDG_STATE_HOME/quantum-roll)')
+    .option('-q, --quiet', 'print nothing on stdout (except with --json); errors still go to stderr');
   if (changing) {
     cmd.option('--dry-run', 'print every action, change nothing').option('-y, --yes', 'do not ask for confirmation (required off a TTY)');
   }
+  return cmd;
+}
+
+const EXIT_CODES = `
+Exit codes:
+  0    done
+  1    a step failed: before any change, nothing changed; after, the node is
+       left drained and out of the LB (see the journal; \`quantum-roll resume\`)
+  2    usage or configuration error, unknown node
+  3    refused by a precheck (nothing changed)
+  4    the maintenance lease is held by someone else (nothing changed)
+  130  interrupted (SIGINT/SIGTERM); safe to \`quantum-roll resume\``;
+
+/** Two or three examples under --help, and for commands that change something, the exit codes. */
+function examples(cmd: Command, lines: string[], exits: string | false = false): Command {
+  const split = lines.map((l) => l.split('  # ') as [string, string?]);
+  const width = Math.max(...split.map(([c]) => c.length));
+  // Short commands get their comment beside them, long ones above them.
+  const body = split.map(([c, why]) => (!why ? `  $ ${c}` : width <= 48 ? `  $ ${c.padEnd(width)}  # ${why}` : `  # ${why}\n  $ ${c}`));
+  cmd.addHelpText('after', `\nExamples:\n${body.join('\n')}${exits ? `\n${exits}` : ''}`);
   return cmd;
 }
 
@@ -37,8 +58,9 @@ function common(cmd: Command, changing = true): Command {
 function wire(load: () => Promise<Action>) {
   return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
-    const opts = cmd.optsWithGlobals() as GlobalOptions;
+    const opts = cmd.optsWithGlobals() as GlobalOptions & { quiet?: boolean };
     const positional = args.slice(0, -2);
+    if (opts.quiet) quiet(opts);
     let code: number;
     try {
       const action = await load();
@@ -48,6 +70,20 @@ function wire(load: () => Promise<Action>) {
     }
     await flushAndExit(code);
   };
+}
+
+/**
+ * `--quiet`, for scripts that want only the exit code and errors: stdout stays empty
+ * (unless --json asked for its document) and logs default to errors only.
+ */
+function quiet(opts: GlobalOptions): void {
+  opts.logLevel ??= 'error';
+  if (opts.json) return;
+  process.stdout.write = ((_chunk: unknown, enc?: unknown, cb?: unknown) => {
+    const done = typeof enc === 'function' ? enc : cb;
+    if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
+    return true;
+  }) as typeof process.stdout.write;
 }
 
 export function reportError(err: unknown, json: boolean): number {
@@ -76,6 +112,15 @@ const program = new Command('quantum-roll')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 common(program);
+examples(
+  program,
+  [
+    'quantum-roll check  # can the tool do its job? (read only)',
+    'quantum-roll plan node-3  # preview',
+    'quantum-roll restart --all --parallel auto  # roll the cluster',
+  ],
+  `${EXIT_CODES}\n\nConfig: the first of --config, $QUANTUM_ROLL_CONFIG, ./quantum-roll.yaml,\n$XDG_CONFIG_HOME/quantum-roll/config.yaml, /etc/quantum-roll/config.yaml.\nShell completion: quantum-roll completion bash|zsh|fish.`,
+);
 
 const parallel = new Option('--parallel <n|auto>', 'nodes per wave: a number, or auto (placement-aware waves)').default('1');
 
@@ -90,6 +135,15 @@ common(program.command('restart'))
   .option('--metrics-file <path>', 'write Prometheus textfile metrics of the run')
   .option('--verbose', 'show PRG ids in the plan')
   .action(wire(async () => (await import('./commands/restart.js')).restartAction));
+examples(
+  program.commands.at(-1)!,
+  [
+    'quantum-roll restart node-3  # asks "Proceed? [y/N]" on a terminal',
+    'quantum-roll restart --all --parallel auto --yes  # placement-aware waves, no prompt',
+    'quantum-roll restart --all --yes --json --metrics-file /var/lib/node_exporter/textfile/quantum-roll.prom  # in CI: one JSON document, Prometheus textfile metrics',
+  ],
+  EXIT_CODES,
+);
 
 common(program.command('plan'), false)
   .description('preview the plan: the same as restart --dry-run')
@@ -101,40 +155,61 @@ common(program.command('plan'), false)
   .option('--force', 'include nodes that booted after the run began')
   .option('--verbose', 'show PRG ids')
   .action(wire(async () => (await import('./commands/restart.js')).planAction));
+examples(program.commands.at(-1)!, [
+  'quantum-roll plan node-3  # what restart node-3 would do, with the PRGs whose leadership moves',
+  'quantum-roll plan --all --parallel auto --verbose',
+  'quantum-roll plan --all --json > plan.json  # schema: docs/plan-schema.md',
+]);
 
 common(program.command('resume'))
   .description('continue the last interrupted run from its journal')
   .option('--metrics-file <path>', 'write Prometheus textfile metrics of the run')
   .action(wire(async () => (await import('./commands/resume.js')).resumeAction));
+examples(program.commands.at(-1)!, ['quantum-roll resume  # after Ctrl-C (exit 130), a crash or a failed step', 'quantum-roll resume --yes --json'], EXIT_CODES);
 
 common(program.command('status'), false)
   .description('one view of the cluster: nodes, readiness, drain, LB, PRGs, placement, lease')
   .action(wire(async () => (await import('./commands/status.js')).statusAction));
+examples(program.commands.at(-1)!, ['quantum-roll status', 'quantum-roll status --json | jq \'.nodes[] | {id, ready, lb}\'']);
 
 common(program.command('drain'))
   .description('set the runtime drain flag, then take the LB member out of service')
   .argument('<node>', 'node id')
   .action(wire(async () => (await import('./commands/drain.js')).drainAction));
+examples(program.commands.at(-1)!, ['quantum-roll drain node-3', 'quantum-roll drain node-3 --yes --json'], EXIT_CODES);
 
 common(program.command('undrain'))
   .description('clear the drain flag and put the LB member back (refuses a node that is not ready)')
   .argument('<node>', 'node id')
   .action(wire(async () => (await import('./commands/drain.js')).undrainAction));
+examples(program.commands.at(-1)!, ['quantum-roll undrain node-3  # refuses a node that is not ready', 'quantum-roll undrain node-3 --yes --quiet'], EXIT_CODES);
 
 common(program.command('transfer-leaders'))
   .description('move PRG leadership off a node and wait until it leads none')
   .argument('<node>', 'node id')
   .action(wire(async () => (await import('./commands/transfer-leaders.js')).transferLeadersAction));
+examples(program.commands.at(-1)!, ['quantum-roll transfer-leaders node-3', 'quantum-roll transfer-leaders node-3 --dry-run  # the PRGs that would move'], EXIT_CODES);
 
 const placement = program.command('placement').description('placement hygiene');
 common(placement.command('check'), false)
   .description('every PRG with two replicas on one node (or rack, under one_replica_per_rack); exit 3 when any')
   .action(wire(async () => (await import('./commands/placement.js')).placementCheckAction));
+examples(placement.commands.at(-1)!, ['quantum-roll placement check  # exit 3 when any violation', 'quantum-roll placement check --json | jq .nodes_involved']);
+
+common(program.command('check'), false)
+  .description('preflight, read only: config, CP, every node admin API and LB member, restart program, state dir, secret file modes')
+  .action(wire(async () => (await import('./commands/check.js')).checkAction));
+examples(
+  program.commands.at(-1)!,
+  ['quantum-roll check  # before a maintenance window', 'quantum-roll check --json | jq \'.checks[] | select(.status == "fail")\'', 'quantum-roll check --quiet || exit 1  # CI gate'],
+  '\nExit codes:\n  0  every check passed\n  1  a check failed (each names the endpoint or key and what to fix)\n  2  configuration error (every problem listed)',
+);
 
 common(program.command('demo'), false)
   .description('start the bundled simulator, roll one node with live progress, stop it')
   .option('--nodes <n>', 'simulated nodes', '6')
   .action(wire(async () => (await import('./commands/demo.js')).demoAction));
+examples(program.commands.at(-1)!, ['quantum-roll demo', 'quantum-roll demo --nodes 9']);
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'sim') {
