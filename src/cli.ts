@@ -4,7 +4,8 @@
  * message or a write. Wires the commands; each is loaded only when it runs.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
+import type { CompletionCommand } from './commands/completion.js';
 import type { GlobalOptions } from './commands/session.js';
 import { ExitCode, QrError, exitCodeOf, messageOf } from './util/errors.js';
 
@@ -210,6 +211,54 @@ common(program.command('demo'), false)
   .option('--nodes <n>', 'simulated nodes', '6')
   .action(wire(async () => (await import('./commands/demo.js')).demoAction));
 examples(program.commands.at(-1)!, ['quantum-roll demo', 'quantum-roll demo --nodes 9']);
+
+program
+  .command('completion')
+  .description('print a shell completion script (bash, zsh or fish) on stdout')
+  .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
+  .action(async (shell: string) => {
+    const { completionAction } = await import('./commands/completion.js');
+    const { simCommand } = await import('./sim/command.js');
+    await flushAndExit(completionAction(shell, completionTree(program, simCommand())));
+  });
+examples(program.commands.at(-1)!, [
+  'source <(quantum-roll completion bash)  # in ~/.bashrc',
+  'quantum-roll completion zsh > "${fpath[1]}/_quantum-roll"',
+  'quantum-roll completion fish > ~/.config/fish/completions/quantum-roll.fish',
+]);
+
+/** Values the completion scripts can offer, by option. */
+const OPTION_VALUES: Record<string, Pick<CompletionCommand['options'][number], 'choices' | 'valueKind'>> = {
+  '--config': { valueKind: 'file' },
+  '--metrics-file': { valueKind: 'file' },
+  '--state-dir': { valueKind: 'dir' },
+  '--log-level': { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+  '--parallel': { choices: ['auto', '1', '2', '3', '4'] },
+};
+
+/** The commander program as plain data for the completion scripts; the `sim` placeholder gets the simulator's own tree. */
+function completionTree(cmd: Command, sim: Command): CompletionCommand {
+  const real = cmd.name() === 'sim' && cmd.parent ? sim : cmd;
+  const options = real.options
+    .filter((o) => !o.hidden)
+    .map((o) => ({
+      ...(o.long ? { long: o.long } : {}),
+      ...(o.short ? { short: o.short } : {}),
+      description: o.description,
+      takesValue: o.required || o.optional,
+      ...(o.long ? OPTION_VALUES[o.long] : {}),
+      ...(o.argChoices ? { choices: o.argChoices } : {}),
+    }));
+  options.push({ long: '--help', short: '-h', description: 'display help for command', takesValue: false });
+  const choices = real.registeredArguments.find((a) => a.argChoices)?.argChoices;
+  return {
+    name: cmd.name(),
+    description: cmd.description(),
+    options,
+    ...(choices ? { argChoices: choices } : {}),
+    subcommands: real.commands.filter((c) => c.name() !== 'help').map((c) => completionTree(c, sim)),
+  };
+}
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'sim') {
