@@ -55,6 +55,20 @@ function examples(cmd: Command, lines: string[], exits: string | false = false):
   return cmd;
 }
 
+/**
+ * `--quiet`, for scripts that want only the exit code and errors: stdout stays empty
+ * (unless --json asked for its document) and logs default to errors only.
+ */
+function quiet(opts: GlobalOptions): void {
+  opts.logLevel ??= 'error';
+  if (opts.json) return;
+  process.stdout.write = ((_chunk: unknown, enc?: unknown, cb?: unknown) => {
+    const done = typeof enc === 'function' ? enc : cb;
+    if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
+    return true;
+  }) as typeof process.stdout.write;
+}
+
 /** Runs an action and maps its outcome to the exit code; the one place errors become exits. */
 function wire(load: () => Promise<Action>) {
   return async (...args: unknown[]) => {
@@ -71,20 +85,6 @@ function wire(load: () => Promise<Action>) {
     }
     await flushAndExit(code);
   };
-}
-
-/**
- * `--quiet`, for scripts that want only the exit code and errors: stdout stays empty
- * (unless --json asked for its document) and logs default to errors only.
- */
-function quiet(opts: GlobalOptions): void {
-  opts.logLevel ??= 'error';
-  if (opts.json) return;
-  process.stdout.write = ((_chunk: unknown, enc?: unknown, cb?: unknown) => {
-    const done = typeof enc === 'function' ? enc : cb;
-    if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
-    return true;
-  }) as typeof process.stdout.write;
 }
 
 export function reportError(err: unknown, json: boolean): number {
