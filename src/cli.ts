@@ -3,7 +3,9 @@
  * quantum-roll: restart the nodes of a Quantum MQTT cluster without losing a
  * message or a write. Wires the commands; each is loaded only when it runs.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Argument, Command, CommanderError, Option } from 'commander';
+import type { CompletionCommand } from './commands/completion.js';
 import type { GlobalOptions } from './commands/session.js';
 import { ExitCode, type QrError, asQrError, errorDocument, errorText } from './util/errors.js';
 
@@ -11,24 +13,69 @@ type Action = (opts: GlobalOptions, ...args: never[]) => Promise<number>;
 
 const argvJson = process.argv.includes('--json');
 
+/** The version of the installed package: package.json sits one level above dist/cli.js (and src/cli.ts). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 function common(cmd: Command, changing = true): Command {
   cmd
-    .option('--config <file>', 'config file (default: $QUANTUM_ROLL_CONFIG or ./quantum-roll.yaml)')
+    .option('--config <file>', 'config file (default: $QUANTUM_ROLL_CONFIG, ./quantum-roll.yaml, $XDG_CONFIG_HOME/quantum-roll/config.yaml, /etc/quantum-roll/config.yaml)')
     .option('--json', 'print exactly one JSON document on stdout (logs go to stderr)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
-    .option('--state-dir <dir>', 'where the journal lives (default: .quantum-roll beside the config)');
+    .option('--state-dir <dir>', 'where the journal lives (default: .quantum-roll beside the config if writable, else $XDG_STATE_HOME/quantum-roll)')
+    .option('-q, --quiet', 'print nothing on stdout (except with --json); errors still go to stderr');
   if (changing) {
     cmd.option('--dry-run', 'print every action, change nothing').option('-y, --yes', 'do not ask for confirmation (required off a TTY)');
   }
   return cmd;
 }
 
+const EXIT_CODES = `
+Exit codes:
+  0    done
+  1    a step failed: before any change, nothing changed; after, the node is
+       left drained and out of the LB (see the journal; \`quantum-roll resume\`)
+  2    usage or configuration error, unknown node
+  3    refused by a precheck (nothing changed)
+  4    the maintenance lease is held by someone else (nothing changed)
+  130  interrupted (SIGINT/SIGTERM); safe to \`quantum-roll resume\``;
+
+/** Two or three examples under --help, and for commands that change something, the exit codes. */
+function examples(cmd: Command, lines: string[], exits: string | false = false): Command {
+  const split = lines.map((l) => l.split('  # ') as [string, string?]);
+  const width = Math.max(...split.map(([c]) => c.length));
+  // Short commands get their comment beside them, long ones above them.
+  const body = split.map(([c, why]) => (!why ? `  $ ${c}` : width <= 48 ? `  $ ${c.padEnd(width)}  # ${why}` : `  # ${why}\n  $ ${c}`));
+  cmd.addHelpText('after', `\nExamples:\n${body.join('\n')}${exits ? `\n${exits}` : ''}`);
+  return cmd;
+}
+
+/**
+ * `--quiet`, for scripts that want only the exit code and errors: stdout stays empty
+ * (unless --json asked for its document) and logs default to errors only.
+ */
+function quiet(opts: GlobalOptions): void {
+  opts.logLevel ??= 'error';
+  if (opts.json) return;
+  process.stdout.write = ((_chunk: unknown, enc?: unknown, cb?: unknown) => {
+    const done = typeof enc === 'function' ? enc : cb;
+    if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
+    return true;
+  }) as typeof process.stdout.write;
+}
+
 /** Runs an action and maps its outcome to the exit code (errors through reportError, like main's). */
 function wire(load: () => Promise<Action>) {
   return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
-    const opts = cmd.optsWithGlobals() as GlobalOptions;
+    const opts = cmd.optsWithGlobals() as GlobalOptions & { quiet?: boolean };
     const positional = args.slice(0, -2);
+    if (opts.quiet) quiet(opts);
     let code: number;
     try {
       const action = await load();
@@ -74,10 +121,19 @@ async function flushAndExit(code: number): Promise<never> {
 
 const program = new Command('quantum-roll')
   .description('Safe rolling restarts for Quantum MQTT clusters (precheck → leader-transfer → drain → quiesce → restart → readmit → postcheck)')
-  .version('0.1.0')
+  .version(packageVersion(), '-V, --version', 'print the version of quantum-roll')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 common(program);
+examples(
+  program,
+  [
+    'quantum-roll check  # can the tool do its job? (read only)',
+    'quantum-roll plan node-3  # preview',
+    'quantum-roll restart --all --parallel auto  # roll the cluster',
+  ],
+  `${EXIT_CODES}\n\nConfig: the first of --config, $QUANTUM_ROLL_CONFIG, ./quantum-roll.yaml,\n$XDG_CONFIG_HOME/quantum-roll/config.yaml, /etc/quantum-roll/config.yaml.\nShell completion: quantum-roll completion bash|zsh|fish.`,
+);
 
 const parallel = new Option('--parallel <n|auto>', 'nodes per wave: a number, or auto (placement-aware waves)').default('1');
 
@@ -92,6 +148,15 @@ common(program.command('restart'))
   .option('--metrics-file <path>', 'write Prometheus textfile metrics of the run')
   .option('--verbose', 'show PRG ids in the plan')
   .action(wire(async () => (await import('./commands/restart.js')).restartAction));
+examples(
+  program.commands.at(-1)!,
+  [
+    'quantum-roll restart node-3  # asks "Proceed? [y/N]" on a terminal',
+    'quantum-roll restart --all --parallel auto --yes  # placement-aware waves, no prompt',
+    'quantum-roll restart --all --yes --json --metrics-file /var/lib/node_exporter/textfile/quantum-roll.prom  # in CI: one JSON document, Prometheus textfile metrics',
+  ],
+  EXIT_CODES,
+);
 
 common(program.command('plan'), false)
   .description('preview the plan: the same as restart --dry-run')
@@ -103,40 +168,109 @@ common(program.command('plan'), false)
   .option('--force', 'include nodes that booted after the run began')
   .option('--verbose', 'show PRG ids')
   .action(wire(async () => (await import('./commands/restart.js')).planAction));
+examples(program.commands.at(-1)!, [
+  'quantum-roll plan node-3  # what restart node-3 would do, with the PRGs whose leadership moves',
+  'quantum-roll plan --all --parallel auto --verbose',
+  'quantum-roll plan --all --json > plan.json  # schema: docs/plan-schema.md',
+]);
 
 common(program.command('resume'))
   .description('continue the last interrupted run from its journal')
   .option('--metrics-file <path>', 'write Prometheus textfile metrics of the run')
   .action(wire(async () => (await import('./commands/resume.js')).resumeAction));
+examples(program.commands.at(-1)!, ['quantum-roll resume  # after Ctrl-C (exit 130), a crash or a failed step', 'quantum-roll resume --yes --json'], EXIT_CODES);
 
 common(program.command('status'), false)
   .description('one view of the cluster: nodes, readiness, drain, LB, PRGs, placement, lease')
   .action(wire(async () => (await import('./commands/status.js')).statusAction));
+examples(program.commands.at(-1)!, ['quantum-roll status', 'quantum-roll status --json | jq \'.nodes[] | {id, ready, lb}\'']);
 
 common(program.command('drain'))
   .description('set the runtime drain flag, then take the LB member out of service')
   .argument('<node>', 'node id')
   .action(wire(async () => (await import('./commands/drain.js')).drainAction));
+examples(program.commands.at(-1)!, ['quantum-roll drain node-3', 'quantum-roll drain node-3 --yes --json'], EXIT_CODES);
 
 common(program.command('undrain'))
   .description('clear the drain flag and put the LB member back (refuses a node that is not ready)')
   .argument('<node>', 'node id')
   .action(wire(async () => (await import('./commands/drain.js')).undrainAction));
+examples(program.commands.at(-1)!, ['quantum-roll undrain node-3  # refuses a node that is not ready', 'quantum-roll undrain node-3 --yes --quiet'], EXIT_CODES);
 
 common(program.command('transfer-leaders'))
   .description('move PRG leadership off a node and wait until it leads none')
   .argument('<node>', 'node id')
   .action(wire(async () => (await import('./commands/transfer-leaders.js')).transferLeadersAction));
+examples(program.commands.at(-1)!, ['quantum-roll transfer-leaders node-3', 'quantum-roll transfer-leaders node-3 --dry-run  # the PRGs that would move'], EXIT_CODES);
 
 const placement = program.command('placement').description('placement hygiene');
 common(placement.command('check'), false)
   .description('every PRG with two replicas on one node (or rack, under one_replica_per_rack); exit 3 when any')
   .action(wire(async () => (await import('./commands/placement.js')).placementCheckAction));
+examples(placement.commands.at(-1)!, ['quantum-roll placement check  # exit 3 when any violation', 'quantum-roll placement check --json | jq .nodes_involved']);
+
+common(program.command('check'), false)
+  .description('preflight, read only: config, CP, every node admin API and LB member, restart program, state dir, secret file modes')
+  .action(wire(async () => (await import('./commands/check.js')).checkAction));
+examples(
+  program.commands.at(-1)!,
+  ['quantum-roll check  # before a maintenance window', 'quantum-roll check --json | jq \'.checks[] | select(.status == "fail")\'', 'quantum-roll check --quiet || exit 1  # CI gate'],
+  '\nExit codes:\n  0  every check passed\n  1  a check failed (each names the endpoint or key and what to fix)\n  2  configuration error (every problem listed)',
+);
 
 common(program.command('demo'), false)
   .description('start the bundled simulator, roll one node with live progress, stop it')
   .option('--nodes <n>', 'simulated nodes', '6')
   .action(wire(async () => (await import('./commands/demo.js')).demoAction));
+examples(program.commands.at(-1)!, ['quantum-roll demo', 'quantum-roll demo --nodes 9']);
+
+program
+  .command('completion')
+  .description('print a shell completion script (bash, zsh or fish) on stdout')
+  .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
+  .action(async (shell: string) => {
+    const { completionAction } = await import('./commands/completion.js');
+    const { simCommand } = await import('./sim/command.js');
+    await flushAndExit(completionAction(shell, completionTree(program, simCommand())));
+  });
+examples(program.commands.at(-1)!, [
+  'source <(quantum-roll completion bash)  # in ~/.bashrc',
+  'quantum-roll completion zsh > "${fpath[1]}/_quantum-roll"',
+  'quantum-roll completion fish > ~/.config/fish/completions/quantum-roll.fish',
+]);
+
+/** Values the completion scripts can offer, by option. */
+const OPTION_VALUES: Record<string, Pick<CompletionCommand['options'][number], 'choices' | 'valueKind'>> = {
+  '--config': { valueKind: 'file' },
+  '--metrics-file': { valueKind: 'file' },
+  '--state-dir': { valueKind: 'dir' },
+  '--log-level': { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+  '--parallel': { choices: ['auto', '1', '2', '3', '4'] },
+};
+
+/** The commander program as plain data for the completion scripts; the `sim` placeholder gets the simulator's own tree. */
+function completionTree(cmd: Command, sim: Command): CompletionCommand {
+  const real = cmd.name() === 'sim' && cmd.parent ? sim : cmd;
+  const options = real.options
+    .filter((o) => !o.hidden)
+    .map((o) => ({
+      ...(o.long ? { long: o.long } : {}),
+      ...(o.short ? { short: o.short } : {}),
+      description: o.description,
+      takesValue: o.required || o.optional,
+      ...(o.long ? OPTION_VALUES[o.long] : {}),
+      ...(o.argChoices ? { choices: o.argChoices } : {}),
+    }));
+  options.push({ long: '--help', short: '-h', description: 'display help for command', takesValue: false });
+  const choices = real.registeredArguments.find((a) => a.argChoices)?.argChoices;
+  return {
+    name: cmd.name(),
+    description: cmd.description(),
+    options,
+    ...(choices ? { argChoices: choices } : {}),
+    subcommands: real.commands.filter((c) => c.name() !== 'help').map((c) => completionTree(c, sim)),
+  };
+}
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'sim') {

@@ -2,11 +2,12 @@
  * What every command that talks to the cluster needs, built once from the global
  * options: config, logger, clients, LB adapter, reporter and stop controller.
  */
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { ControlPlaneClient } from '../clients/control-plane.js';
 import { createDispatcher } from '../clients/dispatcher.js';
 import { RuntimeClient } from '../clients/runtime.js';
 import { type LoadedConfig, loadConfig, tokenEnvNames } from '../config/load.js';
+import { defaultStateDir } from '../config/locate.js';
 import { type ClusterAccess, type NodeTarget, type RunOptions, lbTargetOf } from '../steps/context.js';
 import { targetOf } from '../cluster/targets.js';
 import { UsageError } from '../util/errors.js';
@@ -50,7 +51,7 @@ export function logLevelOf(opts: GlobalOptions): LogLevel {
 }
 
 export function stateDirOf(opts: GlobalOptions, configFile: string): string {
-  return resolve(opts.stateDir ?? join(dirname(configFile), '.quantum-roll'));
+  return resolve(opts.stateDir ?? defaultStateDir(configFile));
 }
 
 /** The process-wide stop controller: SIGINT/SIGTERM handlers in cli.ts feed it. */
