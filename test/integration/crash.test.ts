@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Faults } from '../../src/sim/index.js';
 import { now, startCluster, type TestCluster } from '../support/cli.js';
-import { eventuallyInService, leaseHolder, readJournal, resetFaults, startCli, stepOf, withConfig } from '../support/inspect.js';
+import { eventually, eventuallyInService, leaseHolder, readJournal, resetFaults, startCli, stepOf, withConfig } from '../support/inspect.js';
 import { parkThrough, untilDropped, type ParkRule } from '../support/park.js';
 
 interface Case {
@@ -112,11 +112,6 @@ describe('crash safety: SIGKILL anywhere, then resume', { timeout: 180_000 }, ()
       expect(await leaseHolder(c)).toBeNull();
       expect((await readJournal(c)).status).toBe('done');
     });
-  }
-
-  /** Polls `cond` every 20 ms until it holds (the test's own timeout bounds it). */
-  async function eventually(cond: () => Promise<boolean>): Promise<void> {
-    while (!(await cond())) await new Promise((r) => setTimeout(r, 20));
   }
 
   it('never had two replicas of a PRG down at once, and every node restarted once per case', async () => {
