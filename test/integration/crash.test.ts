@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Faults } from '../../src/sim/index.js';
 import { now, startCluster, type TestCluster } from '../support/cli.js';
 import { eventually, eventuallyInService, leaseHolder, readJournal, resetFaults, startCli, stepOf, withConfig } from '../support/inspect.js';
-import { parkThrough, untilDropped, type ParkRule } from '../support/park.js';
+import { on, parkThrough, untilDropped, type ParkRule } from '../support/park.js';
 
 interface Case {
   name: string;
@@ -27,17 +27,7 @@ interface Case {
   config?: (cfg: Record<string, any>) => void;
 }
 
-/** leader-transfer's first read: the PRGs the node leads. */
-const ledBy = (n: string): ParkRule => ({ system: 'cp', method: 'GET', pattern: `^/v1/prgs\\?(.*&)?leader=${n}(&|$)` });
-const batchStart: ParkRule = { system: 'cp', method: 'POST', path: '/v1/leader-transfers' };
-const batchPoll: ParkRule = { system: 'cp', method: 'GET', path: '/v1/leader-transfers/' };
-/** The drain step's first change (the node's drain flag): every chain below starts here, past the precheck. */
-const drainFlag = (n: string): ParkRule => ({ system: 'node', node: n, method: 'PUT', path: '/v1/drain' });
-const readyz = (n: string): ParkRule => ({ system: 'node', node: n, method: 'GET', pattern: '^/readyz(\\?|$)' });
-const nodeInfo = (n: string): ParkRule => ({ system: 'node', node: n, method: 'GET', path: '/v1/node' });
-/** What the generated restart command (`sim restart-node`) calls: the command is running, the node not yet restarted. */
-const restartCommand = (n: string): ParkRule => ({ system: 'sim', node: n, method: 'POST', path: `/_sim/nodes/${n}/restart` });
-const clusterState: ParkRule = { system: 'cp', method: 'GET', path: '/v1/cluster/state' };
+const { ledBy, batchStart, batchPoll, drainFlag, readyz, nodeInfo, restartCommand, clusterState } = on;
 
 const CASES: Case[] = [
   { name: 'precheck done (the first journalled state, lease just taken)', park: (n) => [ledBy(n)], step: 'leader-transfer' },

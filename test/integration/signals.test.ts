@@ -7,10 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { type TestCluster } from '../support/cli.js';
 import { useCluster, drainedAndOut, eventually, eventuallyInService, leaseHolder, nodeView, readJournal, resetFaults, startCli, finish, stepOf, untilOutput, withConfig } from '../support/inspect.js';
-import { parkAt, parkThrough, unpark, type ParkRule } from '../support/park.js';
+import { on, parkAt, parkThrough, unpark } from '../support/park.js';
 
-const drainFlag = (n: string): ParkRule => ({ system: 'node', node: n, method: 'PUT', path: '/v1/drain' });
-const readyz = (n: string): ParkRule => ({ system: 'node', node: n, method: 'GET', pattern: '^/readyz(\\?|$)' });
+const { drainFlag, readyz } = on;
 
 describe('signals and resume', { timeout: 180_000 }, () => {
   let c!: TestCluster;

@@ -9,6 +9,21 @@ import { finish } from './inspect.js';
 
 export type { ParkRule } from '../../src/sim/types.js';
 
+/** Calls of a run worth holding it at (node ids are plain `[a-z0-9-]`, safe in a pattern). */
+export const on = {
+  /** leader-transfer's first read: the PRGs the node leads. */
+  ledBy: (n: string): ParkRule => ({ system: 'cp', method: 'GET', pattern: `^/v1/prgs\\?(.*&)?leader=${n}(&|$)` }),
+  batchStart: { system: 'cp', method: 'POST', path: '/v1/leader-transfers' } as ParkRule,
+  batchPoll: { system: 'cp', method: 'GET', path: '/v1/leader-transfers/' } as ParkRule,
+  /** The drain step's first change (the node's drain flag): past every precheck of its wave. */
+  drainFlag: (n: string): ParkRule => ({ system: 'node', node: n, method: 'PUT', path: '/v1/drain' }),
+  readyz: (n: string): ParkRule => ({ system: 'node', node: n, method: 'GET', pattern: '^/readyz(\\?|$)' }),
+  nodeInfo: (n: string): ParkRule => ({ system: 'node', node: n, method: 'GET', path: '/v1/node' }),
+  /** What the generated restart command (`sim restart-node`) calls: the command runs, the node is not restarted yet. */
+  restartCommand: (n: string): ParkRule => ({ system: 'sim', node: n, method: 'POST', path: `/_sim/nodes/${n}/restart` }),
+  clusterState: { system: 'cp', method: 'GET', path: '/v1/cluster/state' } as ParkRule,
+};
+
 /** The calls the simulator holds now (`GET /_sim/parked`). */
 export async function parkedCalls(c: TestCluster): Promise<ParkedCall[]> {
   const r = await fetch(`${c.sim.controlUrl}/_sim/parked`, { signal: AbortSignal.timeout(10_000) });
