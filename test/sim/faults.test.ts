@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defaultFaults, startSim, type SimHandle } from '../../src/sim/index.js';
-import { del, get, post, sleep, tempDir, waitFor } from './helpers.js';
-import * as S from './schemas.js';
+import { del, get, post, sleep, tempDir, waitFor } from '../support/http.js';
+import * as S from '../support/schemas.js';
 
 let sim: SimHandle;
 const simCli = path.resolve(import.meta.dirname, '../../dist/sim/sim-cli.js');

@@ -1,8 +1,8 @@
 // Many-nodes mode: every node runtime served in-process under /n/<id>.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSim, type SimHandle } from '../../src/sim/index.js';
-import { get, put, tempDir, waitFor } from './helpers.js';
-import * as S from './schemas.js';
+import { get, put, tempDir, waitFor } from '../support/http.js';
+import * as S from '../support/schemas.js';
 
 let sim: SimHandle;
 
