@@ -12,6 +12,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HaproxyLbAdapter } from '../../src/adapters/lb/haproxy.js';
 import type { LbDeps, LbTarget } from '../../src/adapters/lb/types.js';
+import { eventually } from '../support/inspect.js';
 import { connectVia, haproxyInstalled, startHaproxy, startReadyz, startTcpBackend, until, type ReadyzServer } from '../support/haproxy.js';
 
 const deps: LbDeps = { log: pino({ level: 'silent' }), runtimeFor: () => { throw new Error('unused'); } };
@@ -38,11 +39,6 @@ async function setup(inter: number) {
   const up = async () => (await adapter.status(node1)).health === 'up';
   await until(up, 30_000);
   return { port: hx.frontendPort, readyz1: readyz[0]!, adapter, up };
-}
-
-/** Waits (closed loop, bounded only by the test's timeout) until `cond` holds. */
-async function eventually(cond: () => Promise<boolean>): Promise<void> {
-  while (!(await cond())) await new Promise((r) => setTimeout(r, 10));
 }
 
 describe.skipIf(!haproxyInstalled())('drain detection: runtime API vs health check', () => {
