@@ -215,7 +215,9 @@ describe('hostile bodies and values at the client boundary', () => {
   afterAll(async () => close(server));
 
   it('a 50 MB chunked body without Content-Length is cut off at the cap, not buffered whole', async () => {
-    const client = new HttpClient({ baseUrl: url, system: 'control plane', retryBudgetMs: 1_000 });
+    // No deadline is under test: with a 1 s budget a loaded machine could time out reading up to the cap (an
+    // HttpError, not the cap's ProtocolError). The cap is a verdict, never retried, so the budget only bounds the read.
+    const client = new HttpClient({ baseUrl: url, system: 'control plane', retryBudgetMs: 60_000, requestTimeoutMs: 60_000 });
     const err = await client.call('GET', '/stream', { schema: z.unknown() }).catch((e: unknown) => e);
     await client.close();
     expect(err).toBeInstanceOf(ProtocolError);
