@@ -1,7 +1,7 @@
 // The plain-HTTP control API `/_sim/*` (not part of the contract): node heartbeats,
-// fault injection, recorded calls/events, stats, node restarts, shutdown.
+// fault injection, parked calls, recorded calls/events, stats, node restarts, shutdown.
 import { isHeartbeat } from './heartbeat.js';
-import { error, isObject, json, segments, type Ctx, type Reply } from './http-kit.js';
+import { error, isObject, json, parkingOf, segments, type Ctx, type Reply } from './http-kit.js';
 import type { HeartbeatPayload, HeartbeatReply } from './node-runtime.js';
 import type { Faults, RecordedCall, SimEvent, SimStats } from './types.js';
 
@@ -35,10 +35,23 @@ export async function handleControl(sim: SimControl, ctx: Ctx): Promise<Reply> {
       if (m === 'GET') return json(200, sim.faults());
       if (m !== 'POST') break;
       try {
-        return json(200, sim.setFaults(ctx.body ?? {}));
+        const faults = sim.setFaults(ctx.body ?? {});
+        parkingOf(faults).sweep();
+        return json(200, faults);
       } catch (e) {
         return error(400, 'invalid_fault', e instanceof Error ? e.message : String(e));
       }
+    case 'parked':
+      return m === 'GET' ? json(200, parkingOf(sim.faults()).parked()) : error(405, 'method_not_allowed', 'GET only');
+    case 'park': {
+      // A node process asks before it handles a call; the answer waits while the call is parked.
+      const b = ctx.body;
+      if (m !== 'POST' || !isObject(b) || typeof b.node !== 'string' || typeof b.method !== 'string' || typeof b.path !== 'string') {
+        return error(400, 'invalid_body', 'expected {"node", "method", "path", "t"}');
+      }
+      await parkingOf(sim.faults()).gate('node', b.node, b.method, b.path, typeof b.t === 'number' ? b.t : ctx.t, ctx.gone);
+      return json(200, { go: true });
+    }
     case 'calls':
       return json(200, sim.calls());
     case 'events':
@@ -62,6 +75,8 @@ export async function handleControl(sim: SimControl, ctx: Ctx): Promise<Reply> {
   }
   if (seg[1] === 'nodes' && seg.length === 4 && m === 'POST') {
     const id = seg[2] ?? '';
+    await parkingOf(sim.faults()).gate('sim', id, m, ctx.url, ctx.t, ctx.gone);
+    if (ctx.gone()) return { status: 499, dropped: true };
     if (!sim.hasNode(id)) return error(404, 'unknown_node', `no node ${id}`);
     if (seg[3] === 'restart') return json(200, await sim.restartNode(id));
     if (seg[3] === 'stop') {

@@ -1,8 +1,8 @@
 // The ControlPlaneRaft HTTP API (apis.md § ControlPlaneRaft), with the CP-side faults:
-// unavailability, flakiness, malformed answers and huge bodies.
+// unavailability, flakiness, malformed answers, huge bodies and parked calls.
 import type { ClusterModel } from './cluster-model.js';
 import { clusterState, cpObject, listPrgs, prgItem } from './cp-views.js';
-import { error, json, segments, type Ctx, type Reply } from './http-kit.js';
+import { error, json, parkingOf, segments, type Ctx, type Reply } from './http-kit.js';
 import type { LeaseStore } from './leases.js';
 import type { Transfers } from './transfers.js';
 
@@ -14,6 +14,8 @@ export class CpApi {
   ) {}
 
   async handle(ctx: Ctx): Promise<Reply> {
+    await parkingOf(this.model.faults()).gate('cp', undefined, ctx.method, ctx.url, ctx.t, ctx.gone);
+    if (ctx.gone()) return { status: 499, dropped: true }; // its client went away while it was parked
     const f = this.model.faults();
     if (f.cpUnavailable) return { ...error(503, 'unavailable', 'control plane unavailable'), headers: { 'retry-after': '1' } };
     if (f.cpFlakyRatio > 0 && Math.random() < f.cpFlakyRatio) {

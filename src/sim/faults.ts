@@ -31,6 +31,7 @@ export function defaultFaults(): Faults {
     placementViolation: false,
     sessionDecay: 0.15,
     electionDelayMs: 50,
+    park: null,
   };
 }
 
@@ -82,6 +83,26 @@ export const faultsPatchSchema = z
     placementViolation: z.boolean(),
     sessionDecay: z.number().min(0).max(1),
     electionDelayMs: z.number().int().min(0),
+    park: z
+      .object({
+        system: z.enum(['cp', 'node', 'sim']),
+        method: z.string().optional(),
+        path: z.string().optional(),
+        pattern: z
+          .string()
+          .refine((p) => {
+            try {
+              new RegExp(p);
+              return true;
+            } catch {
+              return false;
+            }
+          }, 'not a valid regular expression')
+          .optional(),
+        node: z.string().optional(),
+      })
+      .strict()
+      .nullable(),
   })
   .partial()
   .strict();

@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { httpRequest } from './http-client.js';
-import { createServer, listen } from './http-kit.js';
+import { createServer, listen, parkVia } from './http-kit.js';
 import { NodeRuntime, type DrainStatus, type DrainStore, type HeartbeatReply } from './node-runtime.js';
 import { CallRecorder } from './recorder.js';
 
@@ -163,6 +163,7 @@ async function main(): Promise<void> {
     tls,
     handler: (ctx) => runtime.handle(ctx),
     token: () => token,
+    park: parkVia(controlUrl, nodeId),
     record: (ctx, reply, tEnd) => {
       if (ctx.headers['x-sim-lb-check']) return;
       recorder.record('node', nodeId, ctx, reply, tEnd);

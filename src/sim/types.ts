@@ -23,6 +23,36 @@ export interface MalformedFault {
   value?: unknown;
 }
 
+/**
+ * The `park` fault: calls that match wait, before the simulator handles them, until the
+ * knob is set again (to anything, `null` included). Lets a test act at a certain moment
+ * of a run: the CLI is blocked on that call, nothing of it has happened yet.
+ */
+export interface ParkRule {
+  /** `cp`: the CP API; `node`: a node's admin API; `sim`: the control API's `/_sim/nodes/{id}/…` (what `sim restart-node` calls). */
+  system: 'cp' | 'node' | 'sim';
+  /** HTTP method (any when omitted). */
+  method?: string;
+  /** Prefix of the path with its query, e.g. `/v1/prgs?leader=node-1`. */
+  path?: string;
+  /** Regular expression the path with its query must match (with `path`, both must). */
+  pattern?: string;
+  /** Node id: the node whose admin API (`node`) or control route (`sim`) is called. */
+  node?: string;
+}
+
+/** A call the `park` fault is holding (`GET /_sim/parked`). */
+export interface ParkedCall {
+  /** Increases with every parked call of this simulator. */
+  seq: number;
+  system: ParkRule['system'];
+  node?: string;
+  method: string;
+  path: string;
+  /** Receipt time, same clock as recorded calls. */
+  t: number;
+}
+
 export interface Faults {
   noBatch: boolean;
   transferDelayMs: number;
@@ -59,6 +89,8 @@ export interface Faults {
   sessionDecay: number;
   /** Delay before a leaderless PRG elects a healthy replica. */
   electionDelayMs: number;
+  /** Hold matching calls until the knob is set again (see ParkRule). */
+  park: ParkRule | null;
 }
 
 export interface SimOptions {

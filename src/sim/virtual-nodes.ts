@@ -7,7 +7,7 @@ import https from 'node:https';
 import net from 'node:net';
 import type { ClusterModel } from './cluster-model.js';
 import { answerHeartbeat } from './heartbeat.js';
-import { closeServer, listen, serve } from './http-kit.js';
+import { closeServer, listen, parkingOf, serve } from './http-kit.js';
 import type { NodeBackend } from './node-processes.js';
 import { MemoryDrainStore, NodeRuntime } from './node-runtime.js';
 import type { CallRecorder } from './recorder.js';
@@ -77,6 +77,7 @@ export class VirtualBackend implements NodeBackend {
       {
         handler: (ctx) => runtime.handle(ctx),
         token: () => this.opts.token,
+        park: (ctx) => parkingOf(this.model.faults()).gate('node', id, ctx.method, ctx.url, ctx.t, ctx.gone),
         record: (ctx, reply, tEnd) => this.opts.recorder.record('node', id, ctx, reply, tEnd),
       },
       `/n/${id}`,

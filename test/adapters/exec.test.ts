@@ -107,10 +107,9 @@ describe('exec LB adapter', () => {
     const a = new ExecLbAdapter({ ...config(), enable: ['/nonexistent/lb-enable', '{member}'], drain: [fx('slow.sh')] }, capturingDeps().deps);
     const e1 = await errorOf(a.enable(target));
     expect(e1.message).toMatch(/^lb\.enable "\/nonexistent\/lb-enable node3" could not be started: ENOENT/);
-    const t0 = Date.now();
     const e2 = await errorOf(a.drain(target, { deadline: Date.now() + 300 }));
-    expect(Date.now() - t0).toBeLessThan(2_500);
     expect(e2.message).toMatch(/^lb\.drain ".*slow\.sh" timed out after \d+ ms and was killed/);
+    expect(Number(/timed out after (\d+) ms/.exec(e2.message)?.[1]), 'bounded by the deadline, not by lb.timeout').toBeLessThanOrEqual(300);
   });
 });
 
@@ -136,9 +135,12 @@ describe('run-argv helper', () => {
   });
 
   it('kills the whole process group on timeout and on abort', async () => {
-    const t0 = Date.now();
-    await expect(runArgv([fx('slow.sh')], { timeoutMs: 200, label: 'restart.command' })).rejects.toThrow(/timed out after 200 ms/);
-    expect(Date.now() - t0).toBeLessThan(2_000);
+    const pidFile = path.join(await mkdtemp(path.join(os.tmpdir(), 'qr-slow-')), 'child.pid');
+    await expect(runArgv([fx('slow.sh'), pidFile], { timeoutMs: 200, label: 'restart.command' })).rejects.toThrow(/timed out after 200 ms/);
+    // The script's own child (holding stdout) went with it: gone, or a zombie not yet reaped.
+    const child = Number(await readFile(pidFile, 'utf8'));
+    const state = await readFile(`/proc/${child}/stat`, 'utf8').then((t) => t.slice(t.lastIndexOf(')') + 2, t.lastIndexOf(')') + 3), () => 'gone');
+    expect(['gone', 'Z', 'X'], `child ${child} state ${state}`).toContain(state);
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error('interrupted by operator')), 100);
     await expect(runArgv([fx('slow.sh')], { timeoutMs: 10_000, signal: ac.signal })).rejects.toThrow('interrupted by operator');

@@ -62,7 +62,6 @@ describe('failure matrix: restart, readiness, LB health, postcheck', { timeout: 
 
   it('node never ready: exit 1 at readmit after timeouts.ready without progress, node drained and out', async () => {
     await c.sim.setFaults({ neverReady: ['node-4'] });
-    const t0 = Date.now();
     const r = await withConfig(
       c,
       (cfg) => {
@@ -74,7 +73,7 @@ describe('failure matrix: restart, readiness, LB health, postcheck', { timeout: 
     const err = expectFailure(r, 'readmit', 'node-4');
     expect(err.message).toMatch(/prgs_replaying/);
     expect(err.message).toMatch(/95 %/);
-    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(err.message, 'ended by the no-progress rule, not by a wait that ran on').toMatch(/timeouts\.ready without progress/);
     await expectLeftSafe('node-4');
     const v = await nodeView(c, 'node-4');
     expect(v.ready).toBe(false);

@@ -79,13 +79,13 @@ describe('hostile CP responses (restart against the simulator)', () => {
     expect(listings.length).toBeLessThan(10);
   });
 
-  it('a 50 MB body is refused by the size cap, quickly', async () => {
+  it('a 50 MB body is refused by the size cap at its first answer, not retried', async () => {
     await c.sim.setFaults({ hugeBodyBytes: 50_000_000 });
     t0 = now();
-    const started = Date.now();
     const r = await c.cli(['restart', 'node-2', '--yes']);
     expectRefused(r, '/v1/cluster/state', new RegExp(`response from GET .* is \\d+ bytes, over the ${MAX_BODY_BYTES}-byte cap`));
-    expect(Date.now() - started).toBeLessThan(20_000);
+    const reads = (await c.callsSince(t0)).filter((x) => x.system === 'cp' && x.path === '/v1/cluster/state');
+    expect(reads, 'one read of the state: the cap is a verdict, not a transient error').toHaveLength(1);
   });
 
   it('a negative count fails validation naming the field', async () => {
@@ -215,14 +215,15 @@ describe('hostile bodies and values at the client boundary', () => {
   afterAll(async () => close(server));
 
   it('a 50 MB chunked body without Content-Length is cut off at the cap, not buffered whole', async () => {
-    const client = new HttpClient({ baseUrl: url, system: 'control plane', configKey: 'control_plane', retryBudgetMs: 1_000 });
-    const started = Date.now();
+    // No deadline is under test: with a 1 s budget a loaded machine could time out reading up to the cap (an
+    // HttpError, not the cap's ProtocolError). The cap is a verdict, never retried, so the budget only bounds the read.
+    const client = new HttpClient({ baseUrl: url, system: 'control plane', configKey: 'control_plane', retryBudgetMs: 60_000, requestTimeoutMs: 60_000 });
     const err = await client.call('GET', '/stream', { schema: z.unknown() }).catch((e: unknown) => e);
     await client.close();
     expect(err).toBeInstanceOf(ProtocolError);
     expect((err as Error).message).toMatch(new RegExp(`response from GET ${url}/stream exceeds the ${MAX_BODY_BYTES}-byte cap`));
-    expect(Date.now() - started).toBeLessThan(5_000);
-    await new Promise((r) => setTimeout(r, 200));
+    // The server learns of the closed connection on its own time: wait for that, then check how much it had sent.
+    while (!aborted && written < 50_000_000) await new Promise((r) => setTimeout(r, 20));
     expect(aborted, 'the connection was closed before the whole body was sent').toBe(true);
     expect(written).toBeLessThan(50_000_000);
   });

@@ -6,7 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type TestCluster } from '../support/cli.js';
-import { useCluster, drainedAndOut, eventuallyInService, leaseHolder, nodeView, reached, readJournal, resetFaults, startCli, finish, stepOf, waitJournal, withConfig } from '../support/inspect.js';
+import { useCluster, drainedAndOut, eventually, eventuallyInService, leaseHolder, nodeView, readJournal, resetFaults, startCli, finish, stepOf, untilOutput, withConfig } from '../support/inspect.js';
+import { on, parkAt, parkThrough, unpark } from '../support/park.js';
+
+const { drainFlag, readyz } = on;
 
 describe('signals and resume', { timeout: 180_000 }, () => {
   let c!: TestCluster;
@@ -19,14 +22,17 @@ describe('signals and resume', { timeout: 180_000 }, () => {
       (cfg) => (cfg.quiesce.grace = '30s'),
       async () => {
         const p = startCli(c, ['restart', 'node-2', '--yes']);
-        await waitJournal(c, (j) => stepOf(j, 'node-2')[0] === 'quiesce', 30_000, p);
-        const t = Date.now();
+        // Held at quiesce's second look at the sessions: the CLI is in its wait, sessions > 0.
+        await parkThrough(c, [drainFlag('node-2'), readyz('node-2'), readyz('node-2')], p);
         p.kill('SIGINT');
-        const out = await finish(p);
-        expect(Date.now() - t, 'stops at once: quiesce is a safe point').toBeLessThan(10_000);
-        return out;
+        await untilOutput(p, 'stderr', /SIGINT received/);
+        await unpark(c);
+        return finish(p);
       },
     );
+    // Stopped in the wait, not at its end: the 30 s grace never ran out (no DISCONNECT), and no later step began.
+    const disconnects = (await c.sim.calls()).filter((x) => x.node === 'node-2' && x.path.startsWith('/v1/sessions/disconnect'));
+    expect(disconnects, 'the grace was not waited out').toEqual([]);
     expect(r.code, r.stdout + r.stderr.slice(-2000)).toBe(130);
     const doc = r.json as any;
     expect(doc.status).toBe('interrupted');
@@ -60,16 +66,15 @@ describe('signals and resume', { timeout: 180_000 }, () => {
       (cfg) => (cfg.restart.timeout = '6s'),
       async () => {
         const p = startCli(c, ['restart', 'node-3', '--yes']);
-        await waitJournal(c, (j) => stepOf(j, 'node-3')[0] === 'restart' && j.nodes['node-3'].restart_pid !== null, 30_000, p);
+        // The hanging restart command has run (it recorded its outcome): the CLI waits in the restart step.
+        await eventually(async () => (await c.sim.events()).some((e) => e.event === 'restart_command' && e.node === 'node-3' && e.outcome === 'hang'));
         p.kill('SIGINT'); // a restart that has begun is not a safe point: the first one waits
-        await new Promise((res) => setTimeout(res, 300));
-        const t = Date.now();
+        await untilOutput(p, 'stderr', /SIGINT received: stopping at the next safe point/);
         p.kill('SIGINT');
-        const out = await finish(p);
-        expect(Date.now() - t).toBeLessThan(3_000);
-        return out;
+        return finish(p);
       },
     );
+    // Exited at the second signal, without waiting out restart.timeout: the restart step neither ended nor failed.
     expect(r.code, r.stdout + r.stderr.slice(-2000)).toBe(130);
     expect((r.json as any).error.message).toMatch(/twice/);
     const j = await readJournal(c);
@@ -115,8 +120,9 @@ describe('signals and resume', { timeout: 180_000 }, () => {
   it('a node that booted after the run began is reported and skipped; --force restarts it', async () => {
     const before = (await c.sim.stats()).restarts['node-5'] ?? 0;
     const p = startCli(c, ['restart', 'node-1', 'node-5', '--yes']);
-    await waitJournal(c, (j) => j.nodes['node-5'] && reached(j, 'node-1', 'drain'), 30_000, p);
+    await parkAt(c, drainFlag('node-1'), p); // the run has begun, node-5 is not prechecked yet
     await c.sim.restartNode('node-5'); // someone else restarts it meanwhile
+    await unpark(c);
     const r = await finish(p);
     expect(r.code, r.stdout + r.stderr.slice(-2000)).toBe(0);
     const doc = r.json as any;
@@ -125,8 +131,9 @@ describe('signals and resume', { timeout: 180_000 }, () => {
     expect((await c.sim.stats()).restarts['node-5']).toBe(before + 1);
 
     const p2 = startCli(c, ['restart', 'node-1', 'node-5', '--yes', '--force']);
-    await waitJournal(c, (j) => j.nodes['node-5'] && j.status === 'running' && reached(j, 'node-1', 'drain'), 30_000, p2);
+    await parkAt(c, drainFlag('node-1'), p2);
     await c.sim.restartNode('node-5');
+    await unpark(c);
     const r2 = await finish(p2);
     expect(r2.code, r2.stdout + r2.stderr.slice(-2000)).toBe(0);
     expect((r2.json as any).nodes['node-5'].status).toBe('done');

@@ -200,19 +200,18 @@ describe('TLS: the simulator with --mtls and the CLI', () => {
 
   it('http:// to a TLS port without TLS settings: exit 1, "speaks TLS … use https://" (not an endless retry)', async () => {
     const url = c.sim.cpUrl.replace('https:', 'http:');
-    const started = Date.now();
     const r = await withCfg(
       c,
       'http-to-tls',
       (cfg) => {
-        // A 30 s retry budget: failing well before it shows the answer was recognised, not retried away.
+        // A 30 s retry budget: a TLS diagnosis, not a timeout, shows the answer was recognised, not retried away.
         cfg.control_plane = { url, request_timeout: '30s' };
       },
       ['status'],
     );
     expect(r.code, r.stdout).toBe(1);
     expect((r.json as any).error.message).toMatch(/speaks TLS but the URL is http:\/\/ \(use https:\/\/\)/);
-    expect(Date.now() - started).toBeLessThan(15_000);
+    expect((r.json as any).error.message, 'the answer was recognised, not retried until the budget ran out').not.toMatch(/timed out|unreachable|retr/);
   });
 
   it('insecure_skip_verify: works without the CA, and warns loudly on stderr on every run', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { readSimJson, type SimInfo } from '../../src/sim/index.js';
-import { get, tempDir } from './helpers.js';
+import { get, tempDir } from '../support/http.js';
 
 const simCli = path.resolve(import.meta.dirname, '../../dist/sim/sim-cli.js');
 

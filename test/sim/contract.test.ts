@@ -3,8 +3,8 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSim, type SimHandle } from '../../src/sim/index.js';
-import { del, get, post, put, sleep, tempDir, waitFor } from './helpers.js';
-import * as S from './schemas.js';
+import { del, get, post, put, sleep, tempDir, waitFor } from '../support/http.js';
+import * as S from '../support/schemas.js';
 
 let sim: SimHandle;
 

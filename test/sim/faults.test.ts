@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defaultFaults, startSim, type SimHandle } from '../../src/sim/index.js';
-import { del, get, post, sleep, tempDir, waitFor } from './helpers.js';
-import * as S from './schemas.js';
+import { del, get, post, sleep, tempDir, waitFor } from '../support/http.js';
+import * as S from '../support/schemas.js';
 
 let sim: SimHandle;
 const simCli = path.resolve(import.meta.dirname, '../../dist/sim/sim-cli.js');
@@ -204,5 +204,72 @@ describe('restart command (sim restart-node)', () => {
     const outcomes = (await sim.events()).filter((e) => e.event === 'restart_command').map((e) => e.outcome);
     expect(outcomes).toEqual(expect.arrayContaining(['noop', 'fail', 'hang']));
     expect((await runCli(['sim', 'restart-node', '--state-dir', dir(), 'node-99'])).code).toBe(2);
+  });
+});
+
+describe('park: holding a call until the knob is set again', () => {
+  const parked = async (): Promise<Array<{ seq: number; system: string; node?: string; method: string; path: string }>> =>
+    (await get(`${sim.controlUrl}/_sim/parked`)).json as never;
+  const settled = <T>(p: Promise<T>) => {
+    const s = { done: false, value: undefined as T | undefined };
+    void p.then((v) => Object.assign(s, { done: true, value: v }));
+    return s;
+  };
+
+  it('holds a matching CP call before anything of it happens; others pass; setting the knob again lets it go', async () => {
+    await sim.setFaults({ park: { system: 'cp', method: 'POST', path: '/v1/leases' } });
+    const held = settled(post(`${sim.cpUrl}/v1/leases`, { name: 'rolling-restart', holder: 'parked', ttl_ms: 30_000 }));
+    const [call] = await waitFor(async () => { const p = await parked(); return p.length ? p : undefined; });
+    expect(call).toMatchObject({ system: 'cp', method: 'POST', path: '/v1/leases' });
+    expect((await get(`${sim.cpUrl}/v1/leases/rolling-restart`)).status, 'the held POST has not taken the lease').toBe(404);
+    expect((await get(`${sim.cpUrl}/v1/features`)).status, 'other calls pass').toBe(200);
+    expect(held.done).toBe(false);
+    await sim.setFaults({ park: { system: 'cp', method: 'GET', path: '/v1/nothing' } }); // another rule: lets go of the first
+    const r = await waitFor(async () => held.done && held.value);
+    expect(r.status).toBe(201);
+    expect((await parked()).length).toBe(0);
+    const lease = S.leaseCreated.parse(r.json);
+    expect((await del(`${sim.cpUrl}/v1/leases/rolling-restart?token=${lease.token}`)).status).toBe(204);
+  });
+
+  it('holds a node admin call (node processes ask the control server), and only on the given node', async () => {
+    const before = (await sim.calls()).length;
+    await sim.setFaults({ park: { system: 'node', node: 'node-2', method: 'GET', pattern: '^/readyz(\\?|$)' } });
+    expect((await get(`${sim.nodes[0]?.adminUrl}/readyz`)).status).toBe(200);
+    const held = settled(get(`${sim.nodes[1]?.adminUrl}/readyz`));
+    const [call] = await waitFor(async () => { const p = await parked(); return p.length ? p : undefined; });
+    expect(call).toMatchObject({ system: 'node', node: 'node-2', method: 'GET', path: '/readyz' });
+    expect(held.done).toBe(false);
+    await sim.setFaults({ park: null });
+    expect((await waitFor(async () => held.done && held.value)).status).toBe(200);
+    expect((await sim.calls()).slice(before).filter((c) => c.node === 'node-2' && c.path === '/readyz')).toHaveLength(1);
+  });
+
+  it('a held call whose client went away is dropped: never handled, not recorded', async () => {
+    const before = (await sim.calls()).length;
+    await sim.setFaults({ park: { system: 'node', node: 'node-3', method: 'PUT', path: '/v1/drain' } });
+    const ac = new AbortController();
+    const gone = fetch(`${sim.nodes[2]?.adminUrl}/v1/drain`, { method: 'PUT', body: JSON.stringify({ reason: 'x', initiator: 'y' }), headers: { 'content-type': 'application/json' }, signal: ac.signal }).catch(() => 'aborted');
+    await waitFor(async () => (await parked()).length === 1);
+    ac.abort();
+    expect(await gone).toBe('aborted');
+    await waitFor(async () => (await parked()).length === 0); // the node saw its caller go and hung up
+    await sim.setFaults({ park: null });
+    expect(S.drainStatus.parse((await get(`${sim.nodes[2]?.adminUrl}/v1/drain`)).json).draining).toBe(false);
+    expect((await sim.calls()).slice(before).filter((c) => c.method === 'PUT')).toEqual([]);
+  });
+
+  it('holds the restart command at the control API; a bad rule is refused naming the key', async () => {
+    const before = await bootId(0);
+    await sim.setFaults({ park: { system: 'sim', node: 'node-1', method: 'POST', path: '/_sim/nodes/node-1/restart' } });
+    const cmd = runCli(['sim', 'restart-node', '--state-dir', sim.stateDir, 'node-1']);
+    await waitFor(async () => (await parked()).some((c) => c.system === 'sim' && c.node === 'node-1'));
+    expect(await bootId(0), 'not restarted while held').toBe(before);
+    await sim.setFaults({ park: null });
+    expect((await cmd).code).toBe(0);
+    expect(await bootId(0)).not.toBe(before);
+    const bad = await post(`${sim.controlUrl}/_sim/faults`, { park: { system: 'cp', pattern: '(' } });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.json)).toContain('park.pattern');
   });
 });

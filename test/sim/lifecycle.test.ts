@@ -2,8 +2,8 @@
 // restart → new boot_id, replaying, healthy; drain survives a restart; LB follows /readyz.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSim, type SimHandle } from '../../src/sim/index.js';
-import { get, put, tempDir, waitFor } from './helpers.js';
-import * as S from './schemas.js';
+import { get, put, tempDir, waitFor } from '../support/http.js';
+import * as S from '../support/schemas.js';
 
 let sim: SimHandle;
 

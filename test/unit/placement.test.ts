@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { placementViolations } from '../../src/cluster/placement.js';
-import { clusterNode, prg } from './fixtures.js';
+import { clusterNode, prg } from '../support/fixtures.js';
 
 const nodes = [
   clusterNode('node-1', 'r1'),

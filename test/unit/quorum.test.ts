@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkQuorumWithout, compareIds, describeBlockers, quorumNeeded } from '../../src/cluster/quorum.js';
-import { pad, prg } from './fixtures.js';
+import { pad, prg } from '../support/fixtures.js';
 
 describe('checkQuorumWithout', () => {
   it('passes when every touched 3-voter PRG keeps 2 healthy replicas', () => {

@@ -15,7 +15,7 @@ import {
   statusDocument,
 } from '../../src/cluster/diagnose.js';
 import { hardPlacementViolations, placementAudit, prgsHealthy, prgsPerNode } from '../../src/cluster/verdicts.js';
-import { clusterNode, prg } from './fixtures.js';
+import { clusterNode, prg } from '../support/fixtures.js';
 
 const NOW = Date.parse('2026-12-01T10:00:00Z');
 const RUN = '20261201T094000-abc123';

@@ -3,7 +3,7 @@ import type { Prg } from '../../src/clients/schemas.js';
 import { checkQuorumWithout } from '../../src/cluster/quorum.js';
 import { RefusedError } from '../../src/util/errors.js';
 import { conflictGraph, planWaves, revalidateWave, validateWave, type WaveNode } from '../../src/cluster/waves.js';
-import { prg, rackCluster, randomCluster } from './fixtures.js';
+import { prg, rackCluster, randomCluster } from '../support/fixtures.js';
 
 /** Every node exactly once, no two conflicting nodes together, each wave passes quorum (unless alone). */
 function expectValidPlan(plan: string[][], nodes: readonly WaveNode[], prgs: readonly Prg[], cap = Infinity): void {

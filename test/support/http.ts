@@ -1,4 +1,4 @@
-// Test helpers: temp state dirs, small HTTP calls, polling.
+// Small HTTP helpers for the simulator's own tests: temp state dirs, JSON calls, polling.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
