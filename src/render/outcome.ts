@@ -6,6 +6,9 @@
  */
 import type { RollOutcome, RollPlan } from '../run/roll.js';
 import { formatDuration } from '../config/duration.js';
+import { resultOf } from '../run/pipeline.js';
+import { leaderTransferStep } from '../steps/leader-transfer.js';
+import { restartStep } from '../steps/restart.js';
 import { type PlanFacts, planDocument, planVerdict, renderPlanText } from './plan.js';
 
 export interface RenderOptions {
@@ -27,8 +30,6 @@ export function outcomeDocument(o: RollOutcome, r: RenderOptions): Record<string
   const nodes = Object.fromEntries(
     o.nodes.map((n) => {
       const target = r.plan.nodes.find((t) => t.id === n.node);
-      const transfer = n.steps.find((s) => s.step === 'leader-transfer');
-      const restart = n.steps.find((s) => s.step === 'restart');
       return [
         n.node,
         {
@@ -36,8 +37,8 @@ export function outcomeDocument(o: RollOutcome, r: RenderOptions): Record<string
           status: n.status,
           rack: target?.rack ?? null,
           lb_member: target?.lbMember ?? null,
-          prgs_led: (transfer?.data?.prgs as string[] | undefined) ?? [],
-          restart_argv: restart?.data?.argv ?? null,
+          prgs_led: resultOf(leaderTransferStep, n.steps)?.prgs ?? [],
+          restart_argv: resultOf(restartStep, n.steps)?.argv ?? null,
           steps: n.steps.map((s) => ({ step: s.step, outcome: s.outcome, duration_ms: s.duration_ms, summary: s.summary, ...(s.actions ? { actions: s.actions } : {}) })),
           warnings: n.warnings,
           error: n.error?.message ?? null,

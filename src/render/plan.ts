@@ -10,14 +10,18 @@
 import type { ClusterState, LeaseInfo, Prg } from '../clients/schemas.js';
 import type { Config } from '../config/schema.js';
 import type { NodeTarget } from '../steps/context.js';
-import type { NodeOutcome } from '../run/pipeline.js';
+import { type NodeOutcome, resultOf } from '../run/pipeline.js';
 import { placementViolations } from '../cluster/placement.js';
 import { type QuorumBlocker, compareIds } from '../cluster/quorum.js';
 import { restartArgv } from '../steps/restart-command.js';
 import type { RollOutcome } from '../run/roll.js';
 import { displayArgv } from '../util/run-argv.js';
 import { validateWave } from '../cluster/waves.js';
-import { type EtaModel, type PlanEta, type StepEstimate, fmt, planEta } from '../run/eta.js';
+import { type EtaModel, type PlanEta, type StepEstimate, planEta } from '../run/eta.js';
+import { fmt } from '../config/duration.js';
+import { stepNamed } from '../steps/index.js';
+import { precheckStep } from '../steps/precheck.js';
+import { leaderTransferStep } from '../steps/leader-transfer.js';
 
 export const PLAN_SCHEMA = 'quantum-roll/plan@1';
 
@@ -148,22 +152,10 @@ function lbActions(t: NodeTarget, lb: PlanFacts['lb'], config: Config): string[]
 }
 
 function waitsOf(t: NodeTarget, led: number, sessions: number | null, eta: EtaModel, config: Config): PlanWait[] {
-  const q = config.quiesce;
-  const text: Record<string, string> = {
-    precheck: 'CP, PRG, LB and spare-capacity reads on fresh state',
-    'leader-transfer': led ? `leadership of ${led} PRG(s) to leave ${t.id} (the CP shows it leading none)` : `nothing: ${t.id} leads no PRG`,
-    drain: `the LB to show ${t.lbMember} out of service`,
-    quiesce: `${sessions === null ? 'sessions' : `${sessions} session(s)`} to reach ≤ ${q.target_sessions}, or the ${fmt(q.grace)} grace${q.disconnect ? `, then DISCONNECT ${q.disconnect.reason_code} at ${q.disconnect.rate_per_s}/s` : ''}`,
-    restart: `the restart command (≤ ${fmt(config.restart.timeout)}), then a new boot_id`,
-    readmit: `${t.id} ready but for draining (replay; the wait extends while replay progresses), then the LB to see ${t.lbMember} healthy`,
-    postcheck: `the cluster back at ≥ ${config.checks.min_prgs_ready_ratio} PRGs ready, none in strict fallback`,
-  };
-  return eta.steps.map((s) => ({
-    step: s.step,
-    for: text[s.step] ?? s.waits_for,
-    expected_ms: s.step === 'leader-transfer' && led === 0 ? 0 : s.expected_ms,
-    max_ms: s.max_ms,
-  }));
+  return eta.steps.map((s) => {
+    const w = stepNamed(s.step)?.waits(config, { id: t.id, lbMember: t.lbMember, prgsLed: led, sessions });
+    return { step: s.step, for: w?.for ?? s.waits_for, expected_ms: w?.nothing ? 0 : s.expected_ms, max_ms: s.max_ms };
+  });
 }
 
 function runCommand(f: PlanFacts): string {
@@ -224,8 +216,7 @@ export function planDocument(f: PlanFacts, o: RollOutcome | undefined, r: { dryR
       const t = byId.get(id);
       if (!t) continue;
       const out = outcomes.get(id);
-      const pre = out?.steps.find((s) => s.step === 'precheck');
-      const sessions = typeof pre?.data?.sessions === 'number' ? pre.data.sessions : null;
+      const sessions = resultOf(precheckStep, out?.steps)?.sessions ?? null;
       const ledIds = (led.get(id) ?? []).sort(compareIds);
       let argv: string[] | null;
       try {
@@ -234,7 +225,7 @@ export function planDocument(f: PlanFacts, o: RollOutcome | undefined, r: { dryR
         argv = null;
       }
       const waits = waitsOf(t, ledIds.length, sessions, f.eta, f.config);
-      const moved = out?.steps.find((s) => s.step === 'leader-transfer')?.data?.prgs;
+      const moved = resultOf(leaderTransferStep, out?.steps)?.prgs;
       nodes[id] = {
         wave: w.index,
         status: !out && r.done?.includes(id) ? 'done' : nodeStatus(out, r.dryRun),
@@ -255,7 +246,7 @@ export function planDocument(f: PlanFacts, o: RollOutcome | undefined, r: { dryR
         max_ms: waits.reduce((s, x) => s + x.max_ms, 0),
         precheck: precheckOf(out),
         steps: (out?.steps ?? []).map((s) => ({ step: s.step, outcome: s.outcome, duration_ms: s.duration_ms, summary: s.summary, ...(s.actions ? { actions: s.actions } : {}) })),
-        ...(!r.dryRun && Array.isArray(moved) ? { prgs_moved: moved as string[] } : {}),
+        ...(!r.dryRun && moved ? { prgs_moved: moved } : {}),
         warnings: out?.warnings ?? [],
         error: out?.error?.message ?? null,
       };
@@ -282,7 +273,7 @@ export function planDocument(f: PlanFacts, o: RollOutcome | undefined, r: { dryR
       const n = nodes[id];
       if (!n) continue;
       const out = outcomes.get(id);
-      const evidence = out?.status === 'failed' ? out.error?.details.evidence : out?.steps.find((s) => s.step === 'precheck')?.data;
+      const evidence = out?.status === 'failed' ? out.error?.details.evidence : resultOf(precheckStep, out?.steps);
       checks.push({
         id: 'precheck',
         scope: 'node',
@@ -292,7 +283,7 @@ export function planDocument(f: PlanFacts, o: RollOutcome | undefined, r: { dryR
         summary:
           n.precheck.summary ??
           (n.status === 'not_checked' || n.status === 'pending' ? `not checked: an earlier wave stopped the ${r.dryRun ? 'plan' : 'run'}` : 'not run'),
-        ...(evidence ? { evidence: evidence as Record<string, unknown> } : {}),
+        ...(evidence ? { evidence: evidence as unknown as Record<string, unknown> } : {}),
       });
     }
   }

@@ -8,10 +8,11 @@
  * durations); without it (drain, undrain) it still shows each node's steps.
  */
 import type { Logger } from 'pino';
-import { STEP_NAMES, type StepName } from '../run/journal.js';
+import type { StepName } from '../run/journal.js';
+import { RESTART_STEPS, stepNamed } from '../steps/index.js';
 import type { Reporter } from '../steps/reporter.js';
 import { formatDuration } from '../config/duration.js';
-import { fmt } from '../run/eta.js';
+import { fmt } from '../config/duration.js';
 
 export interface ProgressPlan {
   waves: readonly (readonly string[])[];
@@ -46,6 +47,8 @@ export function createReporter(o: { json: boolean; log: Logger; tty?: boolean; o
   const tty = o.tty ?? (out.isTTY === true && !o.json && process.env.TERM !== 'dumb');
   return tty ? new TtyReporter(out, process.env.NO_COLOR === undefined) : new EventReporter(o.log);
 }
+
+const RUNBOOK: readonly StepName[] = RESTART_STEPS.map((s) => s.name);
 
 type NodeStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
@@ -82,7 +85,7 @@ class Progress {
   }
 
   get steps(): readonly StepName[] {
-    return this.plan?.steps ?? STEP_NAMES;
+    return this.plan?.steps ?? RUNBOOK;
   }
 
   row(node: string): Row {
@@ -243,27 +246,6 @@ class EventReporter implements Reporter, ProgressReporter {
   close(): void {}
 }
 
-/** What a step is doing before it says more. */
-const STEP_DOING: Record<StepName, string> = {
-  precheck: 'checking CP, PRG quorum, LB and capacity on fresh state',
-  'leader-transfer': 'moving PRG leadership outside the wave',
-  drain: 'setting the drain flag, then taking the LB member out',
-  quiesce: 'waiting for sessions to leave',
-  restart: 'running the restart command',
-  readmit: 'waiting for readiness (replay)',
-  postcheck: 'checking the cluster is back',
-};
-
-const STEP_SHORT: Record<StepName, string> = {
-  precheck: 'precheck',
-  'leader-transfer': 'leaders',
-  drain: 'drain',
-  quiesce: 'quiesce',
-  restart: 'restart',
-  readmit: 'readmit',
-  postcheck: 'postcheck',
-};
-
 class TtyReporter implements Reporter, ProgressReporter {
   private readonly p = new Progress();
   private drawn = 0;
@@ -387,7 +369,8 @@ class TtyReporter implements Reporter, ProgressReporter {
       const rack = this.p.plan?.racks?.get(r.node);
       const name = `${r.node}${rack ? ` ${this.c.dim(rack)}` : ''}`;
       const cur = r.current;
-      const what = cur ? `${this.c.bold(STEP_SHORT[cur.step])} ${this.c.dim(fmt(now - cur.since))}  ${cur.text || this.c.dim(STEP_DOING[cur.step])}` : this.c.dim('…');
+      const step = stepNamed(cur?.step ?? '');
+      const what = cur ? `${this.c.bold(step?.label ?? cur.step)} ${this.c.dim(fmt(now - cur.since))}  ${cur.text || this.c.dim(step?.doing ?? '')}` : this.c.dim('…');
       lines.push(`  ${name}  ${this.bar(r)}  ${what}`);
     }
     if (plan) {
