@@ -34,6 +34,15 @@ export interface ClusterAccess {
   stop: StopController;
 }
 
+/**
+ * The reads of each client: all a dry run is given. A step's `plan()` holds these
+ * types, so "a dry run sends nothing that changes anything" is checked by the
+ * compiler, not by convention.
+ */
+export type CpReads = Pick<ControlPlaneClient, 'readyz' | 'clusterState' | 'listPrgs' | 'lease'>;
+export type NodeReads = Pick<RuntimeClient, 'adminUrl' | 'readyz' | 'node'>;
+export type LbReads = Pick<LbAdapter, 'name' | 'endpoint' | 'status'>;
+
 export interface RunEnv extends ClusterAccess {
   runId: string;
   /** `quantum-roll@<host>:<pid>` plus run id, sent as the drain initiator and lease holder. */
@@ -42,6 +51,19 @@ export interface RunEnv extends ClusterAccess {
   startedAt: number;
   config: Config;
   options: RunOptions;
+}
+
+/** The run's environment as a dry run sees it: the same, but its clients only read. */
+export interface ReadEnv extends Omit<RunEnv, 'cp' | 'lb' | 'runtimeFor'> {
+  cp: CpReads;
+  lb: LbReads;
+  runtimeFor(node: NodeTarget): NodeReads;
+}
+
+/** What `Step.plan()` is given: a StepContext whose clients only read. */
+export interface PlanContext extends Omit<StepContext, 'env' | 'runtime'> {
+  env: ReadEnv;
+  runtime: NodeReads;
 }
 
 export interface StepContext {
@@ -116,8 +138,8 @@ export interface Step<D = unknown> {
   drainFlag?: 'sets' | 'clears';
   /** Run for real. */
   run(ctx: StepContext): Promise<StepResult<D>>;
-  /** Dry run: reads only, returns the actions it would take. */
-  plan(ctx: StepContext): Promise<StepResult<D>>;
+  /** Dry run: reads only (its context has no method that changes anything), returns the actions it would take. */
+  plan(ctx: PlanContext): Promise<StepResult<D>>;
 }
 
 export function lbTargetOf(node: NodeTarget): LbTarget {

@@ -4,7 +4,7 @@
  * step: a stop request never lands between them.
  */
 import { isOutOfService } from '../adapters/lb/types.js';
-import type { Step, StepContext, StepResult } from './context.js';
+import type { PlanContext, Step, StepContext, StepResult } from './context.js';
 import { StepError } from '../util/errors.js';
 import { waitFor } from '../util/wait.js';
 
@@ -24,7 +24,7 @@ export const drainStep: Step = {
     expectedFrom: 'default',
   }),
 
-  async plan(ctx: StepContext): Promise<StepResult> {
+  async plan(ctx: PlanContext): Promise<StepResult> {
     const { node, env } = ctx;
     return {
       summary: `would set the drain flag on ${node.id}, then take LB member ${node.lbMember} out of service (${env.lb.name})`,

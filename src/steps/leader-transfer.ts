@@ -1,5 +1,5 @@
 /** Runbook 2: move PRG leadership away so writes stay available when the node leaves. */
-import type { Step, StepContext, StepResult } from './context.js';
+import type { PlanContext, Step, StepContext, StepResult } from './context.js';
 import { transferLeadersAway } from './transfer.js';
 import { StepError } from '../util/errors.js';
 
@@ -27,7 +27,7 @@ export const leaderTransferStep: Step<LeaderTransferResult> = {
     ...(node && node.prgsLed === 0 ? { nothing: true } : {}),
   }),
 
-  async plan(ctx: StepContext): Promise<StepResult<LeaderTransferResult>> {
+  async plan(ctx: PlanContext): Promise<StepResult<LeaderTransferResult>> {
     const led = await ctx.env.cp.listPrgs({ leader: ctx.node.id });
     const ids = led.map((p) => p.id);
     const others = ctx.wave.filter((n) => n !== ctx.node.id);

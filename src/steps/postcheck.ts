@@ -7,7 +7,7 @@
 import { prgReadyRatio, totalSessions } from '../cluster/verdicts.js';
 import { readinessOfAll } from './readiness.js';
 import type { ClusterState } from '../clients/schemas.js';
-import type { Step, StepContext, StepResult } from './context.js';
+import type { PlanContext, Step, StepContext, StepResult } from './context.js';
 import { fmt, formatDuration } from '../config/duration.js';
 import { StepError } from '../util/errors.js';
 import { waitFor } from '../util/wait.js';
@@ -38,7 +38,7 @@ export const postcheckStep: Step<PostcheckResult> = {
     };
   },
 
-  async plan(ctx: StepContext): Promise<StepResult<PostcheckResult>> {
+  async plan(ctx: PlanContext): Promise<StepResult<PostcheckResult>> {
     const c = ctx.env.config;
     return {
       summary: `would confirm no PRG in strict fallback, ≥ ${c.checks.min_prgs_ready_ratio} PRGs ready, and report session recovery (target ${c.checks.session_recovery_ratio}, wait ≤ ${formatDuration(c.timeouts.recovery)})`,

@@ -7,7 +7,7 @@ import { activeSessions, spareCapacity } from '../cluster/verdicts.js';
 import { cpVerdict, prgReadyRatio, totalSessions } from '../cluster/verdicts.js';
 import { readinessOfAll } from './readiness.js';
 import type { MemberStatus } from '../adapters/lb/types.js';
-import type { Step, StepContext, StepResult } from './context.js';
+import type { PlanContext, Step, StepResult } from './context.js';
 import { RefusedError } from '../util/errors.js';
 import { checkQuorumWithout, describeBlockers } from '../cluster/quorum.js';
 
@@ -19,7 +19,8 @@ export interface PrecheckResult {
   lb: MemberStatus;
 }
 
-async function precheck(ctx: StepContext): Promise<StepResult<PrecheckResult>> {
+/** Reads only: the same function is the step's run and its plan. */
+async function precheck(ctx: PlanContext): Promise<StepResult<PrecheckResult>> {
   const { env, node } = ctx;
   const { cp, config } = env;
   const warnings: string[] = [];

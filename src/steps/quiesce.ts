@@ -5,7 +5,7 @@
  * MQTT 5 DISCONNECT and waits for it to take effect. A safe point for stops.
  */
 import { activeSessions } from '../cluster/verdicts.js';
-import type { Step, StepContext, StepResult } from './context.js';
+import type { PlanContext, Step, StepContext, StepResult } from './context.js';
 import { fmt, formatDuration } from '../config/duration.js';
 import { waitFor } from '../util/wait.js';
 import { loadRunner } from '../util/run-argv.js';
@@ -28,7 +28,7 @@ export const quiesceStep: Step = {
     };
   },
 
-  async plan(ctx: StepContext): Promise<StepResult> {
+  async plan(ctx: PlanContext): Promise<StepResult> {
     const q = ctx.env.config.quiesce;
     const actions = [`wait until ${ctx.node.id} has ≤ ${q.target_sessions} sessions, at most ${formatDuration(q.grace)} after the LB change`];
     if (q.disconnect) {

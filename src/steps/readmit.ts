@@ -7,7 +7,7 @@
 import { isOutOfService, isServing } from '../adapters/lb/types.js';
 import { readyButDrained } from '../cluster/verdicts.js';
 import type { Readiness } from '../clients/schemas.js';
-import type { Step, StepContext, StepResult } from './context.js';
+import type { PlanContext, Step, StepContext, StepResult } from './context.js';
 import { formatDuration } from '../config/duration.js';
 import { StepError } from '../util/errors.js';
 import { waitFor } from '../util/wait.js';
@@ -29,7 +29,7 @@ export const readmitStep: Step = {
     expectedFrom: 'default',
   }),
 
-  async plan(ctx: StepContext): Promise<StepResult> {
+  async plan(ctx: PlanContext): Promise<StepResult> {
     const { node, env } = ctx;
     return {
       summary: `would wait until ${node.id} is ready but for draining, clear the drain flag, put LB member ${node.lbMember} back and wait until the LB sees it healthy`,

@@ -3,7 +3,7 @@
  * resumed run never restarts twice: a changed boot_id means it already happened.
  * A restart counts only when the boot_id changed.
  */
-import type { Step, StepContext, StepResult } from './context.js';
+import type { PlanContext, Step, StepContext, StepResult } from './context.js';
 import { StepError } from '../util/errors.js';
 import { restartArgv, runRestartCommand } from './restart-command.js';
 import { tokenEnvNames } from '../config/load.js';
@@ -33,7 +33,7 @@ export const restartStep: Step<RestartResult> = {
     expectedFrom: 'default',
   }),
 
-  async plan(ctx: StepContext): Promise<StepResult<RestartResult>> {
+  async plan(ctx: PlanContext): Promise<StepResult<RestartResult>> {
     const argv = restartArgv(ctx.env.config.restart.command, ctx.node);
     return {
       summary: `would run ${argv.join(' ')} (timeout ${formatDuration(ctx.env.config.restart.timeout)}) and wait for a new boot_id`,

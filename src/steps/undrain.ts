@@ -1,10 +1,10 @@
 /** `undrain`: only a node that is ready but for the drain flag goes back into service. */
 import { readyButDrained } from '../cluster/verdicts.js';
-import type { Step, StepContext, StepResult } from './context.js';
+import type { PlanContext, Step, StepContext, StepResult } from './context.js';
 import { RefusedError } from '../util/errors.js';
 import { returnToService } from './readmit.js';
 
-async function checkReady(ctx: StepContext): Promise<void> {
+async function checkReady(ctx: PlanContext): Promise<void> {
   const r = await ctx.runtime.readyz();
   if (!readyButDrained(r)) {
     throw new RefusedError(
@@ -27,7 +27,7 @@ export const undrainStep: Step = {
     expectedMs: 1_000,
     expectedFrom: 'default',
   }),
-  async plan(ctx: StepContext): Promise<StepResult> {
+  async plan(ctx: PlanContext): Promise<StepResult> {
     await checkReady(ctx);
     return { summary: `would clear the drain flag of ${ctx.node.id} and put LB member ${ctx.node.lbMember} back, then wait until the LB sees it healthy` };
   },
