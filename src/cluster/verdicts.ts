@@ -1,5 +1,6 @@
 /** One definition of each verdict about the cluster, shared by the prechecks, the plan and `status`. */
-import type { ClusterState, CpStatus, Readiness } from '../clients/schemas.js';
+import type { ClusterNode, ClusterState, CpStatus, Prg, Readiness } from '../clients/schemas.js';
+import { type PlacementPolicy, type PlacementViolation, placementViolations } from './placement.js';
 
 /**
  * The contract's rule for "the CP is healthy": its `/readyz` answered 200. The plan,
@@ -48,4 +49,29 @@ export function spareCapacity(r: Readiness): number | undefined {
 /** True when the only thing keeping the node out of service is the drain flag. */
 export function readyButDrained(r: Readiness): boolean {
   return r.reasons.every((x) => x === 'draining');
+}
+
+/** Per node, the PRGs it leads (ids, in listing order) and how many PRGs it hosts a replica of. */
+export interface PrgLoad {
+  led: Map<string, string[]>;
+  hosted: Map<string, number>;
+}
+
+export function prgLoad(prgs: readonly Prg[]): PrgLoad {
+  const led = new Map<string, string[]>();
+  const hosted = new Map<string, number>();
+  for (const p of prgs) {
+    if (p.leader) {
+      let l = led.get(p.leader);
+      if (!l) led.set(p.leader, (l = []));
+      l.push(p.id);
+    }
+    for (const n of new Set(p.replicas.map((x) => x.node))) hosted.set(n, (hosted.get(n) ?? 0) + 1);
+  }
+  return { led, hosted };
+}
+
+/** Placement violations the policy forbids (same node, same rack); replicas on nodes the CP does not list are not counted. */
+export function hardPlacementViolations(prgs: readonly Prg[], nodes: readonly ClusterNode[], policy: PlacementPolicy): PlacementViolation[] {
+  return placementViolations(prgs, nodes, policy).filter((v) => v.kind !== 'unknown_node');
 }

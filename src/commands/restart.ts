@@ -2,18 +2,19 @@
 import { existsSync, renameSync } from 'node:fs';
 import { parseDuration } from '../config/duration.js';
 import { resolveTargets, targetOf } from '../cluster/targets.js';
-import type { ClusterState, LeaseInfo, Prg } from '../clients/schemas.js';
+import type { Prg } from '../clients/schemas.js';
 import type { NodeTarget } from '../steps/context.js';
 import { ExitCode, QrError, StepError, UsageError } from '../util/errors.js';
 import { Journal, type StepName } from '../run/journal.js';
-import { LEASE_NAME } from '../run/lease.js';
 import { type RollOutcome, type RollPlan, newJournal, roll } from '../run/roll.js';
 import { RESTART_STEPS } from '../steps/index.js';
 import { planWaves } from '../cluster/waves.js';
 import { confirm, requireConfirmable } from './confirm.js';
 import { renderOutcome } from '../render/outcome.js';
 import { etaModel, readHistory } from '../run/eta.js';
-import { type PlanFacts, planDocument, renderPlanText } from '../render/plan.js';
+import { renderPlanText } from '../render/plan.js';
+import { type PlanFacts, planDocument } from '../run/plan/document.js';
+import { gatherFacts } from '../run/plan/facts.js';
 import { beginProgress } from '../render/reporter.js';
 import { type GlobalOptions, type Session, openSession } from './session.js';
 import { installSignalHandlers } from './signals.js';
@@ -77,37 +78,6 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
   } finally {
     await s.close();
   }
-}
-
-/** What a plan is made from: the cluster state, every PRG, the lease, run history. Reads only. */
-export async function gatherFacts(
-  s: Session,
-  targets: readonly NodeTarget[],
-  wavesOf: (prgs: readonly Prg[]) => readonly (readonly string[])[],
-  options: PlanFacts['options'],
-  known?: ClusterState,
-): Promise<PlanFacts> {
-  const [state, prgs, lease] = await Promise.all([
-    known ?? s.cp.clusterState(),
-    s.cp.listPrgs(),
-    s.cp.lease(LEASE_NAME).then(
-      (l): LeaseInfo | null => l ?? null,
-      (e: Error) => ({ error: e.message }),
-    ),
-  ]);
-  return {
-    generatedAt: new Date().toISOString(),
-    configFile: s.loaded.file,
-    config: s.loaded.config,
-    state,
-    prgs,
-    targets,
-    waves: wavesOf(prgs),
-    lb: { name: s.lb.name, endpoint: s.lb.endpoint },
-    lease,
-    eta: etaModel(s.loaded.config, readHistory(s.stateDir)),
-    options,
-  };
 }
 
 /**

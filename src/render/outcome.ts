@@ -9,7 +9,8 @@ import { formatDuration } from '../config/duration.js';
 import { resultOf } from '../run/pipeline.js';
 import { leaderTransferStep } from '../steps/leader-transfer.js';
 import { restartStep } from '../steps/restart.js';
-import { type PlanFacts, planDocument, planVerdict, renderPlanText } from './plan.js';
+import { planVerdict, renderPlanText } from './plan.js';
+import { type PlanFacts, planDocument } from '../run/plan/document.js';
 
 export interface RenderOptions {
   json: boolean;
