@@ -13,6 +13,7 @@ import { confirm, requireConfirmable } from './confirm.js';
 import { renderOutcome } from '../render/outcome.js';
 import { etaModel, readHistory } from '../run/eta.js';
 import { renderPlanText } from '../render/plan.js';
+import { colorFor } from '../render/style.js';
 import { type PlanFacts, planDocument } from '../run/plan/document.js';
 import { gatherFacts } from '../run/plan/facts.js';
 import { beginProgress } from '../render/reporter.js';
@@ -68,7 +69,7 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
       await confirm(opts, () =>
         renderPlanText(planDocument(facts, undefined, { dryRun: false }), {
           verbose: opts.verbose === true,
-          color: process.stderr.isTTY === true && process.env.NO_COLOR === undefined,
+          color: colorFor(process.stderr),
           withChecks: 'plan',
           width: process.stderr.columns,
         }),

@@ -5,6 +5,10 @@
 import type { CheckStatus, PlanDocument } from '../run/plan/types.js';
 import { displayArgv } from '../util/run-argv.js';
 import { fmt } from '../config/duration.js';
+import { painter, table, visibleLength } from './style.js';
+
+/** status and placement still take the table from here; it lives in ./style.ts. */
+export { table };
 
 export interface TextOptions {
   verbose: boolean;
@@ -16,20 +20,6 @@ export interface TextOptions {
 }
 
 const MARK: Record<CheckStatus, string> = { pass: '✓', warn: '!', fail: '✗', skip: '–', not_run: '·' };
-
-function painter(color: boolean) {
-  const wrap = (code: string) => (s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
-  return { bold: wrap('1'), dim: wrap('2'), red: wrap('31'), green: wrap('32'), yellow: wrap('33'), cyan: wrap('36') };
-}
-
-export function table(header: string[], rows: string[][], indent = ''): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmtRow = (r: string[]) => `${indent}${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd();
-  return [fmtRow(header), ...rows.map(fmtRow)];
-}
-
-// eslint-disable-next-line no-control-regex
-const visibleLength = (s: string): number => s.replace(/\x1b\[[0-9;]*m/g, '').length;
 
 function wrapList(items: readonly string[], width: number, indent: string): string[] {
   const lines: string[] = [];
