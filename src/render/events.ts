@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { StepName } from '../run/journal.js';
 import { Progress, type ProgressPlan } from '../run/progress.js';
 import type { Reporter } from '../steps/reporter.js';
-import type { ProgressReporter } from './reporter.js';
+import type { ProgressReporter } from '../run/progress.js';
 import { fmt } from '../config/duration.js';
 
 export class EventReporter implements Reporter, ProgressReporter {

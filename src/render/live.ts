@@ -8,7 +8,7 @@ import type { StepName } from '../run/journal.js';
 import { Progress, type ProgressPlan, type Row } from '../run/progress.js';
 import { stepNamed } from '../steps/index.js';
 import type { Reporter } from '../steps/reporter.js';
-import type { ProgressReporter } from './reporter.js';
+import type { ProgressReporter } from '../run/progress.js';
 import { fmt, formatDuration } from '../config/duration.js';
 import { type Painter, painter } from './style.js';
 

@@ -7,6 +7,8 @@
 import type { RollOutcome, RollPlan } from '../run/roll.js';
 import { formatDuration } from '../config/duration.js';
 import { resultOf } from '../run/pipeline.js';
+import type { Executed } from '../run/execute.js';
+import { ExitCode } from '../util/errors.js';
 import { leaderTransferStep } from '../steps/leader-transfer.js';
 import { restartStep } from '../steps/restart.js';
 import { planVerdict, renderPlanText } from './plan.js';
@@ -138,4 +140,19 @@ export function renderOutcome(o: RollOutcome, r: RenderOptions): void {
     }
   }
   stream.write(`${out.join('\n')}\n`);
+}
+
+/** Renders what run/execute.ts returns; the command's exit code. */
+export function renderExecuted(x: Executed, o: { json?: boolean; dryRun?: boolean; verbose?: boolean }): number {
+  renderOutcome(x.outcome, {
+    json: o.json === true,
+    dryRun: o.dryRun === true,
+    verbose: o.verbose === true,
+    plan: x.plan,
+    journal: x.journal,
+    facts: x.facts,
+    elapsedMs: x.elapsedMs,
+    done: x.done,
+  });
+  return x.outcome.exitCode === 0 ? ExitCode.ok : x.outcome.exitCode;
 }

@@ -15,18 +15,7 @@ import { colorFor } from './style.js';
 export type { ProgressPlan };
 export { truncate };
 
-export interface ProgressReporter extends Reporter {
-  begin(plan: ProgressPlan): void;
-}
-
-function isProgress(r: Reporter): r is ProgressReporter {
-  return typeof (r as Partial<ProgressReporter>).begin === 'function';
-}
-
-/** Tells the reporter the plan, if it can use it. */
-export function beginProgress(r: Reporter, plan: ProgressPlan): void {
-  if (isProgress(r)) r.begin(plan);
-}
+export { type ProgressReporter, beginProgress } from '../run/progress.js';
 
 export function createReporter(o: { json: boolean; log: Logger; tty?: boolean; out?: NodeJS.WriteStream }): Reporter {
   const out = o.out ?? process.stderr;

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { StepName } from './journal.js';
 import { RESTART_STEPS } from '../steps/index.js';
+import type { Reporter } from '../steps/reporter.js';
 
 export interface ProgressPlan {
   waves: readonly (readonly string[])[];
@@ -20,6 +21,19 @@ export interface ProgressPlan {
   log?: Logger;
   /** nodes already finished before this process (resume) */
   done?: readonly string[];
+}
+
+export interface ProgressReporter extends Reporter {
+  begin(plan: ProgressPlan): void;
+}
+
+function isProgress(r: Reporter): r is ProgressReporter {
+  return typeof (r as Partial<ProgressReporter>).begin === 'function';
+}
+
+/** Tells the reporter the plan, if it can use it. */
+export function beginProgress(r: Reporter, plan: ProgressPlan): void {
+  if (isProgress(r)) r.begin(plan);
 }
 
 const RUNBOOK: readonly StepName[] = RESTART_STEPS.map((s) => s.name);
