@@ -4,7 +4,7 @@ import type { StepName } from '../run/journal.js';
 import { Progress, type ProgressPlan } from '../run/progress.js';
 import type { Reporter } from '../steps/reporter.js';
 import type { ProgressReporter } from '../run/progress.js';
-import { fmt } from '../config/duration.js';
+import { formatDuration } from '../config/duration.js';
 
 export class EventReporter implements Reporter, ProgressReporter {
   private lastWait = new Map<string, number>();
@@ -33,7 +33,7 @@ export class EventReporter implements Reporter, ProgressReporter {
       );
       this.log.info(
         { event: 'progress', done: this.p.finished, total: this.p.total, ...(eta !== undefined ? { eta_s: Math.round(eta / 1000) } : {}) },
-        `${this.p.finished}/${this.p.total} nodes${eta !== undefined ? `, ETA ${fmt(eta)}` : ''}`,
+        `${this.p.finished}/${this.p.total} nodes${eta !== undefined ? `, ETA ${formatDuration(eta)}` : ''}`,
       );
     }
     if (waveDone) {

@@ -9,7 +9,7 @@ import { Progress, type ProgressPlan, type Row } from '../run/progress.js';
 import { stepNamed } from '../steps/index.js';
 import type { Reporter } from '../steps/reporter.js';
 import type { ProgressReporter } from '../run/progress.js';
-import { fmt, formatDuration } from '../config/duration.js';
+import { formatDuration } from '../config/duration.js';
 import { type Painter, painter } from './style.js';
 
 export class TtyReporter implements Reporter, ProgressReporter {
@@ -49,7 +49,7 @@ export class TtyReporter implements Reporter, ProgressReporter {
     if (this.quiet) return;
     const of = this.p.plan ? `wave ${row.wave}/${this.p.plan.waves.length}` : '';
     if (nodeDone) {
-      const took = fmt((row.endedAt ?? Date.now()) - (row.startedAt ?? Date.now()));
+      const took = formatDuration((row.endedAt ?? Date.now()) - (row.startedAt ?? Date.now()));
       if (row.status === 'done') this.above(`${this.c.green('✓')} ${this.c.bold(node)} restarted in ${took}${of ? this.c.dim(`  (${of})`) : ''}`);
       else if (row.status === 'skipped') this.above(`${this.c.yellow('–')} ${this.c.bold(node)} ${summary}${of ? this.c.dim(`  (${of})`) : ''}`);
       else this.above(`${this.c.red('✗')} ${this.c.bold(node)} failed at ${step} after ${took}: ${summary.split('\n')[0]}`);
@@ -61,7 +61,7 @@ export class TtyReporter implements Reporter, ProgressReporter {
       const w = row.wave;
       const total = this.p.plan.waves.length;
       const ms = (this.p.waveEnd.get(w) ?? 0) - (this.p.waveStart.get(w) ?? 0);
-      this.above(this.c.dim(`── wave ${w}/${total} finished in ${fmt(ms)} ──`));
+      this.above(this.c.dim(`── wave ${w}/${total} finished in ${formatDuration(ms)} ──`));
       const anyFailed = [...this.p.rows.values()].some((r) => r.status === 'failed');
       if (w < total && this.p.plan.pauseMs > 0 && !anyFailed) this.pauseUntil = Date.now() + this.p.plan.pauseMs;
     }
@@ -135,7 +135,7 @@ export class TtyReporter implements Reporter, ProgressReporter {
       const name = `${r.node}${rack ? ` ${this.c.dim(rack)}` : ''}`;
       const cur = r.current;
       const step = stepNamed(cur?.step ?? '');
-      const what = cur ? `${this.c.bold(step?.label ?? cur.step)} ${this.c.dim(fmt(now - cur.since))}  ${cur.text || this.c.dim(step?.doing ?? '')}` : this.c.dim('…');
+      const what = cur ? `${this.c.bold(step?.label ?? cur.step)} ${this.c.dim(formatDuration(now - cur.since))}  ${cur.text || this.c.dim(step?.doing ?? '')}` : this.c.dim('…');
       lines.push(`  ${name}  ${this.bar(r)}  ${what}`);
     }
     if (plan) {
@@ -143,12 +143,12 @@ export class TtyReporter implements Reporter, ProgressReporter {
       const eta = this.p.eta(now);
       const head =
         this.pauseUntil && this.pauseUntil > now
-          ? `pausing ${fmt(this.pauseUntil - now)} before wave ${wave + 1}/${total}`
+          ? `pausing ${formatDuration(this.pauseUntil - now)} before wave ${wave + 1}/${total}`
           : wave > 0
             ? `wave ${wave}/${total}`
             : 'starting';
-      const etaText = eta !== undefined ? ` · ETA ${fmt(eta)} (${clock(now + eta)})` : '';
-      lines.push(`${this.c.bold(head)} · ${this.p.finished}/${this.p.total} nodes${etaText} · ${this.c.dim(`elapsed ${fmt(now - this.p.startedAt)}`)}`);
+      const etaText = eta !== undefined ? ` · ETA ${formatDuration(eta)} (${clock(now + eta)})` : '';
+      lines.push(`${this.c.bold(head)} · ${this.p.finished}/${this.p.total} nodes${etaText} · ${this.c.dim(`elapsed ${formatDuration(now - this.p.startedAt)}`)}`);
     }
     return lines;
   }

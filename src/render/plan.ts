@@ -4,7 +4,7 @@
  */
 import type { CheckStatus, PlanDocument } from '../run/plan/types.js';
 import { displayArgv } from '../util/run-argv.js';
-import { fmt } from '../config/duration.js';
+import { formatDuration } from '../config/duration.js';
 import { painter, table, visibleLength } from './style.js';
 
 /** status and placement still take the table from here; it lives in ./style.ts. */
@@ -38,7 +38,7 @@ function wrapList(items: readonly string[], width: number, indent: string): stri
 function basisText(d: PlanDocument): string {
   const h = d.eta.history;
   if (d.eta.basis === 'history') return `observed over ${h.node_restarts} node restart(s) in ${h.runs} earlier run(s)`;
-  const defaults = d.eta.steps.filter((s) => s.source === 'default').map((s) => `${s.step} ${fmt(s.expected_ms)}`);
+  const defaults = d.eta.steps.filter((s) => s.source === 'default').map((s) => `${s.step} ${formatDuration(s.expected_ms)}`);
   if (d.eta.basis === 'defaults') return `no earlier run to learn from yet: quiesce is the grace, ${defaults.join(', ')} are defaults`;
   return `partly observed (${h.node_restarts} node restart(s)); defaults for ${defaults.join(', ')}`;
 }
@@ -50,7 +50,7 @@ export function renderPlanText(d: PlanDocument, o: TextOptions): string {
   const n = Object.keys(d.nodes).length;
   const par = d.options.parallel === 1 ? 'one node at a time' : d.options.parallel === 'auto' ? '--parallel auto' : `--parallel ${d.options.parallel}`;
   out.push(
-    p.bold(`Plan: restart ${n} node${n === 1 ? '' : 's'} in ${d.waves.length} wave${d.waves.length === 1 ? '' : 's'} (${par}${d.options.pause_ms ? `, ${fmt(d.options.pause_ms)} pause between waves` : ''})`) +
+    p.bold(`Plan: restart ${n} node${n === 1 ? '' : 's'} in ${d.waves.length} wave${d.waves.length === 1 ? '' : 's'} (${par}${d.options.pause_ms ? `, ${formatDuration(d.options.pause_ms)} pause between waves` : ''})`) +
       (d.dry_run ? p.dim(' — dry run, nothing changed') : ''),
   );
   const c = d.cluster;
@@ -65,7 +65,7 @@ export function renderPlanText(d: PlanDocument, o: TextOptions): string {
     const head = `Wave ${w.index}/${d.waves.length}  ${w.nodes.join(', ')}`;
     const racks = w.racks.length === 1 ? `rack ${w.racks[0]}` : `racks ${w.racks.join(', ')}`;
     const q = w.quorum.ok ? p.green(`quorum ok (${w.quorum.prgs_checked} PRGs)`) : p.red(`UNSAFE: ${w.quorum.blockers.length} PRG(s) would lose quorum`);
-    out.push(`${p.bold(head)}  ${p.dim(racks)}  ${q}  ${p.dim(`≈ ${fmt(w.expected_ms)}, ≤ ${fmt(w.max_ms)}`)}`);
+    out.push(`${p.bold(head)}  ${p.dim(racks)}  ${q}  ${p.dim(`≈ ${formatDuration(w.expected_ms)}, ≤ ${formatDuration(w.max_ms)}`)}`);
     const rows = w.nodes.map((id) => {
       const x = d.nodes[id]!;
       const status = x.status === 'planned' || x.status === 'pending' ? '' : x.status === 'done' ? p.green('done') : x.status === 'skipped' || x.status === 'not_checked' ? p.yellow(x.status) : p.red(x.status);
@@ -97,11 +97,11 @@ export function renderPlanText(d: PlanDocument, o: TextOptions): string {
   }
   out.push('');
   out.push(p.bold('Each node waits for'));
-  const waitRows = d.eta.steps.map((s) => [s.step, `≈ ${fmt(s.expected_ms)}`, `≤ ${fmt(s.max_ms)}`, s.source === 'history' ? `observed (${s.samples})` : s.source, s.waits_for]);
+  const waitRows = d.eta.steps.map((s) => [s.step, `≈ ${formatDuration(s.expected_ms)}`, `≤ ${formatDuration(s.max_ms)}`, s.source === 'history' ? `observed (${s.samples})` : s.source, s.waits_for]);
   out.push(...table(['STEP', 'EXPECTED', 'AT MOST', 'FROM', 'WAITS FOR'], waitRows, '  ').map((l, i) => (i === 0 ? p.dim(l) : l)));
   out.push('');
   out.push(
-    `${p.bold('ETA')} ≈ ${fmt(d.eta.expected_ms)} for ${d.waves.length} wave(s)${d.eta.pause_ms ? ` including ${fmt(d.eta.pause_ms * Math.max(0, d.waves.length - 1))} of pauses` : ''}; at most ${fmt(d.eta.max_ms)} if every wait runs to its timeout.`,
+    `${p.bold('ETA')} ≈ ${formatDuration(d.eta.expected_ms)} for ${d.waves.length} wave(s)${d.eta.pause_ms ? ` including ${formatDuration(d.eta.pause_ms * Math.max(0, d.waves.length - 1))} of pauses` : ''}; at most ${formatDuration(d.eta.max_ms)} if every wait runs to its timeout.`,
   );
   out.push(p.dim(`  (${basisText(d)})`));
   if (o.withChecks) {

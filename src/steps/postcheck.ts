@@ -8,7 +8,7 @@ import { prgReadyRatio, totalSessions } from '../cluster/verdicts.js';
 import { readinessOfAll } from './readiness.js';
 import type { ClusterState } from '../clients/schemas.js';
 import type { PlanContext, Step, StepContext, StepResult } from './context.js';
-import { fmt, formatDuration } from '../config/duration.js';
+import { formatDuration } from '../config/duration.js';
 import { StepError } from '../util/errors.js';
 import { waitFor } from '../util/wait.js';
 
@@ -31,7 +31,7 @@ export const postcheckStep: Step<PostcheckResult> = {
     return {
       for: node
         ? `the cluster back at ≥ ${c.min_prgs_ready_ratio} PRGs ready, none in strict fallback`
-        : `≥ ${c.min_prgs_ready_ratio} PRGs ready, none in strict fallback${t.recovery ? `; sessions back to ${c.session_recovery_ratio} (≤ ${fmt(t.recovery)})` : ''}`,
+        : `≥ ${c.min_prgs_ready_ratio} PRGs ready, none in strict fallback${t.recovery ? `; sessions back to ${c.session_recovery_ratio} (≤ ${formatDuration(t.recovery)})` : ''}`,
       maxMs: Math.max(t.recovery, 10_000) + t.recovery,
       expectedMs: 1_000,
       expectedFrom: 'default',

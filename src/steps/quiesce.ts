@@ -6,7 +6,7 @@
  */
 import { activeSessions } from '../cluster/verdicts.js';
 import type { PlanContext, Step, StepContext, StepResult } from './context.js';
-import { fmt, formatDuration } from '../config/duration.js';
+import { formatDuration } from '../config/duration.js';
 import { waitFor } from '../util/wait.js';
 import { loadRunner } from '../util/run-argv.js';
 
@@ -20,7 +20,7 @@ export const quiesceStep: Step = {
     const q = config.quiesce;
     const who = !node ? 'sessions ≤' : `${node.sessions === null ? 'sessions' : `${node.sessions} session(s)`} to reach ≤`;
     return {
-      for: `${who} ${q.target_sessions}${node ? ',' : ''} or the ${fmt(q.grace)} grace${q.disconnect ? `, then DISCONNECT ${q.disconnect.reason_code} at ${q.disconnect.rate_per_s}/s` : ''}`,
+      for: `${who} ${q.target_sessions}${node ? ',' : ''} or the ${formatDuration(q.grace)} grace${q.disconnect ? `, then DISCONNECT ${q.disconnect.reason_code} at ${q.disconnect.rate_per_s}/s` : ''}`,
       maxMs: q.grace + (q.disconnect ? 1_000 : 0),
       // Without history, the grace: a quiesce that waits for nothing is rare.
       expectedMs: q.grace,

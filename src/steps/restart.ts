@@ -8,7 +8,7 @@ import { StepError } from '../util/errors.js';
 import { restartArgv, runRestartCommand } from './restart-command.js';
 import { tokenEnvNames } from '../config/load.js';
 import { waitFor } from '../util/wait.js';
-import { fmt, formatDuration } from '../config/duration.js';
+import { formatDuration } from '../config/duration.js';
 import { sleep } from '../util/sleep.js';
 import type { NodeInfo } from '../clients/schemas.js';
 import { readFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ export const restartStep: Step<RestartResult> = {
   kind: 'change',
   boundBy: ['restart.timeout', 'timeouts.ready'],
   waits: (config) => ({
-    for: `the restart command (≤ ${fmt(config.restart.timeout)}), then a new boot_id`,
+    for: `the restart command (≤ ${formatDuration(config.restart.timeout)}), then a new boot_id`,
     maxMs: config.restart.timeout + config.timeouts.ready,
     expectedMs: 15_000,
     expectedFrom: 'default',

@@ -5,7 +5,7 @@
  * what each step did or would do. render/plan.ts draws it; `--json` prints it.
  */
 import type { Prg } from '../../clients/schemas.js';
-import { fmt } from '../../config/duration.js';
+import { formatDuration } from '../../config/duration.js';
 import { compareIds } from '../../cluster/quorum.js';
 import { cpVerdict, prgLoad } from '../../cluster/verdicts.js';
 import { validateWave } from '../../cluster/waves.js';
@@ -31,7 +31,7 @@ function runCommand(f: PlanFacts): string {
   if (f.options.all) parts.push('--all');
   else parts.push(...f.options.nodes);
   if (f.options.parallel !== 1) parts.push('--parallel', String(f.options.parallel));
-  if (f.options.pauseMs > 0) parts.push('--pause', fmt(f.options.pauseMs).replace(/ /g, ''));
+  if (f.options.pauseMs > 0) parts.push('--pause', formatDuration(f.options.pauseMs));
   if (f.options.force) parts.push('--force');
   if (f.options.allowOverload) parts.push('--allow-overload');
   return parts.join(' ');

@@ -1,7 +1,7 @@
 /** One node of the plan document: where it stands, what it leads and hosts, what its steps will do and wait for. */
 import type { ClusterNode } from '../../clients/schemas.js';
 import type { Config } from '../../config/schema.js';
-import { fmt } from '../../config/duration.js';
+import { formatDuration } from '../../config/duration.js';
 import { compareIds } from '../../cluster/quorum.js';
 import type { PrgLoad } from '../../cluster/verdicts.js';
 import type { NodeTarget } from '../../steps/context.js';
@@ -34,8 +34,8 @@ function lbActions(t: NodeTarget, lb: PlanFacts['lb'], config: Config): string[]
     return [`no LB adapter: traffic follows ${t.id}'s /readyz (the drain flag makes it answer 503)`];
   }
   return [
-    `drain member ${t.lbMember} (${via}), wait until it takes no new connections (≤ ${fmt(config.timeouts.lb)})`,
-    `enable member ${t.lbMember} once ${t.id} is ready, wait until the LB sees it healthy (≤ ${fmt(config.timeouts.lb)})`,
+    `drain member ${t.lbMember} (${via}), wait until it takes no new connections (≤ ${formatDuration(config.timeouts.lb)})`,
+    `enable member ${t.lbMember} once ${t.id} is ready, wait until the LB sees it healthy (≤ ${formatDuration(config.timeouts.lb)})`,
   ];
 }
 
