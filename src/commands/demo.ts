@@ -6,12 +6,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GlobalOptions } from './session.js';
+import { colorFor, painter } from '../render/style.js';
 
 export async function demoAction(opts: GlobalOptions & { nodes?: string }): Promise<number> {
   const { startSim } = await import('../sim/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'quantum-roll-demo-'));
   const nodes = Number(opts.nodes ?? 6);
-  const bold = process.stderr.isTTY ? (t: string) => `\x1b[1m${t}\x1b[0m` : (t: string) => t;
+  const { bold } = painter(colorFor(process.stderr));
   const say = (t: string) => process.stderr.write(`\n${bold(`== ${t}`)}\n`);
   say(`starting a simulated cluster: ${nodes} nodes, 3 racks, 600 PRGs (state in ${dir})`);
   const sim = await startSim({ stateDir: dir, nodes, racks: 3, prgs: 600, replayMs: 1500, sessionsPerNode: 300 });

@@ -1,29 +1,22 @@
 /** `restart <node...>` / `--all`, and `plan` (the same with --dry-run). */
-import { existsSync, renameSync } from 'node:fs';
 import { parseDuration } from '../config/duration.js';
 import { resolveTargets, targetOf } from '../cluster/targets.js';
-import type { ClusterState, LeaseInfo, Prg } from '../clients/schemas.js';
+import type { Prg } from '../clients/schemas.js';
 import type { NodeTarget } from '../steps/context.js';
-import { ExitCode, QrError, StepError, UsageError } from '../util/errors.js';
-import { Journal, type StepName } from '../run/journal.js';
-import { LEASE_NAME } from '../run/lease.js';
-import { type RollOutcome, type RollPlan, newJournal, roll } from '../run/roll.js';
-import { RESTART_STEPS } from '../steps/index.js';
+import { QrError, StepError, UsageError } from '../util/errors.js';
 import { planWaves } from '../cluster/waves.js';
 import { confirm, requireConfirmable } from './confirm.js';
-import { renderOutcome } from '../render/outcome.js';
-import { etaModel, readHistory } from '../run/eta.js';
-import { type PlanFacts, planDocument, renderPlanText } from '../render/plan.js';
-import { beginProgress } from '../render/reporter.js';
-import { type GlobalOptions, type Session, openSession } from './session.js';
-import { installSignalHandlers } from './signals.js';
-import { type MetricsReporter, metricsReporter } from '../render/metrics-file.js';
+import { renderPlanText } from '../render/plan.js';
+import { colorFor } from '../render/style.js';
+import { planDocument } from '../run/plan/document.js';
+import { gatherFacts } from '../run/plan/facts.js';
+import { openSession } from './session.js';
+import type { RollPlan } from '../run/roll.js';
+import { execute } from '../run/execute.js';
+import { renderExecuted } from '../render/outcome.js';
+import { type RestartOptions, runHooks } from './run-options.js';
 
-export interface RestartOptions extends GlobalOptions {
-  all?: boolean;
-  pause?: string;
-  metricsFile?: string;
-}
+export type { RestartOptions };
 
 export async function planAction(opts: RestartOptions, nodes: string[] = []): Promise<number> {
   return restartAction({ ...opts, dryRun: true }, nodes);
@@ -67,47 +60,16 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
       await confirm(opts, () =>
         renderPlanText(planDocument(facts, undefined, { dryRun: false }), {
           verbose: opts.verbose === true,
-          color: process.stderr.isTTY === true && process.env.NO_COLOR === undefined,
+          color: colorFor(process.stderr),
           withChecks: 'plan',
           width: process.stderr.columns,
         }),
       );
     }
-    return await execute(s, plan, opts, undefined, facts);
+    return renderExecuted(await execute(s, plan, opts, runHooks(s, opts), undefined, facts), opts);
   } finally {
     await s.close();
   }
-}
-
-/** What a plan is made from: the cluster state, every PRG, the lease, run history. Reads only. */
-export async function gatherFacts(
-  s: Session,
-  targets: readonly NodeTarget[],
-  wavesOf: (prgs: readonly Prg[]) => readonly (readonly string[])[],
-  options: PlanFacts['options'],
-  known?: ClusterState,
-): Promise<PlanFacts> {
-  const [state, prgs, lease] = await Promise.all([
-    known ?? s.cp.clusterState(),
-    s.cp.listPrgs(),
-    s.cp.lease(LEASE_NAME).then(
-      (l): LeaseInfo | null => l ?? null,
-      (e: Error) => ({ error: e.message }),
-    ),
-  ]);
-  return {
-    generatedAt: new Date().toISOString(),
-    configFile: s.loaded.file,
-    config: s.loaded.config,
-    state,
-    prgs,
-    targets,
-    waves: wavesOf(prgs),
-    lb: { name: s.lb.name, endpoint: s.lb.endpoint },
-    lease,
-    eta: etaModel(s.loaded.config, readHistory(s.stateDir)),
-    options,
-  };
 }
 
 /**
@@ -127,86 +89,6 @@ function planFor(targets: readonly NodeTarget[], prgs: readonly Prg[], parallel:
   );
 }
 
-/** Runs a plan (fresh or resumed) under signal handling, renders it, returns the exit code. */
-export async function execute(
-  s: Session,
-  plan: RollPlan,
-  opts: RestartOptions,
-  resumed?: { journal: Journal; from: Map<string, StepName | 'done'> },
-  facts?: PlanFacts,
-): Promise<number> {
-  const t0 = Date.now();
-  if (!facts && resumed && !opts.dryRun) {
-    // A resumed run reports in the same document as a fresh one (without the reads, in the smaller one).
-    const o = plan.options;
-    const parallel: number | 'auto' = o.parallel === 'auto' ? 'auto' : typeof o.parallel === 'number' ? o.parallel : 1;
-    const options: PlanFacts['options'] = { parallel, pauseMs: plan.pauseMs, all: o.all === true, force: o.force === true, allowOverload: o.allow_overload === true, nodes: plan.nodes.map((n) => n.id) };
-    facts = await gatherFacts(s, plan.nodes, () => plan.waves, options).catch(() => undefined);
-  }
-  let journal: Journal | undefined = resumed?.journal;
-  let env;
-  if (opts.dryRun) {
-    env = s.env();
-  } else if (journal) {
-    env = s.env(journal.data.run_id, Date.parse(journal.data.started_at), journal);
-  } else {
-    env = s.env();
-    const previous = Journal.read(s.stateDir); // an unreadable journal stops us here, before anything
-    journal = newJournal(env, plan, s.stateDir);
-    // The previous journal is superseded only when this run makes its first change (a refused run leaves it resumable).
-    journal.beforeFirstWrite = () => archivePrevious(s, previous);
-    env = { ...env, journal };
-  }
-  env = { ...env, options: { dryRun: opts.dryRun === true, allowOverload: opts.allowOverload === true, force: opts.force === true } };
-  const done = resumed ? [...resumed.from].filter(([, f]) => f === 'done').map(([id]) => id) : [];
-  const model = facts?.eta ?? etaModel(s.loaded.config, readHistory(s.stateDir));
-  beginProgress(env.reporter, {
-    waves: plan.waves,
-    racks: new Map(plan.nodes.map((n) => [n.id, n.rack])),
-    expectedMs: Object.fromEntries(model.steps.map((x) => [x.step, x.expected_ms])),
-    pauseMs: plan.pauseMs,
-    dryRun: opts.dryRun === true,
-    log: env.log,
-    done,
-  });
-  const uninstall = opts.dryRun ? () => {} : installSignalHandlers(s.stop, () => s.reporter.close(), { json: opts.json === true, journal: journal?.file });
-  let metrics: MetricsReporter | undefined;
-  if (opts.metricsFile && !opts.dryRun) {
-    metrics = metricsReporter(env.reporter, opts.metricsFile, env.runId, env.startedAt, { waves: plan.waves, done });
-    env = { ...env, reporter: metrics };
-  }
-  let outcome: RollOutcome;
-  try {
-    if (opts.dryRun) await s.prefetch(plan.nodes);
-    outcome = await roll(env, plan, RESTART_STEPS, resumed ? { from: resumed.from } : undefined);
-    metrics?.finish(outcome.status);
-  } finally {
-    uninstall();
-    env.reporter.close();
-  }
-  renderOutcome(outcome, {
-    json: opts.json === true,
-    dryRun: opts.dryRun === true,
-    verbose: opts.verbose === true,
-    plan,
-    journal: journal?.file,
-    facts,
-    elapsedMs: Date.now() - t0,
-    done,
-  });
-  return outcome.exitCode === 0 ? ExitCode.ok : outcome.exitCode;
-}
-
-/** A new run supersedes an old journal; the old one is kept beside it, renamed. */
-function archivePrevious(s: Session, old: Journal | undefined): void {
-  if (!old) return;
-  if (old.unfinished) {
-    s.reporter.warn(undefined, `an unfinished run ${old.data.run_id} (${old.data.status}) is superseded; its journal is kept as journal.${old.data.run_id}.json`);
-  }
-  const file = Journal.path(s.stateDir);
-  if (existsSync(file)) renameSync(file, file.replace(/journal\.json$/, `journal.${old.data.run_id}.json`));
-}
-
 function precheckReadFailed(err: QrError, nodes: readonly string[]): StepError {
   return new StepError(
     `precheck${nodes.length ? ` of ${nodes.join(', ')}` : ''} could not read the cluster state: ${err.message}; nothing was changed. Fix the control plane connection (quantum-roll status shows it), then run the same command again.`,
@@ -214,3 +96,4 @@ function precheckReadFailed(err: QrError, nodes: readonly string[]): StepError {
     { cause: err },
   );
 }
+

@@ -4,7 +4,9 @@ import { UsageError } from '../util/errors.js';
 import { Journal, type StepName, configDigest, configDigests } from '../run/journal.js';
 import type { RollPlan } from '../run/roll.js';
 import { confirm } from './confirm.js';
-import { type RestartOptions, execute } from './restart.js';
+import { execute } from '../run/execute.js';
+import { renderExecuted } from '../render/outcome.js';
+import { type RestartOptions, runHooks } from './run-options.js';
 import { openSession } from './session.js';
 
 export async function resumeAction(opts: RestartOptions): Promise<number> {
@@ -49,7 +51,8 @@ export async function resumeAction(opts: RestartOptions): Promise<number> {
     };
     const where = [...from].filter(([, f]) => f !== 'done').map(([id, f]) => `${id} at ${f}`);
     await confirm(opts, `quantum-roll will resume run ${journal.data.run_id}: ${where.join(', ')}`);
-    return await execute(s, plan, { ...opts, allowOverload: o.allow_overload === true || opts.allowOverload, force: o.force === true || opts.force }, { journal, from });
+    const run = { ...opts, allowOverload: o.allow_overload === true || opts.allowOverload, force: o.force === true || opts.force };
+    return renderExecuted(await execute(s, plan, run, runHooks(s, run), { journal, from }), run);
   } finally {
     await s.close();
   }

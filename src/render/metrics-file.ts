@@ -17,14 +17,14 @@
  * dashboard sees a 0 → 1 edge rather than a series appearing.
  */
 import { writeFileAtomic } from '../run/journal.js';
-import { STEP_NAMES, type StepName } from '../run/journal.js';
+import type { StepName } from '../run/journal.js';
 import type { Reporter } from '../steps/reporter.js';
+import { RESTART_STEPS, stepNamed } from '../steps/index.js';
 
-export const PHASES = ['pending', ...STEP_NAMES, 'done', 'skipped', 'failed', 'interrupted'] as const;
-export type Phase = (typeof PHASES)[number];
-
-/** Steps during which the node's drain flag (set by this run) is in force. */
-const DRAINED_FROM: StepName = 'drain';
+/** A node's phase: pending, the runbook step it is in (from the step records), or how it ended. */
+export const PHASES: readonly string[] = ['pending', ...RESTART_STEPS.map((s) => s.name), 'done', 'skipped', 'failed', 'interrupted'];
+export type Phase = string;
+const LAST_STEP = RESTART_STEPS[RESTART_STEPS.length - 1]?.name;
 
 export interface MetricsReporter extends Reporter {
   /** The run ended: record its end and final phases, and write a last time. */
@@ -113,7 +113,8 @@ export function metricsReporter(inner: Reporter, file: string, runId: string, st
     stepStarted(node, step) {
       known(node);
       phase.set(node, step);
-      if (step === DRAINED_FROM) drained.set(node, true);
+      // The drain flag is in force from the start of the step that sets it (its record says which).
+      if (stepNamed(step)?.drainFlag === 'sets') drained.set(node, true);
       write();
       inner.stepStarted(node, step);
     },
@@ -128,8 +129,8 @@ export function metricsReporter(inner: Reporter, file: string, runId: string, st
       } else if (outcome === 'skipped') {
         phase.set(node, 'skipped');
       } else {
-        if (step === 'readmit') drained.set(node, false);
-        if (step === STEP_NAMES[STEP_NAMES.length - 1]) phase.set(node, 'done');
+        if (stepNamed(step)?.drainFlag === 'clears') drained.set(node, false);
+        if (step === LAST_STEP) phase.set(node, 'done');
       }
       write();
       inner.stepEnded(node, step, outcome, durationMs, summary);

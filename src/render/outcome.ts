@@ -6,7 +6,14 @@
  */
 import type { RollOutcome, RollPlan } from '../run/roll.js';
 import { formatDuration } from '../config/duration.js';
-import { type PlanFacts, planDocument, planVerdict, renderPlanText } from './plan.js';
+import { resultOf } from '../run/pipeline.js';
+import type { Executed } from '../run/execute.js';
+import { ExitCode } from '../util/errors.js';
+import { leaderTransferStep } from '../steps/leader-transfer.js';
+import { restartStep } from '../steps/restart.js';
+import { planVerdict, renderPlanText } from './plan.js';
+import { colorFor, painter } from './style.js';
+import { type PlanFacts, planDocument } from '../run/plan/document.js';
 
 export interface RenderOptions {
   json: boolean;
@@ -27,8 +34,6 @@ export function outcomeDocument(o: RollOutcome, r: RenderOptions): Record<string
   const nodes = Object.fromEntries(
     o.nodes.map((n) => {
       const target = r.plan.nodes.find((t) => t.id === n.node);
-      const transfer = n.steps.find((s) => s.step === 'leader-transfer');
-      const restart = n.steps.find((s) => s.step === 'restart');
       return [
         n.node,
         {
@@ -36,8 +41,8 @@ export function outcomeDocument(o: RollOutcome, r: RenderOptions): Record<string
           status: n.status,
           rack: target?.rack ?? null,
           lb_member: target?.lbMember ?? null,
-          prgs_led: (transfer?.data?.prgs as string[] | undefined) ?? [],
-          restart_argv: restart?.data?.argv ?? null,
+          prgs_led: resultOf(leaderTransferStep, n.steps)?.prgs ?? [],
+          restart_argv: resultOf(restartStep, n.steps)?.argv ?? null,
           steps: n.steps.map((s) => ({ step: s.step, outcome: s.outcome, duration_ms: s.duration_ms, summary: s.summary, ...(s.actions ? { actions: s.actions } : {}) })),
           warnings: n.warnings,
           error: n.error?.message ?? null,
@@ -61,7 +66,6 @@ export function outcomeDocument(o: RollOutcome, r: RenderOptions): Record<string
   };
 }
 
-const useColor = (s: NodeJS.WriteStream): boolean => s.isTTY === true && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb';
 
 export function renderOutcome(o: RollOutcome, r: RenderOptions): void {
   if (r.json) {
@@ -70,13 +74,13 @@ export function renderOutcome(o: RollOutcome, r: RenderOptions): void {
   }
   if (r.dryRun && r.facts) {
     const doc = planDocument(r.facts, o, { dryRun: true });
-    const color = useColor(process.stdout);
+    const color = colorFor(process.stdout);
     process.stdout.write(`${renderPlanText(doc, { verbose: r.verbose, color, withChecks: true, width: process.stdout.isTTY ? process.stdout.columns : undefined })}\n\n${planVerdict(doc, color)}\n`);
     return;
   }
   const stream = o.exitCode === 0 || r.dryRun ? process.stdout : process.stderr;
-  const color = useColor(stream);
-  const paint = (code: string, t: string) => (color ? `\x1b[${code}m${t}\x1b[0m` : t);
+  const color = colorFor(stream);
+  const p = painter(color);
   const out: string[] = [];
   const byNode = new Map(o.nodes.map((n) => [n.node, n]));
   const many = o.waves.length > 1;
@@ -86,41 +90,41 @@ export function renderOutcome(o: RollOutcome, r: RenderOptions): void {
     o.waves.forEach((w, i) => {
       const cells = w.map((id) => {
         const n = byNode.get(id);
-        if (!n) return paint('2', `${id} not started`);
+        if (!n) return p.dim(`${id} not started`);
         const ms = n.steps.reduce((t, s) => t + s.duration_ms, 0);
-        if (n.status === 'done') return `${id} ${paint('32', '✓')} ${formatDuration(ms)}`;
-        if (n.status === 'skipped') return `${id} ${paint('33', '– skipped')}`;
+        if (n.status === 'done') return `${id} ${p.green('✓')} ${formatDuration(ms)}`;
+        if (n.status === 'skipped') return `${id} ${p.yellow('– skipped')}`;
         const at = n.steps.find((s) => s.outcome === 'failed')?.step;
-        return `${id} ${paint('31', `✗ ${n.status}${at ? ` at ${at}` : ''}`)}`;
+        return `${id} ${p.red(`✗ ${n.status}${at ? ` at ${at}` : ''}`)}`;
       });
-      out.push(`${paint('1', many ? `wave ${i + 1}/${o.waves.length}` : 'nodes')}  ${cells.join(' · ')}`);
-      for (const id of w) for (const wn of byNode.get(id)?.warnings ?? []) out.push(`  ${paint('33', `warning ${id}: ${wn}`)}`);
+      out.push(`${p.bold(many ? `wave ${i + 1}/${o.waves.length}` : 'nodes')}  ${cells.join(' · ')}`);
+      for (const id of w) for (const wn of byNode.get(id)?.warnings ?? []) out.push(`  ${p.yellow(`warning ${id}: ${wn}`)}`);
     });
   }
   if (!compact) o.waves.forEach((w, i) => {
     const ran = w.filter((id) => byNode.has(id));
     if (ran.length === 0) {
-      if (many) out.push(paint('2', `wave ${i + 1}/${o.waves.length} (${w.join(', ')}): not started`));
+      if (many) out.push(p.dim(`wave ${i + 1}/${o.waves.length} (${w.join(', ')}): not started`));
       return;
     }
-    if (many) out.push(paint('1', `wave ${i + 1}/${o.waves.length} (${w.join(', ')})`));
+    if (many) out.push(p.bold(`wave ${i + 1}/${o.waves.length} (${w.join(', ')})`));
     for (const id of ran) {
       const n = byNode.get(id)!;
       const total = n.steps.reduce((t, s) => t + s.duration_ms, 0);
       const verb = r.dryRun ? 'planned' : n.status === 'done' ? `done in ${formatDuration(total)}` : n.status === 'skipped' ? 'skipped' : `${n.status} after ${formatDuration(total)}`;
-      const colour = n.status === 'done' ? '32' : n.status === 'skipped' ? '33' : '31';
-      out.push(`${many ? '  ' : ''}${paint('1', n.node)}: ${paint(colour, verb)}`);
+      const colour = n.status === 'done' ? p.green : n.status === 'skipped' ? p.yellow : p.red;
+      out.push(`${many ? '  ' : ''}${p.bold(n.node)}: ${colour(verb)}`);
       for (const s of n.steps) {
-        const mark = s.outcome === 'done' ? paint('32', '✓') : s.outcome === 'skipped' ? paint('33', '–') : paint('31', '✗');
+        const mark = s.outcome === 'done' ? p.green('✓') : s.outcome === 'skipped' ? p.yellow('–') : p.red('✗');
         out.push(`${many ? '  ' : ''}  ${mark} ${s.step.padEnd(16)} ${formatDuration(s.duration_ms).padStart(6)}  ${s.summary.split('\n')[0]}`);
       }
-      for (const wn of n.warnings) out.push(`${many ? '  ' : ''}  ${paint('33', `warning: ${wn}`)}`);
+      for (const wn of n.warnings) out.push(`${many ? '  ' : ''}  ${p.yellow(`warning: ${wn}`)}`);
     }
   });
   if (o.error) {
     out.push('');
     const what = o.status === 'refused' ? 'refused' : o.status === 'interrupted' ? 'interrupted' : 'failed';
-    out.push(paint('31', `${what} (exit ${o.exitCode}): ${o.error.message}`));
+    out.push(p.red(`${what} (exit ${o.exitCode}): ${o.error.message}`));
     if (o.error.details.next) out.push(`  next: ${o.error.details.next}`);
     if (r.journal && !r.dryRun) out.push(`  journal: ${r.journal}`);
   } else if (!r.dryRun) {
@@ -129,11 +133,26 @@ export function renderOutcome(o: RollOutcome, r: RenderOptions): void {
     const verb = r.plan.command === 'restart' ? 'restarted' : r.plan.command === 'drain' ? 'drained and out of the LB' : r.plan.command === 'undrain' ? 'back in service' : 'done';
     const took = r.elapsedMs !== undefined ? ` in ${formatDuration(r.elapsedMs)}` : '';
     out.push('');
-    out.push(paint('32', `done: ${done.length} node(s) ${verb}${many ? ` in ${o.waves.length} waves` : ''}${took} (run ${o.runId})`));
+    out.push(p.green(`done: ${done.length} node(s) ${verb}${many ? ` in ${o.waves.length} waves` : ''}${took} (run ${o.runId})`));
     for (const n of skipped) {
       const why = n.steps.find((s) => s.outcome === 'skipped')?.summary ?? 'skipped';
-      out.push(paint('33', `  skipped ${n.node}: ${why.replace(/^skipped: /, '')}`));
+      out.push(p.yellow(`  skipped ${n.node}: ${why.replace(/^skipped: /, '')}`));
     }
   }
   stream.write(`${out.join('\n')}\n`);
+}
+
+/** Renders what run/execute.ts returns; the command's exit code. */
+export function renderExecuted(x: Executed, o: { json?: boolean; dryRun?: boolean; verbose?: boolean }): number {
+  renderOutcome(x.outcome, {
+    json: o.json === true,
+    dryRun: o.dryRun === true,
+    verbose: o.verbose === true,
+    plan: x.plan,
+    journal: x.journal,
+    facts: x.facts,
+    elapsedMs: x.elapsedMs,
+    done: x.done,
+  });
+  return x.outcome.exitCode === 0 ? ExitCode.ok : x.outcome.exitCode;
 }

@@ -7,11 +7,15 @@
  *    and are best learnt. Without history it falls back to the grace for quiesce and to
  *    documented defaults for the rest, and says so.
  * Nodes of a wave run concurrently, so a wave takes as long as its slowest node.
+ * What each step waits for, its bound and its default come from the step's record
+ * (`Step.waits`, src/steps/).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { journalSchema, STEP_NAMES, type StepName } from './journal.js';
+import { journalSchema, type StepName } from './journal.js';
+import type { Step } from '../steps/context.js';
+import { RESTART_STEPS } from '../steps/index.js';
 
 export type EstimateSource = 'history' | 'config' | 'default';
 
@@ -42,21 +46,10 @@ export interface PlanEta {
   waves: Array<{ expected_ms: number; max_ms: number }>;
 }
 
-/** Defaults when no run has been observed yet (ms). Documented in docs/plan-schema.md. */
-export const DEFAULT_STEP_MS: Record<StepName, number> = {
-  precheck: 500,
-  'leader-transfer': 2_000,
-  drain: 1_000,
-  quiesce: 0, // the grace, from config
-  restart: 15_000,
-  readmit: 30_000,
-  postcheck: 1_000,
-};
-
 const HISTORY_RUNS = 10;
 
 /** Observed durations per step of every node that finished, over the latest journals. */
-export function readHistory(stateDir: string): { samples: Map<StepName, number[]>; runs: number; nodeRestarts: number } {
+export function readHistory(stateDir: string, steps: readonly Step[] = RESTART_STEPS): { samples: Map<StepName, number[]>; runs: number; nodeRestarts: number } {
   const samples = new Map<StepName, number[]>();
   let runs = 0;
   let nodeRestarts = 0;
@@ -87,7 +80,7 @@ export function readHistory(stateDir: string): { samples: Map<StepName, number[]
       if (rec.status !== 'done') continue;
       used = true;
       nodeRestarts++;
-      for (const step of STEP_NAMES) {
+      for (const { name: step } of steps) {
         const s = rec.steps[step];
         if (s?.outcome !== 'done' || typeof s.duration_ms !== 'number') continue;
         let list = samples.get(step);
@@ -106,41 +99,19 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-/** Upper bounds and what each step waits for, from the config alone. */
-export function stepBounds(config: Config): Record<StepName, { max_ms: number; waits_for: string }> {
-  const t = config.timeouts;
-  const q = config.quiesce;
-  const readyCap = t.ready_max ?? t.ready * 4;
-  const settle = Math.max(t.recovery, 10_000);
-  return {
-    precheck: { max_ms: config.control_plane.request_timeout + 10_000, waits_for: 'CP, PRG, LB and spare-capacity reads on fresh state' },
-    'leader-transfer': { max_ms: t.leader_transfer, waits_for: 'the CP to show the node leading no PRG (moved outside the wave)' },
-    drain: { max_ms: t.lb, waits_for: 'drain flag set, then the LB showing the member out of service' },
-    quiesce: {
-      max_ms: q.grace + (q.disconnect ? 1_000 : 0),
-      waits_for: `sessions ≤ ${q.target_sessions} or the ${fmt(q.grace)} grace${q.disconnect ? `, then DISCONNECT ${q.disconnect.reason_code} at ${q.disconnect.rate_per_s}/s` : ''}`,
-    },
-    restart: { max_ms: config.restart.timeout + t.ready, waits_for: `the restart command (≤ ${fmt(config.restart.timeout)}), then a new boot_id` },
-    readmit: { max_ms: readyCap + 2 * t.lb, waits_for: 'ready but for draining (replay; extends while it progresses), LB healthy' },
-    postcheck: {
-      max_ms: settle + t.recovery,
-      waits_for: `≥ ${config.checks.min_prgs_ready_ratio} PRGs ready, none in strict fallback${t.recovery ? `; sessions back to ${config.checks.session_recovery_ratio} (≤ ${fmt(t.recovery)})` : ''}`,
-    },
-  };
-}
-
-export function etaModel(config: Config, history: ReturnType<typeof readHistory> | undefined): EtaModel {
-  const bounds = stepBounds(config);
-  const steps: StepEstimate[] = STEP_NAMES.map((step) => {
-    const b = bounds[step];
-    const seen = history?.samples.get(step) ?? [];
-    if (seen.length > 0) {
-      return { step, waits_for: b.waits_for, expected_ms: Math.min(Math.round(median(seen)), b.max_ms), max_ms: b.max_ms, source: 'history', samples: seen.length };
-    }
-    if (step === 'quiesce') {
-      return { step, waits_for: b.waits_for, expected_ms: config.quiesce.grace, max_ms: b.max_ms, source: 'config', samples: 0 };
-    }
-    return { step, waits_for: b.waits_for, expected_ms: Math.min(DEFAULT_STEP_MS[step], b.max_ms), max_ms: b.max_ms, source: 'default', samples: 0 };
+export function etaModel(config: Config, history: ReturnType<typeof readHistory> | undefined, runbook: readonly Step[] = RESTART_STEPS): EtaModel {
+  const steps: StepEstimate[] = runbook.map((s) => {
+    const w = s.waits(config);
+    const seen = history?.samples.get(s.name) ?? [];
+    const learnt = seen.length > 0;
+    return {
+      step: s.name,
+      waits_for: w.for,
+      expected_ms: Math.min(learnt ? Math.round(median(seen)) : w.expectedMs, w.maxMs),
+      max_ms: w.maxMs,
+      source: learnt ? 'history' : w.expectedFrom,
+      samples: seen.length,
+    };
   });
   const learnt = steps.filter((s) => s.source === 'history').length;
   return {
@@ -162,15 +133,4 @@ export function planEta(waves: readonly (readonly string[])[], model: EtaModel, 
     pause_ms: pauseMs,
     waves: per,
   };
-}
-
-/** `1h 02m`, `4m 10s`, `38s`: coarse on purpose, an ETA is not a stopwatch. */
-export function fmt(ms: number): string {
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
-  if (ms < 10_000) return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')}s`;
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
 }

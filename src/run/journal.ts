@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
 import { nodeRecord, type NodeRecord } from '../steps/record.js';
 
-export { STEP_NAMES, emptyNodeRecord, type StepName, type NodeRecord } from '../steps/record.js';
+export { emptyNodeRecord, type StepName, type NodeRecord } from '../steps/record.js';
 
 export const journalSchema = z.object({
   version: z.literal(1),

@@ -29,10 +29,6 @@ export class LeaseKeeper {
     private readonly stop: StopController,
   ) {}
 
-  get lease(): HeldLease | undefined {
-    return this.held;
-  }
-
   /**
    * A read-only look before anything is sent that changes something: a lease held by
    * someone other than our own journalled run refuses the run (exit 4) at once.
@@ -89,9 +85,9 @@ export class LeaseKeeper {
   }
 
   /**
-   * Releases the lease; never throws. `released` (or nothing was held), `lost` (it
-   * was no longer ours), or `failed` (the CP did not answer: it expires by TTL, and
-   * the journalled token lets `resume` take it over before that).
+   * Releases the lease; never throws. `released`; `none` when nothing was held or it
+   * was no longer ours (a 409); `failed` when the CP did not answer (it expires by TTL,
+   * and the journalled token lets `resume` take it over before that).
    */
   async release(): Promise<'released' | 'none' | 'failed'> {
     if (this.timer) clearTimeout(this.timer);
@@ -127,11 +123,6 @@ export class LeaseKeeper {
       this.log.warn({ event: 'lease.release_failed', err: String(err) }, 'could not release the journalled lease; it expires by itself');
       return 'failed';
     }
-  }
-
-  /** Stops renewing without releasing (hard exit: resume takes it over by token). */
-  abandon(): void {
-    if (this.timer) clearTimeout(this.timer);
   }
 }
 

@@ -14,7 +14,13 @@ export interface StepReport {
   summary: string;
   actions?: string[];
   warnings?: string[];
-  data?: Record<string, unknown>;
+  /** the step's typed result: read it with `resultOf(step, reports)` */
+  data?: unknown;
+}
+
+/** The typed result one step left in a node's reports (undefined when it did not run or left none). */
+export function resultOf<D>(step: Step<D>, reports: readonly StepReport[] | undefined): D | undefined {
+  return reports?.find((r) => r.step === step.name)?.data as D | undefined;
 }
 
 export interface NodeOutcome {
@@ -65,7 +71,7 @@ export async function runPipeline(steps: readonly Step[], ctx: StepContext, opts
       result = opts.dryRun ? await step.plan(sctx) : await step.run(sctx);
     } catch (err) {
       const duration = Date.now() - t0;
-      const qr = isStop(err) ? stopped(err, ctx.record, node.id, step.name) : asStepError(err, ctx.record, node.id, step.name);
+      const qr = isStop(err) ? stopped(err, ctx.record, node.id, step.name) : asStepError(err, ctx.record, node.id, step);
       ctx.save((r) => {
         markStep(r, step.name, 'failed', duration, qr.message);
         r.status = qr.exitCode === 130 ? 'interrupted' : 'failed';
@@ -118,7 +124,8 @@ function markStep(r: NodeRecord, step: StepName, outcome: 'running' | 'done' | '
  * step's own errors say what they left and what to run next; anything else (a
  * transport or protocol error from a client) gets that said here, from the journal.
  */
-function asStepError(err: unknown, r: NodeRecord, node: string, step: StepName): QrError {
+function asStepError(err: unknown, r: NodeRecord, node: string, s: Step): QrError {
+  const step = s.name;
   if (err instanceof QrError && err.details.next) {
     if (!err.details.node) (err.details as { node?: string }).node = node;
     if (!err.details.step) (err.details as { step?: string }).step = step;
@@ -127,7 +134,8 @@ function asStepError(err: unknown, r: NodeRecord, node: string, step: StepName):
     return err;
   }
   const { text, drained, changed } = leftAs(r, node);
-  const next = drained ? `quantum-roll resume (or, once ${node} is ready, quantum-roll undrain ${node})` : step === 'precheck' ? 'run the same command again' : 'quantum-roll resume';
+  // A check that failed before this node changed: nothing to resume, the same command runs it again.
+  const next = drained ? `quantum-roll resume (or, once ${node} is ready, quantum-roll undrain ${node})` : s.kind === 'check' && !changed ? 'run the same command again' : 'quantum-roll resume';
   const msg = `${step} of ${node} failed: ${messageOf(err)}. ${changed ? text : 'Nothing was changed'}; fix the cause, then ${next}.`;
   const details = { ...(err instanceof QrError ? err.details : {}), node, step, next };
   return err instanceof QrError && err.exitCode !== 1 ? Object.assign(err, { details }) : new StepError(msg, details, { cause: err });

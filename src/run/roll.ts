@@ -11,6 +11,7 @@ import { LEASE_NAME, LeaseKeeper } from './lease.js';
 import { type NodeOutcome, runPipeline } from './pipeline.js';
 import { sleep } from '../util/sleep.js';
 import { revalidateWave } from '../cluster/waves.js';
+import { leadingChecks } from '../steps/index.js';
 
 export interface RollPlan {
   command: string;
@@ -96,10 +97,14 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
     },
     say: () => {},
     log: wenv.log.child({ node: node.id }),
-    step: 'precheck',
+    step: steps[0]?.name ?? '',
   });
 
-  const hasPrecheck = steps[0]?.name === 'precheck';
+  // The checks the steps open with (the precheck) run for every node of a wave before any of them changes.
+  const checks = leadingChecks(steps);
+  const lastCheck = checks[checks.length - 1]?.name;
+  const firstChange = steps[checks.length]?.name;
+  const isCheck = (name: StepName | 'done' | undefined) => name === undefined || checks.some((c) => c.name === name);
   let anyChange = false;
   let leased = false;
   /**
@@ -122,7 +127,7 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
   try {
     if (!dry) await lease.refuseIfHeld(journal?.data.lease);
     for (const [i, wave] of plan.waves.entries()) {
-      const pending = wave.filter((id) => (resume?.from.get(id) ?? 'precheck') !== 'done' && recordOf(id).status !== 'skipped' && recordOf(id).status !== 'done');
+      const pending = wave.filter((id) => resume?.from.get(id) !== 'done' && recordOf(id).status !== 'skipped' && recordOf(id).status !== 'done');
       if (pending.length === 0) continue;
       if (i > 0 && plan.pauseMs > 0 && anyChange && !dry) {
         env.reporter.info(`pausing ${Math.round(plan.pauseMs / 1000)} s before wave ${i + 1}`);
@@ -131,11 +136,11 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
       }
       const wenv: RunEnv = { ...env, log: env.log.child({ wave: i + 1 }) };
       wenv.log.info({ event: 'wave.start', nodes: pending, of: plan.waves.length }, `wave ${i + 1}: ${pending.join(', ')}`);
-      const fresh = hasPrecheck ? pending.filter((id) => (resume?.from.get(id) ?? 'precheck') === 'precheck') : [];
+      const fresh = lastCheck ? pending.filter((id) => isCheck(resume?.from.get(id))) : [];
       // The plan was made on the state at the start: re-validate the wave on fresh PRGs (exit 3 if no longer safe).
       if (fresh.length > 0 && wave.length > 1) await revalidateWave(i + 1, plan.waves.length, wave, (id) => env.cp.listPrgs({ node: id }));
       // Phase 1: precheck every node of the wave against the same fresh state, before any change.
-      const checked = await Promise.all(fresh.map((id) => runPipeline(steps, ctxFor(byId.get(id)!, wave, wenv), { dryRun: dry, until: 'precheck' })));
+      const checked = await Promise.all(fresh.map((id) => runPipeline(steps, ctxFor(byId.get(id)!, wave, wenv), { dryRun: dry, until: lastCheck })));
       const bad = checked.find((o) => o.status === 'failed' || o.status === 'interrupted');
       if (bad) {
         outcome.nodes.push(...checked);
@@ -144,13 +149,18 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
       for (const o of checked.filter((c) => c.status === 'skipped')) outcome.nodes.push(o);
       // Phase 2: the rest of the pipeline, concurrently within the wave.
       const go = pending.filter((id) => !checked.some((c) => c.node === id && c.status === 'skipped'));
+      if (lastCheck && !firstChange) {
+        // Checks only: nothing changes, so no lease and no second phase.
+        outcome.nodes.push(...checked.filter((c) => c.status !== 'skipped'));
+        continue;
+      }
       if (go.length === 0) continue;
       await takeLease();
       anyChange = true;
       const results = await Promise.all(
         go.map(async (id) => {
           const from = resume?.from.get(id);
-          const startAt: StepName | undefined = from && from !== 'done' && from !== 'precheck' ? from : hasPrecheck ? steps[1]?.name : undefined;
+          const startAt: StepName | undefined = from && from !== 'done' && !isCheck(from) ? from : lastCheck ? firstChange : undefined;
           const r = await runPipeline(steps, ctxFor(byId.get(id)!, wave, wenv), { dryRun: dry, from: startAt });
           const pre = checked.find((c) => c.node === id);
           if (pre) {

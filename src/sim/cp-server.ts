@@ -32,7 +32,7 @@ export class CpApi {
     if (a === 'readyz' && seg.length === 1) {
       if (m !== 'GET') return notAllowed();
       const cp = cpObject(this.model);
-      return json(cp.healthy ? 200 : 503, cp);
+      return json(cp.healthy && !this.model.faults().cpReadyzFails ? 200 : 503, cp);
     }
     if (a !== 'v1') return notFound(ctx);
     if (b === 'cluster' && c === 'state' && seg.length === 3) return m === 'GET' ? json(200, clusterState(this.model)) : notAllowed();

@@ -18,6 +18,7 @@ export function defaultFaults(): Faults {
     lbError: false,
     cpUnavailable: false,
     cpUnhealthy: false,
+    cpReadyzFails: false,
     cpFlakyRatio: 0,
     cpMalformed: null,
     restartNoop: false,
@@ -62,6 +63,7 @@ export const faultsPatchSchema = z
     lbError: z.boolean(),
     cpUnavailable: z.boolean(),
     cpUnhealthy: z.boolean(),
+    cpReadyzFails: z.boolean(),
     cpFlakyRatio: z.number().min(0).max(1),
     cpMalformed: z
       .object({

@@ -73,6 +73,8 @@ export interface Faults {
   cpUnavailable: boolean;
   /** CP answers `/readyz` 503 with `healthy: false` (a verdict, not a transient error). */
   cpUnhealthy: boolean;
+  /** CP `/readyz` answers 503 while `cluster/state` still says the CP is healthy (the two disagree). */
+  cpReadyzFails: boolean;
   cpFlakyRatio: number;
   cpMalformed: MalformedFault | null;
   restartNoop: boolean | string[];

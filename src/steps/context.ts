@@ -34,6 +34,15 @@ export interface ClusterAccess {
   stop: StopController;
 }
 
+/**
+ * The reads of each client: all a dry run is given. A step's `plan()` holds these
+ * types, so "a dry run sends nothing that changes anything" is checked by the
+ * compiler, not by convention.
+ */
+export type CpReads = Pick<ControlPlaneClient, 'readyz' | 'clusterState' | 'listPrgs' | 'lease'>;
+export type NodeReads = Pick<RuntimeClient, 'adminUrl' | 'readyz' | 'node'>;
+export type LbReads = Pick<LbAdapter, 'name' | 'endpoint' | 'status'>;
+
 export interface RunEnv extends ClusterAccess {
   runId: string;
   /** `quantum-roll@<host>:<pid>` plus run id, sent as the drain initiator and lease holder. */
@@ -42,6 +51,19 @@ export interface RunEnv extends ClusterAccess {
   startedAt: number;
   config: Config;
   options: RunOptions;
+}
+
+/** The run's environment as a dry run sees it: the same, but its clients only read. */
+export interface ReadEnv extends Omit<RunEnv, 'cp' | 'lb' | 'runtimeFor'> {
+  cp: CpReads;
+  lb: LbReads;
+  runtimeFor(node: NodeTarget): NodeReads;
+}
+
+/** What `Step.plan()` is given: a StepContext whose clients only read. */
+export interface PlanContext extends Omit<StepContext, 'env' | 'runtime'> {
+  env: ReadEnv;
+  runtime: NodeReads;
 }
 
 export interface StepContext {
@@ -61,23 +83,63 @@ export interface StepContext {
   step: StepName;
 }
 
-export interface StepResult {
+export interface StepResult<D = unknown> {
   summary: string;
   /** Actions taken (or, in a dry run, that would be taken). */
   actions?: string[];
   warnings?: string[];
   /** The node is skipped from here on (e.g. it was restarted by someone else since the run began). */
   skipNode?: boolean;
-  data?: Record<string, unknown>;
+  /** The step's own typed result (read back with `resultOf(step, reports)` in run/pipeline.ts). */
+  data?: D;
 }
 
-export interface Step {
+/** What a step waits for and what bounds it, from the config: the ETA, the plan and the live view read it here. */
+export interface StepWait {
+  /** what the step waits for, for a person */
+  for: string;
+  /** the most it waits (ms), from the config keys in `Step.boundBy` */
+  maxMs: number;
+  /** what it takes without history to learn from (ms), and where that figure comes from */
+  expectedMs: number;
+  expectedFrom: 'config' | 'default';
+  /** nothing to wait for on this node (e.g. it leads no PRG): it takes no time */
+  nothing?: boolean;
+}
+
+/** What the plan knows of one node, for the per-node wait text. */
+export interface NodeWaitFacts {
+  id: string;
+  lbMember: string;
+  prgsLed: number;
+  /** its sessions as the precheck saw them, null before a precheck */
+  sessions: number | null;
+}
+
+/**
+ * The one record of what a step is. Everything else (ETA, plan text, live view,
+ * journal, metrics file, the roll's safe points) derives from it: adding a step is
+ * one file plus one line in the runbook list (src/steps/index.ts).
+ */
+export interface Step<D = unknown> {
+  /** journal, events and metrics name it so */
   name: StepName;
-  title: string;
+  /** short label for the live view */
+  label: string;
+  /** what it is doing before it says more (live view) */
+  doing: string;
+  /** `check` reads only (a wave's checks all run before any node changes); `change` changes the cluster */
+  kind: 'check' | 'change';
+  /** the config keys whose values bound how long it waits */
+  boundBy: readonly string[];
+  /** what it waits for and how long at most; with `node`, in that node's words (the plan) */
+  waits(config: Config, node?: NodeWaitFacts): StepWait;
+  /** the node's drain flag: this step sets it, or clears it (metrics: a planned drain in force) */
+  drainFlag?: 'sets' | 'clears';
   /** Run for real. */
-  run(ctx: StepContext): Promise<StepResult>;
-  /** Dry run: reads only, returns the actions it would take. */
-  plan(ctx: StepContext): Promise<StepResult>;
+  run(ctx: StepContext): Promise<StepResult<D>>;
+  /** Dry run: reads only (its context has no method that changes anything), returns the actions it would take. */
+  plan(ctx: PlanContext): Promise<StepResult<D>>;
 }
 
 export function lbTargetOf(node: NodeTarget): LbTarget {

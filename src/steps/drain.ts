@@ -4,17 +4,27 @@
  * step: a stop request never lands between them.
  */
 import { isOutOfService } from '../adapters/lb/types.js';
-import type { Step, StepContext, StepResult } from './context.js';
+import type { PlanContext, Step, StepContext, StepResult } from './context.js';
 import { StepError } from '../util/errors.js';
-import { WaitTimeout, waitFor } from '../util/wait.js';
+import { waitFor } from '../util/wait.js';
 
 export const DRAIN_REASON = 'rolling-restart';
 
 export const drainStep: Step = {
   name: 'drain',
-  title: 'Drain',
+  label: 'drain',
+  doing: 'setting the drain flag, then taking the LB member out',
+  kind: 'change',
+  boundBy: ['timeouts.lb'],
+  drainFlag: 'sets',
+  waits: (config, node) => ({
+    for: node ? `the LB to show ${node.lbMember} out of service` : 'drain flag set, then the LB showing the member out of service',
+    maxMs: config.timeouts.lb,
+    expectedMs: 1_000,
+    expectedFrom: 'default',
+  }),
 
-  async plan(ctx: StepContext): Promise<StepResult> {
+  async plan(ctx: PlanContext): Promise<StepResult> {
     const { node, env } = ctx;
     return {
       summary: `would set the drain flag on ${node.id}, then take LB member ${node.lbMember} out of service (${env.lb.name})`,
@@ -32,28 +42,39 @@ export const drainStep: Step = {
     }
     env.log.info({ event: 'drain.start', node: node.id, intent: 'planned', sessions: status.active_sessions }, 'drain flag set');
     const deadline = Date.now() + env.config.timeouts.lb;
+    const lbFailed = (why: string, cause: unknown) =>
+      new StepError(
+        `drain of ${node.id}: the drain flag is set but the LB step failed: ${why}. ${node.id} is drained; check the LB (${env.lb.endpoint}).`,
+        { node: node.id, step: 'drain', endpoint: env.lb.endpoint, next: `quantum-roll resume (or quantum-roll undrain ${node.id} to put it back)` },
+        { cause },
+      );
+    let lb;
+    let timedOut: StepError | undefined;
     try {
       await env.lb.drain(ctx.lbTarget, { deadline });
-      const lb = await waitFor(
+      lb = await waitFor(
         async () => {
           const s = await env.lb.status(ctx.lbTarget, { deadline });
           ctx.say(`waiting for the LB to take ${node.lbMember} out of service (${s.adminState}/${s.health})`);
           return isOutOfService(s) ? s : undefined;
         },
-        { deadline, what: `LB member ${node.lbMember} to leave service`, initialMs: 10, maxMs: 100 },
+        {
+          deadline,
+          what: `LB member ${node.lbMember} to leave service`,
+          initialMs: 10,
+          maxMs: 100,
+          onTimeout: (t) => {
+            throw (timedOut = lbFailed(`the LB did not show ${node.lbMember} out of service within ${env.config.timeouts.lb} ms`, t));
+          },
+        },
       );
-      ctx.save((r) => {
-        r.lb_out_at = new Date().toISOString();
-      });
-      env.log.info({ event: 'lb.out', node: node.id, member: node.lbMember, intent: 'planned' }, 'LB member out of service');
-      return { summary: `drain flag set; LB member ${node.lbMember} ${lb.adminState} (${status.active_sessions} sessions on the node)` };
     } catch (err) {
-      const why = err instanceof WaitTimeout ? `the LB did not show ${node.lbMember} out of service within ${env.config.timeouts.lb} ms` : (err as Error).message;
-      throw new StepError(
-        `drain of ${node.id}: the drain flag is set but the LB step failed: ${why}. ${node.id} is drained; check the LB (${env.lb.endpoint}).`,
-        { node: node.id, step: 'drain', endpoint: env.lb.endpoint, next: `quantum-roll resume (or quantum-roll undrain ${node.id} to put it back)` },
-        { cause: err },
-      );
+      throw err === timedOut ? err : lbFailed((err as Error).message, err);
     }
+    ctx.save((r) => {
+      r.lb_out_at = new Date().toISOString();
+    });
+    env.log.info({ event: 'lb.out', node: node.id, member: node.lbMember, intent: 'planned' }, 'LB member out of service');
+    return { summary: `drain flag set; LB member ${node.lbMember} ${lb.adminState} (${status.active_sessions} sessions on the node)` };
   },
 };

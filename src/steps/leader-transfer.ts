@@ -1,14 +1,33 @@
 /** Runbook 2: move PRG leadership away so writes stay available when the node leaves. */
-import type { Step, StepContext, StepResult } from './context.js';
+import type { PlanContext, Step, StepContext, StepResult } from './context.js';
 import { transferLeadersAway } from './transfer.js';
-import { WaitTimeout } from '../util/wait.js';
 import { StepError } from '../util/errors.js';
 
-export const leaderTransferStep: Step = {
-  name: 'leader-transfer',
-  title: 'Leader transfer',
+/** The PRGs whose leadership moved (or, in a plan, would move), and how. */
+export interface LeaderTransferResult {
+  prgs: string[];
+  via?: string;
+}
 
-  async plan(ctx: StepContext): Promise<StepResult> {
+export const leaderTransferStep: Step<LeaderTransferResult> = {
+  name: 'leader-transfer',
+  label: 'leaders',
+  doing: 'moving PRG leadership outside the wave',
+  kind: 'change',
+  boundBy: ['timeouts.leader_transfer'],
+  waits: (config, node) => ({
+    for: !node
+      ? 'the CP to show the node leading no PRG (moved outside the wave)'
+      : node.prgsLed
+        ? `leadership of ${node.prgsLed} PRG(s) to leave ${node.id} (the CP shows it leading none)`
+        : `nothing: ${node.id} leads no PRG`,
+    maxMs: config.timeouts.leader_transfer,
+    expectedMs: 2_000,
+    expectedFrom: 'default',
+    ...(node && node.prgsLed === 0 ? { nothing: true } : {}),
+  }),
+
+  async plan(ctx: PlanContext): Promise<StepResult<LeaderTransferResult>> {
     const led = await ctx.env.cp.listPrgs({ leader: ctx.node.id });
     const ids = led.map((p) => p.id);
     const others = ctx.wave.filter((n) => n !== ctx.node.id);
@@ -21,31 +40,27 @@ export const leaderTransferStep: Step = {
     };
   },
 
-  async run(ctx: StepContext): Promise<StepResult> {
+  async run(ctx: StepContext): Promise<StepResult<LeaderTransferResult>> {
     const { env, node } = ctx;
     const started = Date.now();
-    try {
-      const out = await transferLeadersAway(env.cp, {
-        node: node.id,
-        exclude: ctx.wave,
-        deadline: started + env.config.timeouts.leader_transfer,
-        concurrency: env.config.leader_transfer.concurrency,
-        batchMaxParallel: env.config.leader_transfer.batch_max_parallel,
-        onProgress: ctx.say,
-      });
-      env.log.info({ event: 'leader_transfer.done', node: node.id, moved: out.moved.length, via: out.via, intent: 'planned' }, 'leadership moved');
-      return {
-        summary: out.moved.length ? `moved leadership of ${out.moved.length} PRG(s) (${out.via}); ${node.id} leads none` : `${node.id} leads no PRG`,
-        data: { prgs: out.moved, via: out.via },
-      };
-    } catch (err) {
-      if (err instanceof WaitTimeout) {
+    const out = await transferLeadersAway(env.cp, {
+      node: node.id,
+      exclude: ctx.wave,
+      deadline: started + env.config.timeouts.leader_transfer,
+      concurrency: env.config.leader_transfer.concurrency,
+      batchMaxParallel: env.config.leader_transfer.batch_max_parallel,
+      onProgress: ctx.say,
+      onTimeout: (t) => {
         throw new StepError(
-          `leadership did not leave ${node.id} within ${Math.round(env.config.timeouts.leader_transfer / 1000)} s (timeouts.leader_transfer): ${err.message}. ${node.id} was not drained and still serves.`,
+          `leadership did not leave ${node.id} within ${Math.round(env.config.timeouts.leader_transfer / 1000)} s (timeouts.leader_transfer): ${t.message}. ${node.id} was not drained and still serves.`,
           { node: node.id, step: 'leader-transfer', next: 'check the CP (quantum-roll status), then quantum-roll resume' },
         );
-      }
-      throw err;
-    }
+      },
+    });
+    env.log.info({ event: 'leader_transfer.done', node: node.id, moved: out.moved.length, via: out.via, intent: 'planned' }, 'leadership moved');
+    return {
+      summary: out.moved.length ? `moved leadership of ${out.moved.length} PRG(s) (${out.via}); ${node.id} leads none` : `${node.id} leads no PRG`,
+      data: { prgs: out.moved, via: out.via },
+    };
   },
 };

@@ -6,11 +6,21 @@
 import { activeSessions, spareCapacity } from '../cluster/verdicts.js';
 import { cpVerdict, prgReadyRatio, totalSessions } from '../cluster/verdicts.js';
 import { readinessOfAll } from './readiness.js';
-import type { Step, StepContext, StepResult } from './context.js';
+import type { MemberStatus } from '../adapters/lb/types.js';
+import type { PlanContext, Step, StepResult } from './context.js';
 import { RefusedError } from '../util/errors.js';
 import { checkQuorumWithout, describeBlockers } from '../cluster/quorum.js';
 
-async function precheck(ctx: StepContext): Promise<StepResult> {
+/** What the precheck found (the plan shows it as the node's evidence). */
+export interface PrecheckResult {
+  prgs_on_node: number;
+  sessions: number;
+  spare: number;
+  lb: MemberStatus;
+}
+
+/** Reads only: the same function is the step's run and its plan. */
+async function precheck(ctx: PlanContext): Promise<StepResult<PrecheckResult>> {
   const { env, node } = ctx;
   const { cp, config } = env;
   const warnings: string[] = [];
@@ -108,9 +118,18 @@ async function precheck(ctx: StepContext): Promise<StepResult> {
   };
 }
 
-export const precheckStep: Step = {
+export const precheckStep: Step<PrecheckResult> = {
   name: 'precheck',
-  title: 'Pre-checks',
+  label: 'precheck',
+  doing: 'checking CP, PRG quorum, LB and capacity on fresh state',
+  kind: 'check',
+  boundBy: ['control_plane.request_timeout'],
+  waits: (config) => ({
+    for: 'CP, PRG, LB and spare-capacity reads on fresh state',
+    maxMs: config.control_plane.request_timeout + 10_000,
+    expectedMs: 500,
+    expectedFrom: 'default',
+  }),
   run: precheck,
   plan: precheck,
 };

@@ -2,7 +2,7 @@
 import type { ClusterNode, Readiness } from '../clients/schemas.js';
 import { targetOf } from '../cluster/targets.js';
 import { settleLimited } from '../util/limit.js';
-import type { RunEnv } from './context.js';
+import type { ReadEnv } from './context.js';
 
 /** How many node `/readyz` reads run at once: each node is its own endpoint (and TLS handshake). */
 export const READYZ_CONCURRENCY = 32;
@@ -15,14 +15,14 @@ export const READYZ_CONCURRENCY = 32;
 const dryRunReadiness = new WeakMap<readonly ClusterNode[], Promise<Map<string, Readiness | Error>>>();
 
 /** `/readyz` of every node that is not down, in parallel (bounded); a node that cannot be read maps to its error. */
-export function readinessOfAll(env: RunEnv, nodes: readonly ClusterNode[], deadline = Date.now() + 10_000): Promise<Map<string, Readiness | Error>> {
+export function readinessOfAll(env: Pick<ReadEnv, 'options' | 'config' | 'runtimeFor'>, nodes: readonly ClusterNode[], deadline = Date.now() + 10_000): Promise<Map<string, Readiness | Error>> {
   if (!env.options.dryRun) return readAll(env, nodes, deadline);
   let shared = dryRunReadiness.get(nodes);
   if (!shared) dryRunReadiness.set(nodes, (shared = readAll(env, nodes, deadline)));
   return shared;
 }
 
-async function readAll(env: RunEnv, nodes: readonly ClusterNode[], deadline: number): Promise<Map<string, Readiness | Error>> {
+async function readAll(env: Pick<ReadEnv, 'options' | 'config' | 'runtimeFor'>, nodes: readonly ClusterNode[], deadline: number): Promise<Map<string, Readiness | Error>> {
   const out = new Map<string, Readiness | Error>();
   await settleLimited(
     nodes

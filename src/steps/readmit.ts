@@ -7,17 +7,29 @@
 import { isOutOfService, isServing } from '../adapters/lb/types.js';
 import { readyButDrained } from '../cluster/verdicts.js';
 import type { Readiness } from '../clients/schemas.js';
-import type { Step, StepContext, StepResult } from './context.js';
+import type { PlanContext, Step, StepContext, StepResult } from './context.js';
 import { formatDuration } from '../config/duration.js';
 import { StepError } from '../util/errors.js';
-import { WaitTimeout, waitFor } from '../util/wait.js';
+import { waitFor } from '../util/wait.js';
 import { DRAIN_REASON } from './drain.js';
 
 export const readmitStep: Step = {
   name: 'readmit',
-  title: 'Re-admit',
+  label: 'readmit',
+  doing: 'waiting for readiness (replay)',
+  kind: 'change',
+  boundBy: ['timeouts.ready', 'timeouts.ready_max', 'timeouts.lb'],
+  drainFlag: 'clears',
+  waits: (config, node) => ({
+    for: node
+      ? `${node.id} ready but for draining (replay; the wait extends while replay progresses), then the LB to see ${node.lbMember} healthy`
+      : 'ready but for draining (replay; extends while it progresses), LB healthy',
+    maxMs: (config.timeouts.ready_max ?? config.timeouts.ready * 4) + 2 * config.timeouts.lb,
+    expectedMs: 30_000,
+    expectedFrom: 'default',
+  }),
 
-  async plan(ctx: StepContext): Promise<StepResult> {
+  async plan(ctx: PlanContext): Promise<StepResult> {
     const { node, env } = ctx;
     return {
       summary: `would wait until ${node.id} is ready but for draining, clear the drain flag, put LB member ${node.lbMember} back and wait until the LB sees it healthy`,
@@ -32,8 +44,7 @@ export const readmitStep: Step = {
     const start = Date.now();
     let last: Readiness | undefined;
     let best = -1;
-    try {
-      await waitFor(
+    await waitFor(
         async () => {
           last = await runtime.readyz({ retry: false, deadline: Date.now() + 2_000 }).catch(() => undefined);
           if (!last) {
@@ -61,16 +72,15 @@ export const readmitStep: Step = {
             }
             return deadline;
           },
+          onTimeout: () => {
+            const state = last ? `reasons [${last.reasons.join(', ')}], replay ${(last.replay.progress * 100).toFixed(0)} %` : 'it did not answer /readyz';
+            throw new StepError(
+              `${node.id} did not become ready within ${formatDuration(Date.now() - start)} (timeouts.ready without progress): ${state}. It is left drained and out of the LB.`,
+              { node: node.id, step: 'readmit', next: `investigate ${node.id}; once /readyz shows only "draining", run quantum-roll resume (or quantum-roll undrain ${node.id})`, evidence: { readiness: last } },
+            );
+          },
         },
       );
-    } catch (err) {
-      if (!(err instanceof WaitTimeout)) throw err;
-      const state = last ? `reasons [${last.reasons.join(', ')}], replay ${(last.replay.progress * 100).toFixed(0)} %` : 'it did not answer /readyz';
-      throw new StepError(
-        `${node.id} did not become ready within ${formatDuration(Date.now() - start)} (timeouts.ready without progress): ${state}. It is left drained and out of the LB.`,
-        { node: node.id, step: 'readmit', next: `investigate ${node.id}; once /readyz shows only "draining", run quantum-roll resume (or quantum-roll undrain ${node.id})`, evidence: { readiness: last } },
-      );
-    }
 
     return returnToService(ctx, `ready after ${formatDuration(Date.now() - start)}; `);
   },
@@ -83,6 +93,8 @@ export async function returnToService(ctx: StepContext, prefix = ''): Promise<St
     await runtime.undrain();
     env.log.info({ event: 'drain.cleared', node: node.id, intent: 'planned' }, 'drain flag cleared');
     const deadline = Date.now() + env.config.timeouts.lb;
+    // Why the LB did not take the node back (a failed call, or its deadline): then the node goes out again.
+    let failed: { why: string; cause: unknown } | undefined;
     try {
       await env.lb.enable(ctx.lbTarget, { deadline });
       const s = await waitFor(
@@ -91,11 +103,26 @@ export async function returnToService(ctx: StepContext, prefix = ''): Promise<St
           ctx.say(`waiting for the LB to see ${node.lbMember} healthy (${st.adminState}/${st.health})`);
           return isServing(st) ? st : undefined;
         },
-        { deadline, what: `the LB to see ${node.lbMember} healthy`, initialMs: 10, maxMs: 100 },
+        {
+          deadline,
+          what: `the LB to see ${node.lbMember} healthy`,
+          initialMs: 10,
+          maxMs: 100,
+          onTimeout: (t) => {
+            failed = { why: `the LB did not see ${node.lbMember} healthy within ${formatDuration(env.config.timeouts.lb)}`, cause: t };
+            return undefined;
+          },
+        },
       );
-      env.log.info({ event: 'readmit.done', node: node.id, member: node.lbMember, intent: 'planned' }, 'back in service');
-      return { summary: `${prefix}drain cleared; LB member ${node.lbMember} ${s.adminState}/${s.health}` };
+      if (s) {
+        env.log.info({ event: 'readmit.done', node: node.id, member: node.lbMember, intent: 'planned' }, 'back in service');
+        return { summary: `${prefix}drain cleared; LB member ${node.lbMember} ${s.adminState}/${s.health}` };
+      }
     } catch (err) {
+      failed = { why: (err as Error).message, cause: err };
+    }
+    {
+      const { why, cause: err } = failed!;
       const rollback = await takeBackOut(ctx).then(
         () => undefined,
         (e: unknown) => {
@@ -103,7 +130,6 @@ export async function returnToService(ctx: StepContext, prefix = ''): Promise<St
           return e as Error;
         },
       );
-      const why = err instanceof WaitTimeout ? `the LB did not see ${node.lbMember} healthy within ${formatDuration(env.config.timeouts.lb)}` : (err as Error).message;
       const left = rollback
         ? `Taking it back out failed too (${rollback.message}): its LB member may still be in service; check it with quantum-roll status and take it out with quantum-roll drain ${node.id} if so.`
         : `${node.id} was drained and taken out of the LB again (it is ready, restarted, but not serving).`;

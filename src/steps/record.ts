@@ -1,8 +1,12 @@
 /** What the journal keeps of one node: its status, the step it reached, and the facts a resume needs. */
 import { z } from 'zod';
 
-export const STEP_NAMES = ['precheck', 'leader-transfer', 'drain', 'quiesce', 'restart', 'readmit', 'postcheck'] as const;
-export type StepName = (typeof STEP_NAMES)[number];
+/**
+ * A step's name (`Step.name`; the runbook list in src/steps/index.ts is where they are).
+ * The journal accepts any name, so a journal written before a step was added or
+ * renamed stays readable (the `undrain` command once journalled its step as `readmit`).
+ */
+export type StepName = string;
 
 const stepRecord = z.object({
   started_at: z.string(),
@@ -15,7 +19,7 @@ const stepRecord = z.object({
 export const nodeRecord = z.object({
   status: z.enum(['pending', 'running', 'done', 'failed', 'skipped', 'interrupted']),
   /** The step running or last reached. */
-  step: z.enum(STEP_NAMES).nullable(),
+  step: z.string().nullable(),
   steps: z.record(z.string(), stepRecord),
   boot_id_before: z.string().nullable(),
   boot_id_after: z.string().nullable(),

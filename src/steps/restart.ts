@@ -3,21 +3,37 @@
  * resumed run never restarts twice: a changed boot_id means it already happened.
  * A restart counts only when the boot_id changed.
  */
-import type { Step, StepContext, StepResult } from './context.js';
+import type { PlanContext, Step, StepContext, StepResult } from './context.js';
 import { StepError } from '../util/errors.js';
 import { restartArgv, runRestartCommand } from './restart-command.js';
 import { tokenEnvNames } from '../config/load.js';
-import { WaitTimeout, waitFor } from '../util/wait.js';
+import { waitFor } from '../util/wait.js';
 import { formatDuration } from '../config/duration.js';
 import { sleep } from '../util/sleep.js';
 import type { NodeInfo } from '../clients/schemas.js';
 import { readFileSync } from 'node:fs';
 
-export const restartStep: Step = {
-  name: 'restart',
-  title: 'Restart',
+/** A plan's restart: the argv it would run; a run's: the boot_id before and after. */
+export interface RestartResult {
+  argv?: string[];
+  boot_id_before?: string;
+  boot_id_after?: string;
+}
 
-  async plan(ctx: StepContext): Promise<StepResult> {
+export const restartStep: Step<RestartResult> = {
+  name: 'restart',
+  label: 'restart',
+  doing: 'running the restart command',
+  kind: 'change',
+  boundBy: ['restart.timeout', 'timeouts.ready'],
+  waits: (config) => ({
+    for: `the restart command (≤ ${formatDuration(config.restart.timeout)}), then a new boot_id`,
+    maxMs: config.restart.timeout + config.timeouts.ready,
+    expectedMs: 15_000,
+    expectedFrom: 'default',
+  }),
+
+  async plan(ctx: PlanContext): Promise<StepResult<RestartResult>> {
     const argv = restartArgv(ctx.env.config.restart.command, ctx.node);
     return {
       summary: `would run ${argv.join(' ')} (timeout ${formatDuration(ctx.env.config.restart.timeout)}) and wait for a new boot_id`,
@@ -26,7 +42,7 @@ export const restartStep: Step = {
     };
   },
 
-  async run(ctx: StepContext): Promise<StepResult> {
+  async run(ctx: StepContext): Promise<StepResult<RestartResult>> {
     const { env, node, runtime } = ctx;
     const before = ctx.record.boot_id_before;
     if (before !== null) {
@@ -67,27 +83,30 @@ export const restartStep: Step = {
     }
 
     const ready = env.config.timeouts.ready;
-    try {
-      const after = await waitFor(
-        async () => {
-          const info = await runtime.node({ retry: false, deadline: Date.now() + 2_000 }).catch(() => undefined);
-          ctx.say(info ? `waiting for a new boot_id (still ${info.boot_id})` : `waiting for ${node.id} to answer`);
-          return info && info.boot_id !== bootBefore ? info : undefined;
+    const after = await waitFor(
+      async () => {
+        const info = await runtime.node({ retry: false, deadline: Date.now() + 2_000 }).catch(() => undefined);
+        ctx.say(info ? `waiting for a new boot_id (still ${info.boot_id})` : `waiting for ${node.id} to answer`);
+        return info && info.boot_id !== bootBefore ? info : undefined;
+      },
+      {
+        deadline: Date.now() + ready,
+        what: `a new boot_id on ${node.id}`,
+        initialMs: 20,
+        maxMs: 250,
+        onTimeout: () => {
+          throw new StepError(
+            `restart of ${node.id} not proven: the restart command exited 0 but boot_id is still ${bootBefore} after ${formatDuration(ready)} (timeouts.ready). ${node.id} is left drained and out of the LB.`,
+            { node: node.id, step: 'restart', next: `check the restart command (restart.command), then quantum-roll resume`, evidence: { boot_id: bootBefore } },
+          );
         },
-        { deadline: Date.now() + ready, what: `a new boot_id on ${node.id}`, initialMs: 20, maxMs: 250 },
-      );
-      ctx.save((r) => {
-        r.boot_id_after = after.boot_id;
-      });
-      env.log.info({ event: 'restart.done', node: node.id, boot_id: after.boot_id, intent: 'planned' }, 'node restarted');
-      return { summary: `restarted: boot_id ${bootBefore} → ${after.boot_id}`, data: { boot_id_before: bootBefore, boot_id_after: after.boot_id } };
-    } catch (err) {
-      if (!(err instanceof WaitTimeout)) throw err;
-      throw new StepError(
-        `restart of ${node.id} not proven: the restart command exited 0 but boot_id is still ${bootBefore} after ${formatDuration(ready)} (timeouts.ready). ${node.id} is left drained and out of the LB.`,
-        { node: node.id, step: 'restart', next: `check the restart command (restart.command), then quantum-roll resume`, evidence: { boot_id: bootBefore } },
-      );
-    }
+      },
+    );
+    ctx.save((r) => {
+      r.boot_id_after = after.boot_id;
+    });
+    env.log.info({ event: 'restart.done', node: node.id, boot_id: after.boot_id, intent: 'planned' }, 'node restarted');
+    return { summary: `restarted: boot_id ${bootBefore} → ${after.boot_id}`, data: { boot_id_before: bootBefore, boot_id_after: after.boot_id } };
   },
 };
 

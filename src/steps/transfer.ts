@@ -9,13 +9,15 @@ import { HttpError, StepError } from '../util/errors.js';
 import type { ControlPlaneClient } from '../clients/control-plane.js';
 import { isConflict } from '../clients/control-plane.js';
 import type { StopController } from '../util/stop.js';
-import { waitFor } from '../util/wait.js';
+import { type WaitTimeout, waitFor } from '../util/wait.js';
 
 export interface TransferOptions {
   node: string;
   /** Nodes that must not receive leadership (the node itself is always excluded). */
   exclude: readonly string[];
   deadline: number;
+  /** What the deadline means to the caller (its own error); WaitTimeout without it. */
+  onTimeout?: (timeout: WaitTimeout) => never;
   concurrency: number;
   batchMaxParallel: number;
   stop?: StopController;
@@ -53,6 +55,7 @@ export async function transferLeadersAway(cp: ControlPlaneClient, o: TransferOpt
           what: `batch leader transfer ${started.id} away from ${o.node}`,
           initialMs: 10,
           maxMs: 200,
+          onTimeout: o.onTimeout,
           progress: () => (seen.total > 0 ? (seen.done + seen.failed.length) / seen.total : undefined),
         },
       );
@@ -66,7 +69,7 @@ export async function transferLeadersAway(cp: ControlPlaneClient, o: TransferOpt
       o.onProgress?.(`${still.length} PRGs still led by ${o.node}`);
       return still.length === 0 ? true : undefined;
     },
-    { deadline: o.deadline, what: `the control plane to show ${o.node} leading no PRG`, initialMs: 10, maxMs: 200 },
+    { deadline: o.deadline, what: `the control plane to show ${o.node} leading no PRG`, initialMs: 10, maxMs: 200, onTimeout: o.onTimeout },
   );
   return { moved: ids, via };
 }

@@ -5,7 +5,7 @@
 import { sleep } from './sleep.js';
 import type { StopController } from './stop.js';
 
-export interface WaitOptions {
+export interface WaitOptions<U = never> {
   /** Absolute epoch-ms deadline. */
   deadline: number;
   /** What is waited for, for the timeout message. */
@@ -28,6 +28,12 @@ export interface WaitOptions {
    * `initialMs` instead of up to `maxMs` late, without polling faster all along.
    */
   progress?: () => number | undefined;
+  /**
+   * What the deadline means to the caller: its return value becomes the wait's result
+   * (`() => undefined`: "not reached"), or it throws the caller's own error. Without it
+   * the wait throws WaitTimeout.
+   */
+  onTimeout?: (timeout: WaitTimeout) => U;
 }
 
 export class WaitTimeout extends Error {
@@ -41,9 +47,10 @@ export class WaitTimeout extends Error {
 
 /**
  * Calls `probe` until it returns a value other than undefined, then returns it.
- * Throws WaitTimeout at the deadline (after one last probe).
+ * At the deadline (after one last probe) returns what `onTimeout` makes of it, or
+ * throws WaitTimeout.
  */
-export async function waitFor<T>(probe: () => Promise<T | undefined>, o: WaitOptions): Promise<T> {
+export async function waitFor<T, U = never>(probe: () => Promise<T | undefined>, o: WaitOptions<U>): Promise<T | U> {
   const start = Date.now();
   let delay = o.initialMs ?? 20;
   const max = o.maxMs ?? 250;
@@ -58,7 +65,11 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, o: WaitOpt
     o.onPoll?.(Date.now() - start);
     if (o.extend) deadline = o.extend(deadline);
     const left = deadline - Date.now();
-    if (left <= 0) throw new WaitTimeout(o.what, Date.now() - start);
+    if (left <= 0) {
+      const timeout = new WaitTimeout(o.what, Date.now() - start);
+      if (o.onTimeout) return o.onTimeout(timeout);
+      throw timeout;
+    }
     await sleep(Math.min(delay, untilDone(), left), o.stop?.signal);
     delay = Math.min(max, delay * factor);
   }
