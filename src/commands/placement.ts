@@ -6,6 +6,7 @@
 import { ExitCode } from '../util/errors.js';
 import { placementAudit } from '../cluster/verdicts.js';
 import { compareIds } from '../cluster/quorum.js';
+import { colorFor, painter } from '../render/style.js';
 import { table } from '../render/table.js';
 import { type GlobalOptions, openSession } from './session.js';
 
@@ -33,9 +34,8 @@ export async function placementCheckAction(opts: GlobalOptions): Promise<number>
       );
       return code;
     }
-    const color = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
-    const paint = (c: string) => (t: string) => (color ? `\x1b[${c}m${t}\x1b[0m` : t);
-    const [red, green, dim, bold] = [paint('31'), paint('32'), paint('2'), paint('1')];
+    const color = colorFor(process.stdout);
+    const { red, green, dim, bold } = painter(color);
     const lines = [
       `${bold('placement')} ${state.placement.policy}: ${prgs.length} PRGs checked, ${violations.length ? red(`${violations.length} violation(s)`) : green('no violation')}`,
     ];

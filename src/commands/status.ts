@@ -15,6 +15,7 @@ import { Journal } from '../run/journal.js';
 import { LEASE_NAME } from '../run/lease.js';
 import { drawStatus } from '../render/status.js';
 import { type GlobalOptions, type Session, openSession } from './session.js';
+import { colorFor } from '../render/style.js';
 
 type Maybe<T> = T | Failed;
 const settle = async <T>(p: Promise<T>): Promise<Maybe<T>> => p.catch((e: Error) => ({ error: e.message }));
@@ -24,7 +25,7 @@ export async function statusAction(opts: GlobalOptions): Promise<number> {
   try {
     const doc = statusDocument(await gatherStatus(s));
     if (opts.json) process.stdout.write(`${JSON.stringify(doc)}\n`);
-    else process.stdout.write(drawStatus(doc, { color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined, now: Date.now() }));
+    else process.stdout.write(drawStatus(doc, { color: colorFor(process.stdout), now: Date.now() }));
     return 0;
   } finally {
     await s.close();

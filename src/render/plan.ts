@@ -5,10 +5,8 @@
 import type { CheckStatus, PlanDocument } from '../run/plan/types.js';
 import { displayArgv } from '../util/run-argv.js';
 import { formatDuration } from '../config/duration.js';
-import { painter, table, visibleLength } from './style.js';
-
-/** status and placement still take the table from here; it lives in ./style.ts. */
-export { table };
+import { painter } from './style.js';
+import { table, visibleWidth } from './table.js';
 
 export interface TextOptions {
   verbose: boolean;
@@ -83,7 +81,7 @@ export function renderPlanText(d: PlanDocument, o: TextOptions): string {
     const header = ['NODE', 'RACK', 'LEADS', 'HOSTS', 'SESSIONS', `LB (${c.lb.adapter})`, 'RESTART', ''];
     let lines = table(header, rows, '  ');
     // Too wide for the terminal: the restart argv goes on its own line under each node.
-    const argvBelow = lines.some((l) => visibleLength(l) > (o.width ?? Infinity));
+    const argvBelow = lines.some((l) => visibleWidth(l) > (o.width ?? Infinity));
     if (argvBelow) lines = table([...header.slice(0, 6), ''], rows.map((r) => [...r.slice(0, 6), r[7] ?? '']), '  ');
     out.push(p.dim(lines[0] ?? ''));
     w.nodes.forEach((id, i) => {

@@ -19,7 +19,7 @@ export { type ProgressReporter, beginProgress } from '../run/progress.js';
 
 export function createReporter(o: { json: boolean; log: Logger; tty?: boolean; out?: NodeJS.WriteStream }): Reporter {
   const out = o.out ?? process.stderr;
-  const tty = o.tty ?? (out.isTTY === true && !o.json && process.env.TERM !== 'dumb');
+  const tty = o.tty ?? (out.isTTY === true && !o.json && process.env.TERM !== "dumb");
   return tty ? new TtyReporter(out, colorFor(out)) : new EventReporter(o.log);
 }
 

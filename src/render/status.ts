@@ -5,11 +5,11 @@
  */
 import { type StatusDocument, ago, isFailed } from '../cluster/diagnose.js';
 import { LEASE_NAME } from '../run/lease.js';
+import { painter } from './style.js';
 import { table } from './table.js';
 
 export function drawStatus(doc: StatusDocument, opts: { color: boolean; now: number }): string {
-  const paint = (code: string) => (t: string) => (opts.color ? `\x1b[${code}m${t}\x1b[0m` : t);
-  const [bold, dim, red, yellow, green] = [paint('1'), paint('2'), paint('31'), paint('33'), paint('32')];
+  const { bold, dim, red, yellow, green } = painter(opts.color);
   const { cp, prgs, placement, lease, nodes, attention } = doc;
   const now = opts.now;
   const healthy = !attention.some((a) => a.kind === 'cp');

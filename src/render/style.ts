@@ -1,9 +1,8 @@
 /**
- * The one colour policy and the one table of every text the tool draws.
+ * The one colour policy of every text the tool draws (tables: render/table.ts).
  *
  * Colour only on a TTY; off with a non-empty NO_COLOR (no-color.org) or TERM=dumb; on
- * with FORCE_COLOR (non-empty, not "0"), which wins over both. Tables pad by visible
- * width: colour codes take no column.
+ * with FORCE_COLOR (non-empty, not "0"), which wins over both.
  */
 export type Painter = Record<'bold' | 'dim' | 'red' | 'green' | 'yellow' | 'cyan', (s: string) => string>;
 
@@ -28,18 +27,4 @@ export function painter(color: boolean): Painter {
     yellow: wrap(CODES.yellow),
     cyan: wrap(CODES.cyan),
   };
-}
-
-// eslint-disable-next-line no-control-regex
-const ANSI = /\x1b\[[0-9;]*m/g;
-
-/** Columns a string takes on a terminal (colour codes take none). */
-export const visibleLength = (s: string): number => s.replace(ANSI, '').length;
-
-/** Left-aligned columns, two spaces apart, padded by visible width; the last column is not padded. */
-export function table(header: string[], rows: string[][], indent = ''): string[] {
-  const widths = header.map((h, i) => Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? ''))));
-  const pad = (c: string, w: number) => c + ' '.repeat(Math.max(0, w - visibleLength(c)));
-  const fmtRow = (r: string[]) => `${indent}${r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i] ?? 0))).join('  ')}`.trimEnd();
-  return [fmtRow(header), ...rows.map(fmtRow)];
 }

@@ -3,7 +3,7 @@
  * a stop request is honoured between steps and inside waits that are safe points.
  */
 import type { Step, StepContext, StepResult } from '../steps/context.js';
-import { InterruptedError, QrError, StepError, messageOf } from '../util/errors.js';
+import { InterruptedError, QrError, StepError, asQrError, isBug, messageOf } from '../util/errors.js';
 import type { NodeRecord, StepName } from './journal.js';
 import { isStop } from '../util/stop.js';
 
@@ -71,7 +71,12 @@ export async function runPipeline(steps: readonly Step[], ctx: StepContext, opts
       result = opts.dryRun ? await step.plan(sctx) : await step.run(sctx);
     } catch (err) {
       const duration = Date.now() - t0;
-      const qr = isStop(err) ? stopped(err, ctx.record, node.id, step.name) : asStepError(err, ctx.record, node.id, step);
+      const qr = isStop(err)
+        ? stopped(err, ctx.record, node.id, step.name)
+        : isBug(err)
+          ? // A TypeError inside a step is a bug of ours, reported as one (not "fix the cause").
+            asQrError(err, { node: node.id, step: step.name, left: leftAs(ctx.record, node.id), log: sctx.log })
+          : asStepError(err, ctx.record, node.id, step);
       ctx.save((r) => {
         markStep(r, step.name, 'failed', duration, qr.message);
         r.status = qr.exitCode === 130 ? 'interrupted' : 'failed';

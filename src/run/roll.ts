@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { lbTargetOf, type NodeTarget, type RunEnv, type Step, type StepContext } from '../steps/context.js';
-import { ExitCode, QrError, RefusedError } from '../util/errors.js';
+import { ExitCode, type QrError, RefusedError, asQrError } from '../util/errors.js';
 import { Journal, type JournalData, type NodeRecord, type StepName, configDigest, configDigests, emptyNodeRecord } from './journal.js';
 import { LEASE_NAME, LeaseKeeper } from './lease.js';
 import { type NodeOutcome, runPipeline } from './pipeline.js';
@@ -176,7 +176,7 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
     }
     outcome.status = 'done';
   } catch (err) {
-    const qr = err instanceof QrError ? err : new QrError(String((err as Error)?.message ?? err), {}, { cause: err });
+    const qr = asQrError(err);
     outcome.error = qr;
     outcome.exitCode = qr.exitCode;
     outcome.status = qr.exitCode === ExitCode.interrupted ? 'interrupted' : qr instanceof RefusedError || qr.exitCode === ExitCode.leaseHeld ? 'refused' : 'failed';

@@ -126,6 +126,13 @@ export interface InternalContext {
  * The run engine calls it on whatever a step throws that is not a QrError; the top-level
  * handler calls it on whatever a command throws.
  */
+/** A programming error of quantum-roll itself (not the cluster's, not the OS's): reported as a bug. */
+export function isBug(err: unknown): boolean {
+  if (err instanceof QrError) return false;
+  if (!(err instanceof Error)) return true;
+  return err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError || err instanceof EvalError;
+}
+
 export function asQrError(err: unknown, ctx: InternalContext = {}): QrError {
   if (err instanceof QrError) return err;
   const what = err instanceof Error ? `${err.name}: ${err.message}` : `thrown value ${String(err)}`;

@@ -70,6 +70,15 @@ describe('runPipeline', () => {
     expect(change.error?.details.next).toBe('quantum-roll resume');
   });
 
+  it('a TypeError inside a step is reported as a bug of quantum-roll, naming node and step, not as "fix the cause"', async () => {
+    const out = await runPipeline([fakeStep('a', { fail: () => new TypeError("Cannot read properties of undefined (reading 'x')") })], fakeContext('n1'), { dryRun: false });
+    expect(out.status).toBe('failed');
+    expect(out.error?.name).toBe('InternalError');
+    expect(out.error?.message).toMatch(/^a of n1 failed on a bug in quantum-roll \(TypeError: /);
+    expect(out.error?.message).not.toMatch(/fix the cause/);
+    expect(out.error?.exitCode).toBe(1);
+  });
+
   it('a step that skips the node ends it skipped; its typed result is read back by the step', async () => {
     const a = fakeStep('a', { result: { summary: 'skipped: booted later', skipNode: true, data: { why: 'booted' } } });
     const b = fakeStep('b');
