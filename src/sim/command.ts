@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { control, runningSim, startDetached, stopRunning } from './cli-support.js';
 import { HAPROXY_INSTALL_HINT, findHaproxy } from './haproxy.js';
 import { appliesTo, parseFaultArgs } from './faults.js';
+import { REDIS_INSTALL_HINT, findRedisServer } from './redis.js';
 import type { Faults, SimOptions } from './types.js';
 
 const out = (s: string): void => {
@@ -77,6 +78,11 @@ async function startAction(flags: StartFlags): Promise<void> {
   if (flags.token) opts.token = flags.token;
   if (flags.tls || flags.mtls) opts.tls = true;
   if (flags.mtls) opts.mtls = true;
+  if (!opts.virtualNodes && !findRedisServer()) {
+    err(REDIS_INSTALL_HINT);
+    process.exitCode = 2;
+    return;
+  }
   if (opts.lb === 'haproxy' && !findHaproxy()) {
     err(HAPROXY_INSTALL_HINT);
     process.exitCode = 2;
