@@ -96,6 +96,7 @@ async function startAction(flags: StartFlags): Promise<void> {
       ? `  load balancer: HAProxy pid ${info.haproxy.pid}, MQTT on 127.0.0.1:${info.haproxy.frontendPort}, Runtime API ${info.haproxy.socket}`
       : `  load balancer: ${info.lbUrl} (pool mqtt)`,
   );
+  if (info.redis) out(`  session store: redis-server pid ${info.redis.pid} on ${info.redis.socket} (every node is an MQTT 5/3.1.1 broker on it)`);
   out(`  sim control:   ${info.controlUrl}`);
   out(`  config:        ${info.configPath}`);
   if (opts.tls) out(`  TLS:           private CA ${path.join(stateDir, 'tls', 'ca.pem')}${opts.mtls ? ', client certificate required (tls/client.pem)' : ''}`);

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { startSim, type SimHandle } from '../../src/sim/index.js';
 import { del, get, post, put, tempDir, waitFor } from './helpers.js';
 import { haproxyInstalled } from '../support/haproxy.js';
@@ -271,6 +272,7 @@ hx('behind the real HAProxy front door', () => {
     await waitFor(async () => a.messages.some((m) => m.payload === 'hello'));
     const n = sim.nodes[0];
     if (!n) throw new Error('no node');
+    const onNode = await connect(n.mqttPort, v5('fd-x'));
     await put(`${n.adminUrl}/v1/drain`, { reason: 'test', initiator: 't' });
     const refused = await waitFor(async () => {
       const r = await connect(n.mqttPort, v5('fd-c'));
@@ -278,6 +280,10 @@ hx('behind the real HAProxy front door', () => {
       return r.connack.reasonCode === 0x9c ? r : null;
     });
     expect(refused.connack.properties?.serverReference).toBe(`127.0.0.1:${front}`);
+    // 0x9C without a server_reference in the request: the node's own reference, the front door.
+    expect((await post(`${n.adminUrl}/v1/sessions/disconnect`, { reason_code: 156, rate_per_s: 1000 })).status).toBe(202);
+    await onNode.closed;
+    expect(onNode.disconnects).toEqual([{ reasonCode: 156, serverReference: `127.0.0.1:${front}` }]);
     // HAProxy's own check took the drained node out: the front door still accepts.
     const direct = await waitFor(async () => {
       const r = await connect(front, v5('fd-d'));
@@ -286,6 +292,11 @@ hx('behind the real HAProxy front door', () => {
     await direct.client.endAsync();
     await del(`${n.adminUrl}/v1/drain`);
     await Promise.all([a.client.endAsync(), b.client.endAsync()]);
+  });
+
+  it('the generated config disconnects with 0x9C pointing at the front door', () => {
+    const cfg = parse(fs.readFileSync(sim.configPath, 'utf8')) as { quiesce: Record<string, unknown> };
+    expect(cfg.quiesce.disconnect).toEqual({ reason_code: 156, rate_per_s: 500, server_reference: `127.0.0.1:${info().haproxy.frontendPort}` });
   });
 
   it('sim stop leaves no redis-server behind', async () => {
