@@ -38,6 +38,7 @@ interface StartFlags {
   sessions: number;
   maxSessions?: string;
   lbCheckMs: number;
+  rawProbeMs: number;
   token?: string;
   virtual?: boolean;
   lb: 'http' | 'none' | 'haproxy';
@@ -70,6 +71,7 @@ async function startAction(flags: StartFlags): Promise<void> {
     replayMs: flags.replayMs,
     sessionsPerNode: flags.sessions,
     lbCheckIntervalMs: flags.lbCheckMs,
+    rawProbeMs: flags.rawProbeMs,
     lb: flags.lb,
     faults,
     virtualNodes: Boolean(flags.virtual),
@@ -217,6 +219,7 @@ export function simCommand(): Command {
     .option('--sessions <n>', 'simulated sessions per node', int('sessions'), 200)
     .option('--max-sessions <n|null>', 'listener capacity (null = unknown)')
     .option('--lb-check-ms <ms>', 'LB health check interval', int('lb-check-ms'), 100)
+    .option('--raw-probe-ms <ms>', 'greet MQTT-port connections silent this long with the node id (0 = every connection is MQTT)', int('raw-probe-ms'), 250)
     .option('--token <token>', 'require this bearer token on CP, LB and node APIs')
     .option('--tls', 'serve the CP, LB and node APIs over HTTPS with a generated private CA (written to <state-dir>/tls)')
     .option('--mtls', 'like --tls, and require a client certificate (the generated config carries one)')
