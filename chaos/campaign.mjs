@@ -8,6 +8,7 @@
  *            --concurrency 2                       # runs at once (each its own simulator)
  *            --out file.json                       # every run's result
  *            --keep                                # keep the state dir of each run (replay)
+ *            --triggers                            # half the faults land at step boundaries (journal)
  *
  * Each run: a fresh simulator (5–6 nodes, 3 racks), a fault plan drawn from the run's
  * seed (chaos/plan.mjs), `restart --all --parallel auto` or one named node through
@@ -21,7 +22,7 @@ import { KINDS, describePlan, runSeeds } from './plan.mjs';
 import { requireBuild, runOne } from './run-one.mjs';
 
 function parseArgs(argv) {
-  const o = { runs: 20, seed: 1, replay: undefined, exclude: [], concurrency: 1, out: undefined, keep: false, quiet: false };
+  const o = { triggers: false, runs: 20, seed: 1, replay: undefined, exclude: [], concurrency: 1, out: undefined, keep: false, quiet: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -37,6 +38,7 @@ function parseArgs(argv) {
     else if (a === '--concurrency') o.concurrency = Number(v());
     else if (a === '--out') o.out = v();
     else if (a === '--keep') o.keep = true;
+    else if (a === '--triggers') o.triggers = true;
     else if (a === '--quiet') o.quiet = true;
     else throw new Error(`unknown option ${a} (see chaos/campaign.mjs)`);
   }
@@ -55,6 +57,7 @@ export function summarize(results) {
   const outcomes = {};
   const violations = {};
   const exposures = {};
+  const findings = {};
   for (const r of results) {
     for (const k of r.applied) faults[k] = (faults[k] ?? 0) + 1;
     for (const inv of r.invocations) if (inv.sent) faults[`signal ${inv.sent}`] = (faults[`signal ${inv.sent}`] ?? 0) + 1;
@@ -62,6 +65,7 @@ export function summarize(results) {
     outcomes[o] = (outcomes[o] ?? 0) + 1;
     for (const v of r.violations) violations[v.invariant] = (violations[v.invariant] ?? 0) + 1;
     for (const v of r.exposures) exposures[v.invariant] = (exposures[v.invariant] ?? 0) + 1;
+    for (const v of r.findings ?? []) findings[v.invariant] = (findings[v.invariant] ?? 0) + 1;
   }
   return {
     runs: results.length,
@@ -70,6 +74,7 @@ export function summarize(results) {
     outcomes,
     violations,
     exposures,
+    findings,
     resumes: results.reduce((s, r) => s + r.invocations.filter((i) => i.cmd === 'resume').length, 0),
   };
 }
@@ -87,23 +92,25 @@ async function main() {
       const lines = [];
       let r;
       try {
-        r = await runOne(seed, { exclude: o.exclude, keep: o.keep, log: o.replay !== undefined ? (s) => console.log(s) : (s) => lines.push(s) });
+        r = await runOne(seed, { exclude: o.exclude, triggers: o.triggers, keep: o.keep, log: o.replay !== undefined ? (s) => console.log(s) : (s) => lines.push(s) });
       } catch (err) {
-        r = { seed, plan: undefined, outcome: 'harness error', violations: [{ invariant: 'harness', detail: String(err?.stack ?? err) }], exposures: [], invocations: [], applied: [], ms: 0 };
+        r = { seed, plan: undefined, outcome: 'harness error', violations: [{ invariant: 'harness', detail: String(err?.stack ?? err) }], exposures: [], findings: [], invocations: [], applied: [], ms: 0 };
       }
       results.push(r);
       // Written after every run, so a campaign cut short still leaves its record.
       if (o.out) writeFileSync(o.out, JSON.stringify({ options: o, summary: summarize(results), results }, null, 2));
-      const bad = r.violations.length > 0;
+      const bad = r.violations.length > 0 || (r.findings ?? []).length > 0;
       if (!o.quiet || bad) {
-        console.log(`[${results.length}/${seeds.length}] seed ${seed}: ${r.outcome}, ${r.invocations.length} invocation(s), ${r.ms} ms${bad ? `, ${r.violations.length} VIOLATION(S)` : ''}${r.exposures.length ? `, ${r.exposures.length} exposure(s)` : ''}`);
+        console.log(`[${results.length}/${seeds.length}] seed ${seed}: ${r.outcome}, ${r.invocations.length} invocation(s), ${r.ms} ms${bad ? `, ${r.violations.length} VIOLATION(S)` : ''}${r.exposures.length ? `, ${r.exposures.length} exposure(s)` : ''}${r.findings?.length ? `, ${r.findings.length} finding(s)` : ''}`);
       }
       if (bad || o.replay !== undefined) {
         if (r.plan) console.log(describePlan(r.plan));
         for (const l of lines) console.log(l);
-        for (const v of [...r.violations, ...r.exposures]) console.log(`  ${v.exposure ? 'exposure' : 'VIOLATION'}: ${v.invariant}: ${v.detail}`);
+        for (const v of [...r.violations, ...r.exposures, ...(r.findings ?? [])]) {
+          console.log(`  ${v.exposure ? 'exposure' : v.finding ? 'finding' : 'VIOLATION'}: ${v.invariant}: ${v.detail}`);
+        }
         if (r.dir) console.log(`  state dir kept: ${r.dir}`);
-        console.log(`  replay: npm run chaos -- --replay ${seed}${o.exclude.length ? ` --exclude ${o.exclude.join(',')}` : ''}`);
+        console.log(`  replay: npm run chaos -- --replay ${seed}${o.triggers ? ' --triggers' : ''}${o.exclude.length ? ` --exclude ${o.exclude.join(',')}` : ''}`);
       }
     }
   };

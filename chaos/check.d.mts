@@ -4,5 +4,6 @@ export interface Violation {
   node?: string;
   detail: string;
   exposure?: boolean;
+  finding?: boolean;
 }
 export function checkRun(r: Record<string, unknown>): Violation[];

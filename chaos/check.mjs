@@ -3,7 +3,8 @@
  * and events, chaos/run-one.mjs collects them), never from what the CLI says about
  * itself. Each violation is {invariant, node?, detail}; an `exposure` is a finding
  * that the contract does not forbid (a replica that went down elsewhere after the
- * node's precheck), counted apart.
+ * node's precheck), counted apart; a `finding` is a contract deviation that leaves the
+ * cluster safe (a signal that killed the CLI instead of reaching its handler).
  */
 
 /** How late a heartbeat-borne event (replay_done) may be recorded after the fact. */
@@ -13,7 +14,7 @@ const isChaos = (c) => c.path.includes('by=chaos');
 
 /**
  * @param {object} r
- * @returns {Array<{invariant: string, node?: string, detail: string, exposure?: boolean}>}
+ * @returns {Array<{invariant: string, node?: string, detail: string, exposure?: boolean, finding?: boolean}>}
  */
 export function checkRun(r) {
   const { plan, placement, calls, events, stats, nodes, lease, journal, outcome, last } = r;
@@ -127,6 +128,17 @@ export function checkRun(r) {
       out.push({ invariant: 'nothing left drained or out unless said and named', node: n.id, detail: `${n.id} left ${left.join(', ')}; the run ${outcome === 'done' ? 'said done' : `ended "${outcome}" without naming it`}` });
     }
   }
+
+  // SIGINT/SIGTERM once the CLI has written its journal: its handler stops it (exit 130), the signal never kills it.
+  (r.invocations ?? []).forEach((inv, k) => {
+    const sig = plan.signals?.[k];
+    if (!sig || sig.early || !inv.sent || inv.sent === 'SIGKILL' || inv.killedBy !== inv.sent) return;
+    out.push({
+      invariant: 'SIGINT/SIGTERM handled once the journal exists',
+      finding: true,
+      detail: `${inv.args?.[0] ?? 'cli'} (invocation ${k + 1}) was killed by ${inv.sent} ${sig.after} ms after its first journal write: no handler, no JSON outcome`,
+    });
+  });
 
   if (lease.status !== 404) out.push({ invariant: 'no lease left held', detail: `the rolling-restart lease is still held by ${lease.body?.holder} (${lease.status})` });
   if (outcome.startsWith('unexpected') || outcome === 'unfinished') {

@@ -69,7 +69,7 @@ export const NEEDS_REASSERT = ['lb_reload', 'lb_reenable'];
 /**
  * Draws the plan of one run.
  * @param {number} seed
- * @param {{exclude?: string[]}} [opts]
+ * @param {{exclude?: string[], triggers?: boolean}} [opts]
  */
 export function drawPlan(seed, opts = {}) {
   const r = rng(seed);
@@ -127,6 +127,15 @@ export function drawPlan(seed, opts = {}) {
     }
   }
   faults.sort((a, b) => a.at - b.at);
+  // Opt-in (--triggers): half the timed faults land at a step boundary instead of on the
+  // clock: when the nth node enters a step (from the journal), after a short delay. Drawn
+  // last, so the plan of a seed without --triggers is unchanged.
+  if (opts.triggers) {
+    for (const f of faults) {
+      if (f.at === 0 || !r.chance(0.5)) continue;
+      f.when = { step: r.pick(['leader-transfer', 'drain', 'quiesce', 'restart', 'readmit']), nth: r.int(1, nodes), delay: r.int(0, 250) };
+    }
+  }
   // Signals: the i-th entry hits the i-th CLI invocation (the run, then each resume) `after` ms after it started.
   const signals = [];
   if (!exclude.has('signal')) {
@@ -146,7 +155,8 @@ export function describePlan(plan) {
   const lines = [`seed ${plan.seed}: ${plan.nodes} nodes, 3 racks, restart ${plan.target === 'all' ? '--all --parallel auto' : plan.target}`];
   for (const f of plan.faults) {
     const what = f.patch ? JSON.stringify(f.patch) : `LB member(s) ${f.lb} → enabled`;
-    lines.push(`  at ${f.at} ms${f.for ? ` for ${f.for} ms` : ''}: ${f.kind} ${what}`);
+    const when = f.when ? `${f.when.delay} ms after node #${f.when.nth} enters ${f.when.step}` : `at ${f.at} ms`;
+    lines.push(`  ${when}${f.for ? ` for ${f.for} ms` : ''}: ${f.kind} ${what}`);
   }
   plan.signals.forEach((s, i) =>
     lines.push(`  invocation ${i + 1}: ${s.sig}${s.twice ? ' ×2' : ''} ${s.after} ms after ${s.early ? 'its start' : 'its first journal write'}`),

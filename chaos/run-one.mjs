@@ -105,14 +105,14 @@ function readJournal(dir) {
 }
 
 /** Applies the plan's faults on the clock; returns what was applied when, and a cancel. */
-function scheduleFaults(sim, plan, t0) {
+function scheduleFaults(sim, dir, plan, t0) {
   const applied = [];
   const timers = [];
   let cancelled = false;
   const lbPut = (member, state) => http('PUT', `${sim.lbUrl}/v1/pools/mqtt/members/${member}/admin-state?by=chaos`, { admin_state: state });
   const apply = async (f) => {
     if (cancelled) return;
-    const entry = { kind: f.kind, at: f.at, t: now(), node: f.node ?? (f.lb !== 'all' ? f.lb : undefined) };
+    const entry = { kind: f.kind, at: f.when ? undefined : f.at, when: f.when, t: now(), node: f.node ?? (f.lb !== 'all' ? f.lb : undefined) };
     applied.push(entry);
     try {
       if (f.patch) await sim.setFaults(f.patch);
@@ -133,8 +133,33 @@ function scheduleFaults(sim, plan, t0) {
     }
   };
   for (const f of plan.faults) {
+    if (f.when) continue;
     const wait = Math.max(0, t0 + f.at - now());
     timers.push(setTimeout(() => void apply(f), wait));
+  }
+  // Step-triggered faults: watch the journal, count nodes entering each step.
+  const triggered = plan.faults.filter((f) => f.when);
+  if (triggered.length) {
+    const seen = new Map();
+    const entered = {};
+    const watch = () => {
+      if (cancelled) return;
+      const j = readJournal(sim.stateDir ?? dir);
+      for (const [node, rec] of Object.entries(j?.nodes ?? {})) {
+        const step = rec?.step;
+        if (!step || seen.get(node) === step) continue;
+        seen.set(node, step);
+        entered[step] = (entered[step] ?? 0) + 1;
+        for (const f of triggered) {
+          if (!f.fired && f.when.step === step && entered[step] >= f.when.nth) {
+            f.fired = true;
+            timers.push(setTimeout(() => void apply(f), f.when.delay));
+          }
+        }
+      }
+      if (triggered.some((f) => !f.fired)) timers.push(setTimeout(watch, 15));
+    };
+    watch();
   }
   return {
     applied,
@@ -153,12 +178,12 @@ let DEFAULTS;
 
 /**
  * @param {number} seed
- * @param {{exclude?: string[], keep?: boolean, log?: (s: string) => void}} [opts]
+ * @param {{exclude?: string[], triggers?: boolean, keep?: boolean, log?: (s: string) => void}} [opts]
  */
 export async function runOne(seed, opts = {}) {
   requireBuild();
   DEFAULTS ??= (await import(join(ROOT, 'dist', 'sim', 'index.js'))).defaultFaults();
-  const plan = drawPlan(seed, { exclude: opts.exclude });
+  const plan = drawPlan(seed, { exclude: opts.exclude, triggers: opts.triggers });
   const started = now();
   // The simulator runs in a process of its own (bench/sim-host.mjs), so runs in parallel and
   // this driver never delay its clock; virtual nodes keep a run to seconds.
@@ -180,7 +205,7 @@ export async function runOne(seed, opts = {}) {
     const common = ['--config', sim.configPath, '--json', '--yes'];
     const first = plan.target === 'all' ? ['restart', '--all', '--parallel', 'auto', ...common] : ['restart', plan.target, ...common];
     const t0 = now();
-    const faults = scheduleFaults(sim, plan, t0);
+    const faults = scheduleFaults(sim, dir, plan, t0);
     let heals = 0;
     let outcome = 'unfinished';
     const neverReadyNode = plan.faults.find((f) => f.kind === 'never_ready')?.node;
@@ -232,9 +257,10 @@ export async function runOne(seed, opts = {}) {
       seed,
       plan,
       outcome,
-      violations: violations.filter((v) => !v.exposure),
+      violations: violations.filter((v) => !v.exposure && !v.finding),
       exposures: violations.filter((v) => v.exposure),
-      invocations: invocations.map((r) => ({ cmd: r.args[0], code: r.code, sent: r.sent, error: r.json?.error?.message })),
+      findings: violations.filter((v) => v.finding),
+      invocations: invocations.map((r) => ({ cmd: r.args[0], code: r.code, sent: r.sent, killedBy: r.killedBy, error: r.json?.error?.message })),
       applied: faults.applied.map((a) => a.kind),
       ms: Math.round(now() - started),
     };

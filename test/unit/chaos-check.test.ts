@@ -110,4 +110,17 @@ describe('chaos checker', () => {
     r.outcome = 'unexpected exit 2';
     expect(invariants(r)).toEqual(expect.arrayContaining(['no lease left held', 'the run ends done or failed safely']));
   });
+
+  it('a SIGTERM that killed the CLI after its first journal write is a finding, not a cluster violation; an early one is neither', () => {
+    const r = cleanRun();
+    r.plan.signals = [{ sig: 'SIGTERM', early: false, after: 900 }];
+    r.invocations = [{ args: ['resume'], sent: 'SIGTERM', killedBy: 'SIGTERM', code: 128 }];
+    const found = checkRun(r);
+    expect(found.map((v) => [v.invariant, v.finding])).toEqual([['SIGINT/SIGTERM handled once the journal exists', true]]);
+    r.plan.signals[0].early = true;
+    expect(checkRun(r)).toEqual([]);
+    r.plan.signals[0].early = false;
+    r.invocations[0] = { args: ['resume'], sent: 'SIGTERM', killedBy: null, code: 130 };
+    expect(checkRun(r)).toEqual([]);
+  });
 });
