@@ -116,10 +116,12 @@ export function checkRun(r) {
   if (outcome === 'done' && journal?.status !== 'done') out.push({ invariant: 'exactly once when the run says done', detail: `exit 0 but the journal says ${journal?.status}` });
 
   // Nothing left drained or out of the LB unless the run said so and named it.
+  // Named by the outcome: its error, or the node's own entry (a parallel wave can fail on two nodes).
   const named = (id) => {
     const e = last?.json?.error;
-    if (!e) return false;
-    return e.node === id || String(e.message ?? '').includes(id);
+    if (e && (e.node === id || String(e.message ?? '').includes(id))) return true;
+    const n = last?.json?.nodes?.[id];
+    return n?.status === 'failed' && String(n.error ?? '').includes(id);
   };
   for (const n of nodes) {
     const left = [n.draining ? 'drained' : null, n.adminState !== 'enabled' ? `LB ${n.adminState}` : null].filter(Boolean);

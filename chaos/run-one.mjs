@@ -262,6 +262,8 @@ export async function runOne(seed, opts = {}) {
       findings: violations.filter((v) => v.finding),
       invocations: invocations.map((r) => ({ cmd: r.args[0], code: r.code, sent: r.sent, killedBy: r.killedBy, error: r.json?.error?.message })),
       applied: faults.applied.map((a) => a.kind),
+      // What the last outcome said about each node (status, and its error when it has one).
+      said: Object.fromEntries(Object.entries(last?.json?.nodes ?? {}).map(([id, n]) => [id, { status: n.status, error: typeof n.error === 'string' ? n.error.slice(0, 300) : undefined }])),
       ms: Math.round(now() - started),
     };
   } finally {

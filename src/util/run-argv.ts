@@ -268,7 +268,7 @@ export async function runArgv(argv: readonly string[], opts: RunArgvOptions): Pr
   const err = new Collector(child.stderr!, maxBuffer, onOverflow, onClose);
 
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((res) => {
-    child.once('error', (e: NodeJS.ErrnoException) => {
+    child.on('error', (e: NodeJS.ErrnoException) => {
       // Spawn failures (ENOENT, EACCES) come here and no exit follows; a failed kill() too (then exit still follows).
       if (pid === undefined) res({ code: null, signal: null, error: e });
     });

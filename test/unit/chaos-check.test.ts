@@ -102,6 +102,9 @@ describe('chaos checker', () => {
     expect(invariants(left)).not.toContain('nothing left drained or out unless said and named');
     left.last = { json: { ok: false, error: { node: 'node-2', message: 'readmit of node-2 failed' } } };
     expect(invariants(left)).toContain('nothing left drained or out unless said and named');
+    // A parallel wave that failed on two nodes: the second is named by its own entry in the outcome.
+    left.last.json.nodes = { 'node-1': { status: 'failed', error: 'node-1 did not become ready within 4s. It is left drained and out of the LB.' } };
+    expect(invariants(left)).not.toContain('nothing left drained or out unless said and named');
   });
 
   it('a lease left held and a run that never ended are reported', () => {
