@@ -4,6 +4,8 @@
  * placeholder is replaced inside its own argument only. Shared by the exec LB
  * adapter and the restart executor (`restart.command`).
  */
+import type { ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { QrError, UsageError } from './errors.js';
 
@@ -66,12 +68,27 @@ export interface RunArgvOptions {
   maxBufferBytes?: number;
   /** Told the child's pid (its process group) once it is spawned, e.g. to journal it. */
   onSpawn?: (pid: number) => void;
+  /**
+   * After the command's own process exits, how long to keep collecting the output that
+   * processes it left running (a daemon, a `sleep &`) may still write into the inherited
+   * pipes. Reading ends earlier when every pipe is closed. Default {@link LINGER_MS}.
+   */
+  lingerMs?: number;
 }
+
+/** Default of {@link RunArgvOptions.lingerMs}. */
+export const LINGER_MS = 250;
 
 export interface ArgvResult {
   stdout: string;
   stderr: string;
+  /** Spawn to the command's exit (not to the last pipe closing). */
   durationMs: number;
+  /**
+   * True when a process the command left behind still held its stdout/stderr when
+   * reading stopped (it daemonized without redirecting its output). It is left running.
+   */
+  outputLeftOpen: boolean;
 }
 
 /** The command could not be started, failed, or timed out. */
@@ -105,31 +122,100 @@ export function tail(text: string, lines = 5, maxChars = 800): string {
 }
 
 /**
- * execa (about 100 modules) is loaded when a command first runs, not at start-up:
- * `--help`, `plan` and `status` never run one. A run loads it ahead, while it waits
- * anyway (quiesce), so the restart command starts without that delay.
+ * node:child_process is loaded when a command first runs, not at start-up: `--help`,
+ * `plan` and `status` never run one. A run loads it ahead, while it waits anyway
+ * (quiesce), so the restart command starts without that delay.
  */
-let execaModule: Promise<typeof import('execa')> | undefined;
-export function loadRunner(): Promise<typeof import('execa')> {
-  execaModule ??= import('execa');
-  return execaModule;
+let runnerModule: Promise<typeof import('node:child_process')> | undefined;
+export function loadRunner(): Promise<typeof import('node:child_process')> {
+  runnerModule ??= import('node:child_process');
+  return runnerModule;
+}
+
+/** This process's environment for a child, plus `env`, minus `withoutEnv`. */
+function childEnv(opts: RunArgvOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
+  for (const name of opts.withoutEnv ?? []) delete env[name];
+  return env;
+}
+
+/**
+ * Commands still running, for the one `exit` hook that stops them when this process
+ * exits (a hard exit on a second SIGINT): a restart command is not left half-run
+ * without anyone watching it. Only the command's own process, as before.
+ */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(child: ChildProcess): void {
+  live.add(child);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of live) c.kill('SIGTERM');
+  });
+}
+
+/** One of the child's output pipes, collected up to `max` bytes. */
+class Collector {
+  private readonly chunks: Buffer[] = [];
+  private bytes = 0;
+  overflow = false;
+  closed = false;
+  constructor(
+    readonly stream: Readable,
+    private readonly max: number,
+    onOverflow: () => void,
+    onClose: () => void,
+  ) {
+    stream.on('data', (b: Buffer) => {
+      if (this.overflow) return;
+      if (this.bytes + b.length > this.max) {
+        this.overflow = true;
+        onOverflow();
+        return;
+      }
+      this.bytes += b.length;
+      this.chunks.push(b);
+    });
+    stream.on('error', () => {}); // a pipe error only ends collection; the exit code decides
+    stream.on('close', () => {
+      this.closed = true;
+      onClose();
+    });
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+  /**
+   * Stop collecting but keep the pipe drained (discarding), so the process holding
+   * its other end neither blocks on a full pipe nor dies of SIGPIPE while this
+   * process lives; unref'd, so it never keeps this process alive.
+   */
+  abandon(): void {
+    this.stream.removeAllListeners('data');
+    this.stream.on('data', () => {});
+    this.stream.resume();
+    (this.stream as Readable & { unref?: () => void }).unref?.();
+  }
 }
 
 /**
  * Runs argv (already substituted) without a shell. Resolves with its output when it
  * exits 0; otherwise throws {@link CommandError} naming the command, its exit status
- * and the tail of stderr. The child runs in its own process group so a timeout or an
- * abort also stops whatever it spawned (an `ssh`, a `sleep`) instead of leaving it
- * holding our pipes.
+ * and the tail of stderr.
+ *
+ * The command ends when its own process exits: its exit code decides. Output is
+ * collected until every pipe is closed or {@link RunArgvOptions.lingerMs} after the
+ * exit, whichever comes first, so a command that daemonizes (a child that keeps the
+ * inherited stdout/stderr open) does not hold the caller until `timeoutMs`. Whatever
+ * the command left running after a normal exit is left alone: it outlived its parent
+ * on purpose.
+ *
+ * The child runs in its own process group, so a timeout or an abort stops the whole
+ * group (the command and whatever it spawned without leaving the group: an `ssh`, a
+ * `sleep &`), SIGTERM then SIGKILL 2 s later. A daemon that left the group (setsid)
+ * is not in it and is never killed.
  */
-/** This process's environment for a child, plus `env`, minus `withoutEnv`. */
-function childEnv(opts: RunArgvOptions): { env?: NodeJS.ProcessEnv; extendEnv: boolean } {
-  if (!opts.withoutEnv?.length) return { env: opts.env, extendEnv: true };
-  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
-  for (const name of opts.withoutEnv) delete env[name];
-  return { env, extendEnv: false };
-}
-
 export async function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<ArgvResult> {
   const [file, ...args] = argv;
   const label = opts.label ?? 'command';
@@ -138,28 +224,27 @@ export async function runArgv(argv: readonly string[], opts: RunArgvOptions): Pr
   if (opts.signal?.aborted) throw abortReason(opts.signal);
   if (opts.timeoutMs <= 0) throw new CommandError(`${label} "${shown}" not started: no time left before the deadline`, argv, undefined, true, '');
 
-  const { execa } = await loadRunner();
+  const { spawn } = await loadRunner();
+  const maxBuffer = opts.maxBufferBytes ?? 1024 * 1024;
+  const lingerMs = opts.lingerMs ?? LINGER_MS;
   const started = Date.now();
-  const sub = execa(file, args, {
+  const child = spawn(file, args, {
     shell: false,
-    reject: false,
-    stdin: 'ignore',
+    stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
-    cleanup: true,
-    ...childEnv(opts),
-    maxBuffer: opts.maxBufferBytes ?? 1024 * 1024,
-    stripFinalNewline: false,
+    env: childEnv(opts),
     windowsHide: true,
   });
+  const pid = child.pid;
 
-  if (sub.pid !== undefined) opts.onSpawn?.(sub.pid);
   let timedOut = false;
   let aborted = false;
+  let exited = false;
   let killTimer: NodeJS.Timeout | undefined;
   const killGroup = (sig: NodeJS.Signals) => {
-    if (sub.pid === undefined) return;
+    if (pid === undefined) return;
     try {
-      process.kill(-sub.pid, sig);
+      process.kill(-pid, sig);
     } catch {
       // already gone
     }
@@ -169,6 +254,31 @@ export async function runArgv(argv: readonly string[], opts: RunArgvOptions): Pr
     killTimer = setTimeout(() => killGroup('SIGKILL'), 2_000);
     killTimer.unref();
   };
+
+  let settleOutput: () => void = () => {};
+  const outputDone = new Promise<void>((res) => (settleOutput = res));
+  const onClose = () => {
+    if (out.closed && err.closed) settleOutput();
+  };
+  // Too much output while the command runs: stop it, as a bounded buffer must.
+  const onOverflow = () => {
+    if (!exited) child.kill('SIGTERM');
+  };
+  const out = new Collector(child.stdout!, maxBuffer, onOverflow, onClose);
+  const err = new Collector(child.stderr!, maxBuffer, onOverflow, onClose);
+
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((res) => {
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      // Spawn failures (ENOENT, EACCES) come here and no exit follows; a failed kill() too (then exit still follows).
+      if (pid === undefined) res({ code: null, signal: null, error: e });
+    });
+    child.once('exit', (code, signal) => res({ code, signal }));
+  });
+
+  if (pid !== undefined) {
+    track(child);
+    opts.onSpawn?.(pid);
+  }
   const timer = setTimeout(() => {
     timedOut = true;
     stop();
@@ -181,37 +291,59 @@ export async function runArgv(argv: readonly string[], opts: RunArgvOptions): Pr
 
   let r;
   try {
-    r = await sub;
+    r = await exit;
   } finally {
+    exited = true;
+    live.delete(child);
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);
   }
-  // The group leader is gone; make sure nothing it left behind lingers.
+  const durationMs = Date.now() - started;
+  // The group leader is gone; after a timeout or an abort nothing it left in its group may linger.
   if (timedOut || aborted) killGroup('SIGKILL');
   if (killTimer) clearTimeout(killTimer);
 
-  const stdout = typeof r.stdout === 'string' ? r.stdout : '';
-  const stderr = typeof r.stderr === 'string' ? r.stderr : '';
-  const durationMs = Date.now() - started;
-  opts.log?.debug({ command: argv, label, exitCode: r.exitCode, signal: r.signal, durationMs, stdout: clip(stdout), stderr: clip(stderr) }, `${label} ran`);
+  // Collect what is still coming for a short moment: until every pipe closed, at most lingerMs.
+  let lingerTimer: NodeJS.Timeout | undefined;
+  const lingered = await Promise.race([
+    outputDone.then(() => false),
+    new Promise<boolean>((res) => (lingerTimer = setTimeout(() => res(true), lingerMs))),
+  ]);
+  clearTimeout(lingerTimer);
+  const outputLeftOpen = lingered && !(out.closed && err.closed);
+  if (outputLeftOpen) {
+    out.abandon();
+    err.abandon();
+    opts.log?.info(
+      { command: argv, label, exitCode: r.code, linger_ms: lingerMs },
+      `${label} exited; a process it left running still holds its output: stopped reading after ${lingerMs} ms, left it running`,
+    );
+  }
+
+  const stdout = out.text();
+  const stderr = err.text();
+  opts.log?.debug({ command: argv, label, exitCode: r.code, signal: r.signal, durationMs, stdout: clip(stdout), stderr: clip(stderr) }, `${label} ran`);
 
   if (aborted && opts.signal) throw abortReason(opts.signal);
   const errTail = tail(stderr);
   const withStderr = errTail ? `; stderr:\n${errTail}` : '';
+  const status = r.code ?? undefined;
   if (timedOut) {
-    throw new CommandError(`${label} "${shown}" timed out after ${opts.timeoutMs} ms and was killed${withStderr}`, argv, r.exitCode, true, errTail);
+    throw new CommandError(`${label} "${shown}" timed out after ${opts.timeoutMs} ms and was killed${withStderr}`, argv, status, true, errTail);
   }
-  if (r.isMaxBuffer) {
-    throw new CommandError(`${label} "${shown}" printed more than ${opts.maxBufferBytes ?? 1024 * 1024} bytes`, argv, r.exitCode, false, errTail);
+  if (out.overflow || err.overflow) {
+    throw new CommandError(`${label} "${shown}" printed more than ${maxBuffer} bytes`, argv, status, false, errTail);
   }
-  if (r.exitCode === undefined) {
-    const why = r.signal ? `was killed by ${r.signal}` : `could not be started: ${r.code ?? ''} ${r.originalMessage ?? r.shortMessage ?? ''}`.trim();
-    throw new CommandError(`${label} "${shown}" ${why}${withStderr}`, argv, undefined, false, errTail, { cause: r.cause });
+  if (r.error) {
+    throw new CommandError(`${label} "${shown}" could not be started: ${r.error.code ?? ''} ${r.error.message}`.trim(), argv, undefined, false, '', { cause: r.error });
   }
-  if (r.exitCode !== 0) {
-    throw new CommandError(`${label} "${shown}" exited with code ${r.exitCode}${withStderr}`, argv, r.exitCode, false, errTail);
+  if (status === undefined) {
+    throw new CommandError(`${label} "${shown}" was killed by ${r.signal ?? 'a signal'}${withStderr}`, argv, undefined, false, errTail);
   }
-  return { stdout, stderr, durationMs };
+  if (status !== 0) {
+    throw new CommandError(`${label} "${shown}" exited with code ${status}${withStderr}`, argv, status, false, errTail);
+  }
+  return { stdout, stderr, durationMs, outputLeftOpen };
 }
 
 function clip(s: string, max = 4_000): string {

@@ -1,0 +1,9 @@
+/** Types of chaos/check.mjs, for the tests that exercise the checker. */
+export interface Violation {
+  invariant: string;
+  node?: string;
+  detail: string;
+  exposure?: boolean;
+  finding?: boolean;
+}
+export function checkRun(r: Record<string, unknown>): Violation[];
