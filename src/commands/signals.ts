@@ -16,7 +16,17 @@ export interface HardExitInfo {
  */
 export function installSignalHandlers(stop: StopController, onHardExit: () => void = () => {}, info: HardExitInfo = {}): () => void {
   let count = 0;
+  let ended = false;
+  let afterEnd = 0;
   const handler = (sig: NodeJS.Signals) => {
+    if (ended) {
+      // The run is over (lease released, journal final): its outcome is being written and
+      // its own exit code follows. Dying by the default action here would lose both; a
+      // second signal still ends the process at once.
+      if (++afterEnd > 1) process.exit(130);
+      process.stderr.write(`\nquantum-roll: ${sig} received after the run ended: finishing its report (${sig} again to exit at once)\n`);
+      return;
+    }
     count++;
     if (count === 1) {
       process.stderr.write(`\nquantum-roll: ${sig} received: stopping at the next safe point (${sig} again to exit at once)\n`);
@@ -35,8 +45,9 @@ export function installSignalHandlers(stop: StopController, onHardExit: () => vo
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  // Uninstalling keeps a quiet handler until the process exits: between the end of the run and
+  // the exit (outcome, metrics, flush) a signal must not kill it by the default action.
   return () => {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
+    ended = true;
   };
 }
