@@ -151,6 +151,6 @@ async function main(): Promise<void> {
   }
 }
 
-program.command('sim').description('the bundled cluster simulator (sim start|stop|restart-node|faults|status)').helpOption(false).allowUnknownOption();
+program.command('sim').description('the bundled cluster simulator (sim start|stop|restart-node|faults|status|load)').helpOption(false).allowUnknownOption();
 
 void main();

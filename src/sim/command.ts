@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { control, runningSim, startDetached, stopRunning } from './cli-support.js';
 import { HAPROXY_INSTALL_HINT, findHaproxy } from './haproxy.js';
 import { appliesTo, parseFaultArgs } from './faults.js';
+import { loadCommand } from './load/command.js';
 import type { Faults, SimOptions } from './types.js';
 
 const out = (s: string): void => {
@@ -231,6 +232,7 @@ export function simCommand(): Command {
     .argument('[pairs...]', 'key=value pairs')
     .action(faultsAction);
   sim.command('status').description('show the running simulator').addOption(stateDirOption()).option('--json', 'JSON output').action(statusAction);
+  sim.addCommand(loadCommand(stateDirOption));
   // Usage errors surface as CommanderError to the caller (which maps them to exit 2).
   for (const sub of sim.commands) sub.exitOverride();
   return sim;
