@@ -6,6 +6,7 @@ import { control, runningSim, startDetached, stopRunning } from './cli-support.j
 import { HAPROXY_INSTALL_HINT, findHaproxy } from './haproxy.js';
 import { appliesTo, parseFaultArgs } from './faults.js';
 import { loadCommand } from './load/command.js';
+import { REDIS_INSTALL_HINT, findRedisServer } from './redis.js';
 import type { Faults, SimOptions } from './types.js';
 
 const out = (s: string): void => {
@@ -78,6 +79,11 @@ async function startAction(flags: StartFlags): Promise<void> {
   if (flags.token) opts.token = flags.token;
   if (flags.tls || flags.mtls) opts.tls = true;
   if (flags.mtls) opts.mtls = true;
+  if (!opts.virtualNodes && !findRedisServer()) {
+    err(REDIS_INSTALL_HINT);
+    process.exitCode = 2;
+    return;
+  }
   if (opts.lb === 'haproxy' && !findHaproxy()) {
     err(HAPROXY_INSTALL_HINT);
     process.exitCode = 2;

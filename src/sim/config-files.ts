@@ -72,6 +72,8 @@ export interface SimInfo {
   configPath: string;
   virtualNodes: boolean;
   haproxy?: { socket: string; frontendPort: number; pid: number };
+  /** Process mode: the brokers' shared session store. */
+  redis?: { socket: string; pid: number };
   nodes: Array<SimNodeInfo & { pid: number | null }>;
   options: Record<string, unknown>;
   startedAt: string;

@@ -31,6 +31,10 @@ export interface ProcessBackendOptions {
   token?: string | undefined;
   /** With `--tls`: nodes serve their admin API over HTTPS with these files (passed as argv paths). */
   tls?: { paths: SimTlsPaths } | undefined;
+  /** The shared session store's unix socket (every node's broker keeps its sessions there). */
+  redisSocket: string;
+  /** Raw-probe greeting delay on the MQTT port (0 = off). */
+  rawProbeMs: number;
 }
 
 interface Listening {
@@ -92,6 +96,8 @@ export class ProcessBackend implements NodeBackend {
       '--sessions', String(sessions),
       '--session-decay', String(f.sessionDecay),
       '--prg-total', String(this.model.topo.nodePrgs[idx]?.length ?? 0),
+      '--redis', this.opts.redisSocket,
+      '--probe-ms', String(this.opts.rawProbeMs),
     ];
     if (!initial && f.neverReady.includes(node.id)) args.push('--never-ready');
     const tls = this.opts.tls?.paths;
