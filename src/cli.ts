@@ -122,8 +122,9 @@ common(placement.command('check'), false)
   .action(wire(async () => (await import('./commands/placement.js')).placementCheckAction));
 
 common(program.command('demo'), false)
-  .description('start the bundled simulator, roll one node with live progress, stop it')
+  .description('start the bundled simulator, roll every node under MQTT load with live progress, report the client impact, stop it')
   .option('--nodes <n>', 'simulated nodes', '6')
+  .option('--clients <n>', 'MQTT load clients during the roll (0: none)', '100')
   .action(wire(async () => (await import('./commands/demo.js')).demoAction));
 
 async function main(): Promise<void> {

@@ -14,7 +14,8 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { MqttClient, type IClientOptions, type Packet } from 'mqtt';
-import { type ClientRecord, type DisconnectRecord, type Protocol, emptyRecord } from './report.js';
+import type { Endpoints } from './identify.js';
+import { type AcceptRecord, type ClientRecord, type DisconnectRecord, type Protocol, emptyRecord } from './report.js';
 import { type Target, parseHostPort, targetLabel } from './target.js';
 
 /** The simulator's clock: comparable across processes (calls.ndjson, events.ndjson). */
@@ -53,6 +54,8 @@ export interface LoadClientOptions {
   backoff: Backoff;
   keepaliveS?: number;
   connectTimeoutMs?: number;
+  /** Called on every accepted CONNECT with the link's ports (to find out which node took it). */
+  onAccepted?: (a: AcceptRecord, link: Endpoints) => void;
 }
 
 type Props = Record<string, unknown> | undefined;
@@ -88,6 +91,11 @@ export class LoadClient {
   private open: DisconnectRecord | null = null;
   private readonly pending = new Map<number, number>();
   private subscribed = false;
+  private socket: net.Socket | null = null;
+  /** The last error mqtt.js reported on the current link (connect failures are named by it). */
+  private lastError: string | null = null;
+  /** A CONNACK (success or refusal) arrived on the current link. */
+  private answered = false;
   private firstConnect: { resolve: () => void; reject: (e: Error) => void } | null = null;
   /** Deliveries seen (all receipts, duplicates included): the drain watches it grow. */
   receipts = 0;
@@ -113,6 +121,7 @@ export class LoadClient {
     this.mqtt = new MqttClient(() => {
       const s = net.createConnection({ host: this.target.host, port: this.target.port });
       s.setNoDelay(true);
+      this.socket = s;
       return s;
     }, options);
     this.mqtt.on('packetsend', (p: Packet) => {
@@ -122,7 +131,9 @@ export class LoadClient {
     this.mqtt.on('message', (_topic, payload) => this.onMessage(payload));
     this.mqtt.on('close', () => this.onClose());
     // Errors (refused CONNACK, ECONNREFUSED, keepalive) all end in `close`, handled there.
-    this.mqtt.on('error', () => undefined);
+    this.mqtt.on('error', (e) => {
+      this.lastError = (e as NodeJS.ErrnoException).code ?? e.message;
+    });
   }
 
   get connected(): boolean {
@@ -177,7 +188,14 @@ export class LoadClient {
     this.mqtt.publish(this.o.topicOut, `${this.o.index}:${seq}`, { qos: 1 }, (err) => {
       // mqtt.js fails PUBLISHes it queued but never sent when the link drops while it
       // resends its stored ones: the same message goes again, as an application would.
-      if (err && err.message === 'Connection closed' && !this.closing) return this.send(seq);
+      // Not synchronously: mqtt.js is iterating that queue right now and would loop.
+      if (err && err.message === 'Connection closed' && !this.closing) {
+        setImmediate(() => {
+          if (this.closing) this.pending.delete(seq);
+          else this.send(seq);
+        });
+        return;
+      }
       const t = this.pending.get(seq);
       this.pending.delete(seq);
       if (err) {
@@ -208,13 +226,16 @@ export class LoadClient {
   private onPacket(p: Packet): void {
     const now = clock();
     if (p.cmd === 'connack') {
+      this.answered = true;
       const props = p.properties as Props;
       const rc = (this.o.protocol === 5 ? p.reasonCode : p.returnCode) ?? 0;
       if (rc === 0) {
         this.attempt = 0;
         this.up = true;
         const id = brokerIdentity(props);
-        this.rec.accepts.push({ sentAt: this.connectSentAt || now, at: now, sessionPresent: Boolean(p.sessionPresent), ...id });
+        const accept: AcceptRecord = { sentAt: this.connectSentAt || now, at: now, sessionPresent: Boolean(p.sessionPresent), ...id };
+        this.rec.accepts.push(accept);
+        if (!accept.node && this.socket?.localPort && this.socket.remotePort) this.o.onAccepted?.(accept, { localPort: this.socket.localPort, remotePort: this.socket.remotePort });
         if (this.open) {
           this.open.back = now;
           this.open = null;
@@ -278,6 +299,12 @@ export class LoadClient {
 
   private onClose(): void {
     if (this.closing) return;
+    if (!this.answered) {
+      const why = this.lastError ?? 'closed before CONNACK';
+      this.rec.connectFailures[why] = (this.rec.connectFailures[why] ?? 0) + 1;
+    }
+    this.answered = false;
+    this.lastError = null;
     this.lost(clock(), null);
     if (this.timer) return;
     const ref = this.nextTarget;

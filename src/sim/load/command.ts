@@ -15,7 +15,7 @@ import { readSimJson, type SimInfo } from '../config-files.js';
 import { drainWindows, readCalls, readJournal, rollEnded } from './record.js';
 import { clean, renderReport, type LoadReport } from './report.js';
 import { runLoad } from './run.js';
-import { frontDoor } from './target.js';
+import { frontDoor, identifierFor } from './target.js';
 
 /** `30s`, `500ms`, `2m`, or a plain number of seconds. */
 export function parseDurationMs(v: string): number {
@@ -106,6 +106,7 @@ async function loadAction(flags: LoadFlags): Promise<void> {
       signal: ac.signal,
       drainTimeoutMs: flags.drainTimeout,
       onProgress: err,
+      identifier: identifierFor(door),
       drainWindows: (until) => {
         const lines = calls ? readCalls(calls) : null;
         return lines ? drainWindows(lines, until) : null;

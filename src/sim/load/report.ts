@@ -72,6 +72,8 @@ export interface ClientRecord {
   connectedAtEnd: boolean;
   /** PUBLISH callbacks that failed instead of a PUBACK, by error message. */
   publishErrors: Record<string, number>;
+  /** Connection attempts that ended without any CONNACK, by cause (ECONNREFUSED, connack timeout, …). */
+  connectFailures: Record<string, number>;
 }
 
 export function emptyRecord(index: number, clientId: string, protocol: Protocol): ClientRecord {
@@ -90,6 +92,7 @@ export function emptyRecord(index: number, clientId: string, protocol: Protocol)
     referencesFollowed: 0,
     connectedAtEnd: false,
     publishErrors: {},
+    connectFailures: {},
   };
 }
 
@@ -190,6 +193,8 @@ export interface LoadReport {
   mqtt5_disconnects: { with_reason: number; with_server_reference: number };
   /** CONNECTs refused, by CONNACK code (`0x9C`, `rc 3 (3.1.1)`). */
   connects_refused: Record<string, number>;
+  /** Connection attempts that got no CONNACK at all, by cause. */
+  connect_failures: Record<string, number>;
   sessions_lost: number;
   stall: { max_ms: number; p99_ms: number | null; p50_ms: number | null };
   draining_accepts: DrainCheck | null;
@@ -265,7 +270,11 @@ export function buildReport(clients: readonly ClientRecord[], ctx: ReportContext
     }
   }
   const publishErrors: Record<string, number> = {};
-  for (const c of clients) for (const [k, n] of Object.entries(c.publishErrors)) inc(publishErrors, k, n);
+  const connectFailures: Record<string, number> = {};
+  for (const c of clients) {
+    for (const [k, n] of Object.entries(c.publishErrors)) inc(publishErrors, k, n);
+    for (const [k, n] of Object.entries(c.connectFailures)) inc(connectFailures, k, n);
+  }
   const stalls = clients.map((c) => c.maxStallMs);
   const round = (x: number | null): number | null => (x === null ? null : Math.round(x));
   return {
@@ -296,6 +305,7 @@ export function buildReport(clients: readonly ClientRecord[], ctx: ReportContext
     references_followed: clients.reduce((s, c) => s + c.referencesFollowed, 0),
     mqtt5_disconnects: v5,
     connects_refused: refused,
+    connect_failures: connectFailures,
     sessions_lost: clients.reduce((s, c) => s + c.sessionsLost, 0),
     stall: { max_ms: Math.round(stalls.length ? Math.max(...stalls) : 0), p99_ms: round(percentile(stalls, 99)), p50_ms: round(percentile(stalls, 50)) },
     draining_accepts: checkDrainAccepts(clients, ctx.drainWindows ?? null),
@@ -346,6 +356,7 @@ export function renderReport(r: LoadReport): string {
     ['DISCONNECT reasons', pairs(r.disconnect_reasons, labelName)],
     ['server references', `${pairs(r.server_references)}${r.references_followed ? `; followed ${r.references_followed}` : ''}`],
     ['CONNECTs refused', pairs(r.connects_refused, labelName)],
+    ['connect failures', `${pairs(r.connect_failures)}${Object.keys(r.connect_failures).length ? ' (attempts without a CONNACK)' : ''}`],
     ['sessions lost', String(r.sessions_lost)],
     ['longest publish stall', `max ${ms(r.stall.max_ms)}, p99 ${ms(r.stall.p99_ms)} across clients`],
   ];

@@ -12,7 +12,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Backoff, DEFAULT_BACKOFF, LoadClient, clock } from './client.js';
-import { type DrainPhase, type DrainWindow, type LoadReport, type Protocol, buildReport } from './report.js';
+import type { Endpoints, Identifier } from './identify.js';
+import { type AcceptRecord, type DrainPhase, type DrainWindow, type LoadReport, type Protocol, buildReport } from './report.js';
 import { type Target, targetLabel } from './target.js';
 
 export interface LoadOptions {
@@ -42,6 +43,8 @@ export interface LoadOptions {
   onPublishing?: () => void;
   /** Progress lines (every ~2 s while publishing, and at phase changes). */
   onProgress?: (line: string) => void;
+  /** Finds the node behind each accepted CONNECT (HAProxy's session table, or the node port). */
+  identifier?: Identifier;
   /** Drain windows to check accepted CONNECTs against, read after the clients closed. */
   drainWindows?: (until: number) => DrainWindow[] | null | Promise<DrainWindow[] | null>;
 }
@@ -76,6 +79,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRun> {
   const mix = o.mix ?? { v5: 2, v311: 1 };
   const say = o.onProgress ?? (() => undefined);
   const topic = (i: number): string => `qr-load/${runId}/${i}`;
+  const ids = identifyLoop(o.identifier);
   const clients: LoadClient[] = [];
   for (let i = 0; i < o.clients; i++) {
     clients.push(
@@ -88,6 +92,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRun> {
         topicOut: topic((i + 1) % o.clients),
         sessionExpiryS: o.sessionExpiryS ?? 600,
         backoff: o.backoff ?? DEFAULT_BACKOFF,
+        onAccepted: ids.add,
       }),
     );
   }
@@ -145,6 +150,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRun> {
     // 3. Final drain, closed loop.
     say(`load ${runId}: publishing stopped; draining`);
     const drain = await finalDrain(clients, o.drainTimeoutMs ?? 30_000, o.quietMs ?? 1_000);
+    await ids.stop(); // the last lookups, while every client is still connected
     await Promise.all(clients.map((c) => c.close()));
     const end = clock();
     const windows = o.drainWindows ? await o.drainWindows(end) : null;
@@ -154,8 +160,43 @@ export async function runLoad(o: LoadOptions): Promise<LoadRun> {
     );
     return { report, runId };
   } finally {
+    await ids.stop();
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   }
+}
+
+/** Batches accepted links and looks them up every 100 ms, while they are still connected. */
+function identifyLoop(identifier: Identifier | undefined): { add: (a: AcceptRecord, l: Endpoints) => void; stop: () => Promise<void> } {
+  if (!identifier) return { add: () => undefined, stop: async () => undefined };
+  let queue: Array<{ a: AcceptRecord; l: Endpoints }> = [];
+  let stopped = false;
+  const flush = async (): Promise<void> => {
+    const batch = queue;
+    queue = [];
+    if (batch.length === 0) return;
+    const found = await identifier.lookup(batch.map((b) => b.l));
+    for (const b of batch) {
+      const n = found.get(b.l);
+      if (n) b.a.node = n;
+    }
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      await sleep(100);
+      await flush();
+    }
+  })();
+  return {
+    add: (a, l) => {
+      if (!stopped) queue.push({ a, l });
+    },
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await loop;
+      await flush();
+    },
+  };
 }
 
 function progress(clients: readonly LoadClient[]): string {

@@ -6,6 +6,7 @@
  * separated by spaces: the first is taken).
  */
 import type { SimInfo } from '../config-files.js';
+import { type Identifier, haproxyIdentifier, portIdentifier } from './identify.js';
 
 export interface Target {
   host: string;
@@ -37,9 +38,20 @@ export function parseHostPort(text: string, defaultPort = 1883): Target | null {
 
 export interface FrontDoor {
   targets: Target[];
+  /** Behind the simulator's HAProxy: its Runtime API socket (to read which server took a link). */
+  haproxySocket?: string;
+  /** Straight to the simulator's nodes: node id per MQTT port. */
+  nodeByPort?: Map<number, string>;
   /** `haproxy` (the sim's frontend), `nodes` (straight to the brokers) or `given`. */
   kind: 'given' | 'haproxy' | 'nodes';
   note?: string;
+}
+
+/** How to tell which node accepted a link through this front door (none for a foreign `--front-door`). */
+export function identifierFor(door: FrontDoor): Identifier | undefined {
+  if (door.haproxySocket) return haproxyIdentifier(door.haproxySocket);
+  if (door.nodeByPort) return portIdentifier(door.nodeByPort);
+  return undefined;
 }
 
 /** The front door from an explicit `host:port` or a running simulator's sim.json. */
@@ -50,11 +62,12 @@ export function frontDoor(given: string | undefined, info: SimInfo | null): Fron
     return { targets: [t], kind: 'given' };
   }
   if (!info) throw new Error('no front door: pass --front-door host:port, or --state-dir of a running simulator (its sim.json names the ports)');
-  if (info.haproxy?.frontendPort) return { targets: [{ host: '127.0.0.1', port: info.haproxy.frontendPort }], kind: 'haproxy' };
+  if (info.haproxy?.frontendPort) return { targets: [{ host: '127.0.0.1', port: info.haproxy.frontendPort }], kind: 'haproxy', haproxySocket: info.haproxy.socket };
   if (info.nodes.length === 0) throw new Error(`the simulator in ${info.stateDir} has no nodes to connect to`);
   return {
     targets: info.nodes.map((n) => ({ host: '127.0.0.1', port: n.mqttPort })),
     kind: 'nodes',
+    nodeByPort: new Map(info.nodes.map((n) => [n.mqttPort, n.id])),
     note: 'no HAProxy in front of this simulator: clients connect straight to the nodes, rotating through their MQTT ports on every reconnect',
   };
 }
