@@ -70,6 +70,8 @@ export interface BrokerOptions {
   admission: () => Admission;
   /** Raw-probe greeting after this many ms of silence; 0 = every connection is MQTT. */
   probeMs: number;
+  /** The `storeLatencyMs` fault: wait before each store write that precedes an ack. */
+  storeLatencyMs: () => number;
   log: (line: string) => void;
 }
 
@@ -88,6 +90,8 @@ export class SimBroker {
   private readonly preRouted = new WeakSet<object>();
   private readonly conns: Redis[] = [];
   private storeDown = false;
+  /** Session ends (expiry, or a clean session's close): wiped, or skipped because another broker owns it now. */
+  readonly wipes = { wiped: 0, skipped: 0 };
   /** CONNECTs refused, by reason (`draining`, `not_ready`, `store`). */
   readonly refused = new Map<string, number>();
 
@@ -100,7 +104,9 @@ export class SimBroker {
   }
 
   private redis(name: string): Redis {
-    const r = new Redis({ path: this.opts.redisSocket, lazyConnect: false, connectionName: `${this.opts.nodeId}-${name}` });
+    // A few retries per command, not ioredis' 20: with the store gone a CONNECT is refused within a
+    // second or so instead of hanging (the simulator's redis never blips unless someone kills it).
+    const r = new Redis({ path: this.opts.redisSocket, maxRetriesPerRequest: 3, connectionName: `${this.opts.nodeId}-${name}` });
     r.on('error', (e: Error) => {
       if (!this.storeDown) this.opts.log(`session store (redis ${this.opts.redisSocket}) unreachable: ${e.message}; retrying`);
       this.storeDown = true;
@@ -118,9 +124,19 @@ export class SimBroker {
     const db = this.redis('store');
     const mq = mqEmitterRedis({ subConn: this.redis('sub'), pubConn: this.redis('pub') });
     mq.state.on('error', () => undefined); // logged by the connection handlers above
+    const persistence = redisPersistence({ conn: db }) as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    for (const m of ['storeRetained', 'outgoingEnqueueCombi', 'incomingStorePacket']) {
+      const orig = persistence[m]?.bind(persistence);
+      if (!orig) throw new Error(`aedes-persistence-redis has no ${m}: unsupported version`);
+      persistence[m] = async (...a: unknown[]) => {
+        const ms = this.opts.storeLatencyMs();
+        if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+        return orig(...a);
+      };
+    }
     const aedes = new Aedes({
       mq,
-      persistence: redisPersistence({ conn: db }),
+      persistence,
       preConnect: (client, packet, cb) => {
         const a = this.opts.admission();
         if (a.ok) return cb(null, true);
@@ -184,7 +200,11 @@ export class SimBroker {
     broker._wipeSession = (client) => {
       db.get(OWNER(client.id)).then(
         (owner) => {
-          if (owner !== null && owner !== broker.id) return; // resumed elsewhere: not ours to expire
+          if (owner !== null && owner !== broker.id) {
+            this.wipes.skipped++; // resumed elsewhere: not ours to expire
+            return;
+          }
+          this.wipes.wiped++;
           wipe(client);
         },
         () => undefined, // store down: keep the session (never lose it by accident)

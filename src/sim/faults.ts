@@ -31,6 +31,7 @@ export function defaultFaults(): Faults {
     placementViolation: false,
     sessionDecay: 0.15,
     electionDelayMs: 50,
+    storeLatencyMs: 0,
   };
 }
 
@@ -82,6 +83,7 @@ export const faultsPatchSchema = z
     placementViolation: z.boolean(),
     sessionDecay: z.number().min(0).max(1),
     electionDelayMs: z.number().int().min(0),
+    storeLatencyMs: z.number().int().min(0).max(10_000),
   })
   .partial()
   .strict();

@@ -36,6 +36,7 @@ export function answerHeartbeat(
     session_decay: f.sessionDecay,
     cp_cache_stale: f.cpCacheStale.includes(hb.node_id),
     server_reference: serverReference(idx),
+    store_latency_ms: f.storeLatencyMs,
   };
 }
 

@@ -125,6 +125,7 @@ async function main(): Promise<void> {
     nodeId,
     redisSocket,
     probeMs: Number(values['probe-ms']),
+    storeLatencyMs: () => runtime.storeLatencyMs,
     log: (line) => process.stderr.write(`${nodeId}: ${line}\n`),
     admission: () => {
       if (runtime.readiness().ready) return { ok: true };
@@ -137,6 +138,7 @@ async function main(): Promise<void> {
     tcpConnections: () => broker.tcpConnections(),
     kick: (n, code, ref) => broker.kick(n, code, ref),
     refused: () => broker.refusedCounts(),
+    wipes: () => ({ ...broker.wipes }),
   };
   const mqtt = broker.server;
   await broker.startStore();

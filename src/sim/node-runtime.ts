@@ -62,6 +62,8 @@ export interface HeartbeatReply {
   cp_cache_stale: boolean;
   /** Where this node sends clients it refuses or disconnects (front door, or another ready node); null = nowhere. */
   server_reference?: string | null;
+  /** The `storeLatencyMs` fault. */
+  store_latency_ms?: number;
 }
 
 /** A node's real MQTT data plane (the broker in node-main); absent in virtual-nodes mode. */
@@ -76,6 +78,8 @@ export interface DataPlane {
   kick(n: number, reasonCode: number, serverReference: string | null): number;
   /** CONNECTs refused, by reason. */
   refused(): Record<string, number>;
+  /** Session ends: wiped here, or skipped because the session now belongs to another node. */
+  wipes(): { wiped: number; skipped: number };
 }
 
 export const VALID_DISCONNECT_CODES = new Set([139, 137, 156, 157]);
@@ -94,6 +98,8 @@ export class NodeRuntime {
   dataPlane: DataPlane | null = null;
   /** The Server Reference this node hands out (from the supervisor's heartbeat reply). */
   serverReference: string | null = null;
+  /** The `storeLatencyMs` fault, applied by the broker before every store write. */
+  storeLatencyMs = 0;
   private disconnect: { rate: number; code: number; budget: number; ref: string | null } | null = null;
   private readonly disconnects = new Map<string, number>();
   private replayMs: number;
@@ -224,6 +230,7 @@ export class NodeRuntime {
     this.sessionDecay = r.session_decay;
     this.cpStaleForced = r.cp_cache_stale;
     if (r.server_reference !== undefined) this.serverReference = r.server_reference;
+    if (r.store_latency_ms !== undefined) this.storeLatencyMs = r.store_latency_ms;
   }
 
   private drainStatus(): Record<string, unknown> {
@@ -328,6 +335,11 @@ export class NodeRuntime {
       `quantum_sim_tcp_connections ${this.tcpConnections}`,
       '# TYPE quantum_sim_mqtt_clients gauge',
       `quantum_sim_mqtt_clients ${this.dataPlane?.mqttClients() ?? 0}`,
+      '# TYPE quantum_sim_store_latency_ms gauge',
+      `quantum_sim_store_latency_ms ${this.storeLatencyMs}`,
+      '# TYPE quantum_sim_session_wipes_total counter',
+      `quantum_sim_session_wipes_total{outcome="wiped"} ${this.dataPlane?.wipes().wiped ?? 0}`,
+      `quantum_sim_session_wipes_total{outcome="skipped"} ${this.dataPlane?.wipes().skipped ?? 0}`,
       '# TYPE quantum_sim_connects_refused_total counter',
       ...Object.entries(this.dataPlane?.refused() ?? {}).map(([reason, v]) => `quantum_sim_connects_refused_total{reason="${reason}"} ${v}`),
       '# TYPE quantum_disconnects_total counter',

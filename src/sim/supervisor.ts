@@ -139,7 +139,9 @@ class Supervisor implements SimControl {
       cpUrl: this.urls.cp,
       lbUrl: this.urls.lb,
       lb: this.opts.lb ?? 'http',
-      haproxy: this.haproxy ? { socket: this.haproxy.socket, backends: ['mqtt'] } : undefined,
+      haproxy: this.haproxy
+        ? { socket: this.haproxy.socket, backends: ['mqtt'], frontDoor: `127.0.0.1:${this.haproxy.frontendPort}` }
+        : undefined,
       cliPath: this.opts.cliPath ?? defaultCliPath(),
       token: Boolean(token),
       tls: this.tls?.paths,

@@ -59,6 +59,8 @@ export interface Faults {
   sessionDecay: number;
   /** Delay before a leaderless PRG elects a healthy replica. */
   electionDelayMs: number;
+  /** Every broker waits this long before each write to the shared session store (widens the ack-vs-store window). */
+  storeLatencyMs: number;
 }
 
 export interface SimOptions {
