@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the four benchmarks of issue 7, one after another. Each starts its
+ * `npm run bench`: the benchmarks of issue 7 (B1–B5) and issue 11 (B6), one after another. Each starts its
  * own simulator (in a separate process), measures, and prints one summary line with
  * its ratio against a baseline taken in the same run; the whole report goes to
  * bench/report.json (gitignored). BENCHMARKS.md explains the method and holds one run.
@@ -18,9 +18,10 @@ import { b2 } from './b2-transfers.mjs';
 import { b3 } from './b3-startup.mjs';
 import { b4 } from './b4-size.mjs';
 import { b5 } from './b5-waves.mjs';
+import { b6 } from './b6-mqtt.mjs';
 import { ROOT, loadavg, machine, r2, requireBuild } from './lib.mjs';
 
-const ALL = { b1, b2, b3, b4, b5 };
+const ALL = { b1, b2, b3, b4, b5, b6 };
 
 function option(name) {
   const i = process.argv.indexOf(name);

@@ -9,6 +9,7 @@ import { backoffDelay } from '../../src/sim/load/client.js';
 import { parseDurationMs, parseMix } from '../../src/sim/load/command.js';
 import { drainWindows, rollEnded } from '../../src/sim/load/record.js';
 import { type ClientRecord, buildReport, checkDrainAccepts, clean, emptyRecord, percentile, renderReport } from '../../src/sim/load/report.js';
+import { parseShowSess, portIdentifier } from '../../src/sim/load/identify.js';
 import { frontDoor, parseHostPort } from '../../src/sim/load/target.js';
 
 const ctx = { frontDoor: ['127.0.0.1:1883'], durationMs: 10_000, ratePerS: 10, drain: { ended_by: 'complete' as const, ms: 5 } };
@@ -207,10 +208,15 @@ describe('front door and Server References', () => {
       ],
     };
     expect(frontDoor('10.0.0.1:1883', info).targets).toEqual([{ host: '10.0.0.1', port: 1883 }]);
-    expect(frontDoor(undefined, { ...info, haproxy: { socket: '', frontendPort: 3000, pid: 3 } })).toEqual({ targets: [{ host: '127.0.0.1', port: 3000 }], kind: 'haproxy' });
+    expect(frontDoor(undefined, { ...info, haproxy: { socket: '/s/haproxy.sock', frontendPort: 3000, pid: 3 } })).toEqual({
+      targets: [{ host: '127.0.0.1', port: 3000 }],
+      kind: 'haproxy',
+      haproxySocket: '/s/haproxy.sock',
+    });
     const direct = frontDoor(undefined, info);
     expect(direct.kind).toBe('nodes');
     expect(direct.targets.map((t) => t.port)).toEqual([2001, 2002]);
+    expect(direct.nodeByPort).toEqual(new Map([[2001, 'node-1'], [2002, 'node-2']]));
     expect(() => frontDoor('nope:x', info)).toThrow(/--front-door must be host:port/);
     expect(() => frontDoor(undefined, null)).toThrow(/--front-door/);
   });
@@ -239,5 +245,31 @@ describe('command input', () => {
     expect(parseMix('2:1')).toEqual({ v5: 2, v311: 1 });
     expect(parseMix('1:0')).toEqual({ v5: 1, v311: 0 });
     expect(() => parseMix('0:0')).toThrow(/--mix/);
+  });
+});
+
+describe('which node took a link', () => {
+  it('reads the server per client source port from HAProxy 2.6 `show sess`', () => {
+    const text = [
+      '0x55a8cae85550: proto=tcpv4 src=127.0.0.1:41410 fe=fe_mqtt be=mqtt srv=node-1 ts=00 epoch=0 age=0s calls=2 rate=2 cpu=0 lat=0 rq[f=848202h,i=0,an=00h,rx=59s,wx=,ax=] rp[f=80048202h,i=0,an=00h,rx=59s,wx=,ax=] scf=[8,0h,fd=11] scb=[8,1h,fd=12] exp=1s rc=0 c_exp=',
+      '0x55a8cae85990: proto=tcpv4 src=127.0.0.1:41412 fe=fe_mqtt be=mqtt srv=node-3 ts=00 epoch=0 age=3s calls=9 rate=0 cpu=0 lat=0 rq[f=848202h] exp=1s rc=0 c_exp=',
+      '0x55a8cae85aa0: proto=tcpv4 src=127.0.0.1:41413 fe=fe_mqtt be=mqtt srv=<none> ts=00 epoch=0 age=0s calls=1 rate=1 cpu=0 lat=0 exp=1s rc=0 c_exp=',
+      '0x7eff5c04b020: proto=unix_stream src=unix:1 fe=GLOBAL be=<NONE> srv=<none> ts=00 epoch=0 age=0s calls=1 rate=0 cpu=0 lat=0 exp= rc=0 c_exp=',
+      '',
+    ].join('\n');
+    expect(parseShowSess(text)).toEqual(
+      new Map([
+        [41410, 'node-1'],
+        [41412, 'node-3'],
+      ]),
+    );
+  });
+
+  it('straight to the nodes, the port connected to names the node', async () => {
+    const a = { localPort: 50000, remotePort: 2001 };
+    const b = { localPort: 50001, remotePort: 9999 };
+    const found = await portIdentifier(new Map([[2001, 'node-1']])).lookup([a, b]);
+    expect(found.get(a)).toBe('node-1');
+    expect(found.has(b)).toBe(false);
   });
 });
