@@ -45,7 +45,7 @@ export async function b6() {
       identifier: load.identifierFor(door),
       startTimeoutMs: 120_000,
       drainTimeoutMs: 120_000,
-      onPublishing: () => {
+      onSteady: () => {
         roll = runCli(['restart', '--all', '--parallel', 'auto', '--yes', '--json', '--config', c.sim.configPath], { timeoutMs: 900_000 }).finally(() => (rolled = true));
       },
       until: () => rolled,

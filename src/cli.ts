@@ -123,7 +123,7 @@ common(placement.command('check'), false)
 
 common(program.command('demo'), false)
   .description('start the bundled simulator, roll every node under MQTT load with live progress, report the client impact, stop it')
-  .option('--nodes <n>', 'simulated nodes', '6')
+  .option('--nodes <n>', 'simulated nodes (3 racks)', '3')
   .option('--clients <n>', 'MQTT load clients during the roll (0: none)', '100')
   .action(wire(async () => (await import('./commands/demo.js')).demoAction));
 

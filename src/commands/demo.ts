@@ -16,7 +16,7 @@ export async function demoAction(opts: GlobalOptions & { nodes?: string; clients
   const { findHaproxy } = await import('../sim/haproxy.js');
   const load = await import('../sim/load/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'quantum-roll-demo-'));
-  const nodes = Number(opts.nodes ?? 6);
+  const nodes = Number(opts.nodes ?? 3);
   const clients = Number(opts.clients ?? 100);
   const bold = process.stderr.isTTY ? (t: string) => `\x1b[1m${t}\x1b[0m` : (t: string) => t;
   const say = (t: string) => process.stderr.write(`\n${bold(`== ${t}`)}\n`);
@@ -67,7 +67,7 @@ export async function demoAction(opts: GlobalOptions & { nodes?: string; clients
         clients,
         ratePerS: clients * 2,
         targets: door.targets,
-        onPublishing: rollNow,
+        onSteady: rollNow,
         identifier: load.identifierFor(door),
         until: () => rolled,
         drainWindows: (until) => {

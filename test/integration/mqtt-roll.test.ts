@@ -35,8 +35,8 @@ describe.skipIf(!haproxyInstalled() || !redis)('a whole roll under MQTT load thr
         ratePerS: 100,
         targets: door.targets,
         identifier: identifierFor(door),
-        // The roll starts once every client is connected, subscribed and publishing.
-        onPublishing: () => {
+        // The roll starts once every client is connected, subscribed and has had a PUBACK.
+        onSteady: () => {
           roll = c.cli(['restart', '--all', '--parallel', 'auto', '--yes']).finally(() => (rolled = true));
         },
         until: () => rolled,

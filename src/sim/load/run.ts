@@ -39,8 +39,10 @@ export interface LoadOptions {
   runId?: string;
   /** CONNECTs in flight at most during the start (default 50). */
   connectConcurrency?: number;
-  /** Called once publishing runs (e.g. to start the roll). */
+  /** Called once publishing runs. */
   onPublishing?: () => void;
+  /** Called once every client has had a message PUBACKed: the load is in steady state (e.g. to start the roll). */
+  onSteady?: () => void;
   /** Progress lines (every ~2 s while publishing, and at phase changes). */
   onProgress?: (line: string) => void;
   /** Finds the node behind each accepted CONNECT (HAProxy's session table, or the node port). */
@@ -135,7 +137,16 @@ export async function runLoad(o: LoadOptions): Promise<LoadRun> {
     say(`load ${runId}: ${o.clients} clients connected, publishing ${o.ratePerS} msg/s`);
     o.onPublishing?.();
     let lastProgress = t0;
+    let steady = false;
     while (true) {
+      if (!steady && clients.every((c) => c.rec.acked.size > 0)) {
+        steady = true;
+        say(`load ${runId}: steady (every client has had a PUBACK)`);
+        o.onSteady?.();
+      } else if (!steady && o.onSteady && clock() - t0 > (o.startTimeoutMs ?? 60_000)) {
+        const none = clients.filter((c) => c.rec.acked.size === 0);
+        throw new Error(`${none.length} of ${o.clients} load clients had no message PUBACKed within ${o.startTimeoutMs ?? 60_000} ms of publishing (e.g. ${none[0]?.rec.clientId} via ${none[0]?.targetLabel})`);
+      }
       if (o.signal?.aborted) break;
       if (o.durationMs !== undefined && clock() - t0 >= o.durationMs) break;
       if (o.until && (await o.until())) break;
