@@ -109,7 +109,9 @@ export class LoadClient {
       protocolVersion: o.protocol,
       clean: false,
       keepalive: o.keepaliveS ?? 10,
-      connectTimeout: o.connectTimeoutMs ?? 5_000,
+      // Generous: under overload a broker answers late, and giving up re-sends the whole
+      // session resume to another broker (a retry storm); a dead server shows as a close.
+      connectTimeout: o.connectTimeoutMs ?? 10_000,
       // We schedule reconnects ourselves (backoff, jitter, Server Reference); per the
       // facts mqtt.js would otherwise stop after a CONNACK refusal.
       reconnectPeriod: 0,
