@@ -29,7 +29,7 @@ export async function b6() {
   const { findHaproxy } = await dist('sim/haproxy.js');
   if (!findHaproxy()) throw new Error('B6 needs haproxy (apt-get install -y haproxy)');
   const loadStart = loadavg();
-  const c = await startSim({ nodes: NODES, racks: 3, prgs: 600, replayMs: 1000, sessionsPerNode: 0, lb: 'haproxy' });
+  const c = await startSim({ nodes: NODES, racks: 3, prgs: 600, replayMs: 1000, sessionsPerNode: 0, lb: 'haproxy', rawProbeMs: 0 });
   try {
     const door = load.frontDoor(undefined, readSimJson(c.dir));
     const reference = load.targetLabel(door.targets[0]);

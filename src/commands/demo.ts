@@ -22,7 +22,7 @@ export async function demoAction(opts: GlobalOptions & { nodes?: string; clients
   const say = (t: string) => process.stderr.write(`\n${bold(`== ${t}`)}\n`);
   const haproxy = findHaproxy() !== undefined;
   say(`starting a simulated cluster: ${nodes} nodes, 3 racks, 600 PRGs, ${haproxy ? 'a real HAProxy in front' : 'no HAProxy'} (state in ${dir})`);
-  const sim = await startSim({ stateDir: dir, nodes, racks: 3, prgs: 600, replayMs: 1000, sessionsPerNode: 0, lb: haproxy ? 'haproxy' : 'http' });
+  const sim = await startSim({ stateDir: dir, nodes, racks: 3, prgs: 600, replayMs: 1000, sessionsPerNode: 0, lb: haproxy ? 'haproxy' : 'http', rawProbeMs: 0 });
   try {
     const door = load.frontDoor(undefined, readSimJson(dir));
     if (door.note) say(`note: ${door.note} (install haproxy for the front door: apt-get install -y haproxy)`);

@@ -19,7 +19,7 @@ if (!redis) console.warn('\n!! redis-server is NOT installed: the MQTT roll test
 
 describe.skipIf(!haproxyInstalled() || !redis)('a whole roll under MQTT load through a real HAProxy', () => {
   it('restart --all --parallel auto under 50 clients: 0 lost, no CONNECT accepted while draining, all back, 0x9C + Server Reference', { timeout: 300_000 }, async () => {
-    const c = await startCluster({ nodes: 5, racks: 3, prgs: 60, replayMs: 300, sessionsPerNode: 0, lb: 'haproxy' });
+    const c = await startCluster({ nodes: 5, racks: 3, prgs: 60, replayMs: 300, sessionsPerNode: 0, lb: 'haproxy', rawProbeMs: 0 });
     try {
       const info = readSimJson(c.dir);
       const door = frontDoor(undefined, info);
