@@ -82,7 +82,6 @@ const OWNER = (id: string): string => `qr:owner:${id}`;
 const KICK_CLOSE_MS = 1_000;
 
 export class SimBroker {
-  readonly server: net.Server;
   private aedes!: Aedes;
   private broker!: AedesInternals;
   private readonly sockets = new Map<net.Socket, Kind>();
@@ -95,9 +94,7 @@ export class SimBroker {
   /** CONNECTs refused, by reason (`draining`, `not_ready`, `store`). */
   readonly refused = new Map<string, number>();
 
-  constructor(private readonly opts: BrokerOptions) {
-    this.server = net.createServer((s) => this.accept(s));
-  }
+  constructor(private readonly opts: BrokerOptions) {}
 
   get brokerId(): string {
     return this.broker.id;
@@ -119,7 +116,7 @@ export class SimBroker {
     return r;
   }
 
-  /** Connects to the store and starts aedes; the caller then listens on `server`. */
+  /** Connects to the store and starts aedes; then hand it connections with `accept`. */
   async startStore(): Promise<void> {
     const db = this.redis('store');
     const mq = mqEmitterRedis({ subConn: this.redis('sub'), pubConn: this.redis('pub') });
@@ -229,7 +226,9 @@ export class SimBroker {
     this.refused.set(reason, (this.refused.get(reason) ?? 0) + 1);
   }
 
-  private accept(socket: net.Socket): void {
+  /** Takes one accepted connection on the MQTT port (a paused one is resumed). */
+  accept(socket: net.Socket): void {
+    if (socket.destroyed) return;
     socket.on('error', () => undefined);
     socket.setNoDelay(true);
     this.sockets.set(socket, 'probe');
@@ -250,6 +249,7 @@ export class SimBroker {
     };
     const onData = (chunk: Buffer): void => decide(chunk);
     socket.on('data', onData);
+    socket.resume();
     // setImmediate: run after the poll phase, so a CONNECT that already arrived wins over the timer.
     const timer = setTimeout(() => setImmediate(() => decide(null)), this.opts.probeMs);
   }

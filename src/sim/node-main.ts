@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SimBroker } from './broker.js';
+import type { SimBroker } from './broker.js';
 import { httpRequest } from './http-client.js';
 import { createServer, listen } from './http-kit.js';
 import { NodeRuntime, type DrainStatus, type DrainStore, type HeartbeatReply } from './node-runtime.js';
@@ -120,28 +120,47 @@ async function main(): Promise<void> {
     store,
   });
 
-  // The data plane: a real MQTT broker on the MQTT port, sessions in the shared redis.
-  const broker = new SimBroker({
-    nodeId,
-    redisSocket,
-    probeMs: Number(values['probe-ms']),
-    storeLatencyMs: () => runtime.storeLatencyMs,
-    log: (line) => process.stderr.write(`${nodeId}: ${line}\n`),
-    admission: () => {
-      if (runtime.readiness().ready) return { ok: true };
-      return { ok: false, draining: runtime.draining, serverReference: runtime.serverReference };
-    },
+  // The data plane: a real MQTT broker on the MQTT port, sessions in the shared redis. The
+  // port listens at once; the broker (aedes + ioredis: most of a node's start-up CPU) loads
+  // in the background, and connections that arrive meanwhile wait for it. The process
+  // reports `listening` first (a restart returns like `systemctl restart`), `broker_ready` after.
+  let broker: SimBroker | null = null;
+  const early: net.Socket[] = [];
+  const mqtt = net.createServer((socket) => {
+    if (broker) return broker.accept(socket);
+    socket.pause();
+    socket.on('error', () => undefined);
+    early.push(socket);
   });
-  runtime.dataPlane = {
-    sessions: () => broker.mqttClients() + broker.rawSockets(),
-    mqttClients: () => broker.mqttClients(),
-    tcpConnections: () => broker.tcpConnections(),
-    kick: (n, code, ref) => broker.kick(n, code, ref),
-    refused: () => broker.refusedCounts(),
-    wipes: () => ({ ...broker.wipes }),
-  };
-  const mqtt = broker.server;
-  await broker.startStore();
+  runtime.dataPlaneStarting = true;
+  const brokerReady = (async (): Promise<SimBroker> => {
+    const { SimBroker: Broker } = await import('./broker.js');
+    const b = new Broker({
+      nodeId,
+      redisSocket,
+      probeMs: Number(values['probe-ms']),
+      storeLatencyMs: () => runtime.storeLatencyMs,
+      log: (line) => process.stderr.write(`${nodeId}: ${line}\n`),
+      admission: () => {
+        if (runtime.readiness().ready) return { ok: true };
+        return { ok: false, draining: runtime.draining, serverReference: runtime.serverReference };
+      },
+    });
+    await b.startStore();
+    runtime.dataPlane = {
+      sessions: () => b.mqttClients() + b.rawSockets(),
+      mqttClients: () => b.mqttClients(),
+      tcpConnections: () => b.tcpConnections(),
+      kick: (n, code, ref) => b.kick(n, code, ref),
+      refused: () => b.refusedCounts(),
+      wipes: () => ({ ...b.wipes }),
+      brokerId: () => b.brokerId,
+    };
+    broker = b;
+    runtime.dataPlaneStarting = false;
+    for (const s of early.splice(0)) if (!s.destroyed) b.accept(s);
+    return b;
+  })();
   const mqttPort = await listenRetry(mqtt, store.state.mqtt_port);
   runtime.opts.mqttPort = mqttPort;
 
@@ -183,8 +202,14 @@ async function main(): Promise<void> {
     started_at: runtime.startedAtMs,
     replay_progress: runtime.replayProgress(),
     pid: process.pid,
-    broker_id: broker.brokerId,
   });
+  brokerReady.then(
+    (b) => process.send?.({ type: 'broker_ready', broker_id: b.brokerId }),
+    (e: unknown) => {
+      process.stderr.write(`node-main ${nodeId}: the MQTT broker did not start: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
 
   const hbUrl = `${controlUrl}/_sim/heartbeat`;
   const beat = async (): Promise<void> => {

@@ -78,6 +78,8 @@ export interface DataPlane {
   kick(n: number, reasonCode: number, serverReference: string | null): number;
   /** CONNECTs refused, by reason. */
   refused(): Record<string, number>;
+  /** This process's broker id (fresh on every start). */
+  brokerId(): string;
   /** Session ends: wiped here, or skipped because the session now belongs to another node. */
   wipes(): { wiped: number; skipped: number };
 }
@@ -85,6 +87,7 @@ export interface DataPlane {
 export const VALID_DISCONNECT_CODES = new Set([139, 137, 156, 157]);
 const CACHE_FRESH_MS = 2000;
 const STUCK_PROGRESS = 0.95;
+const BROKER_PENDING_PROGRESS = 0.99;
 
 export class NodeRuntime {
   readonly bootId = crypto.randomBytes(8).toString('hex');
@@ -94,8 +97,10 @@ export class NodeRuntime {
   simSessions: number;
   shedTotal = 0;
   movedOutTotal = 0;
-  /** The real broker (process mode); null in virtual-nodes mode. */
+  /** The real broker (process mode); null in virtual-nodes mode and while it starts. */
   dataPlane: DataPlane | null = null;
+  /** True while the broker of a (re)started node loads: the replay does not finish before it. */
+  dataPlaneStarting = false;
   /** The Server Reference this node hands out (from the supervisor's heartbeat reply). */
   serverReference: string | null = null;
   /** The `storeLatencyMs` fault, applied by the broker before every store write. */
@@ -138,6 +143,8 @@ export class NodeRuntime {
     const elapsed = performance.now() - this.startMono;
     let p = this.replayMs <= 0 ? 1 : Math.min(1, elapsed / this.replayMs);
     if (this.neverReady) p = Math.min(p, STUCK_PROGRESS);
+    // A node replays its data plane too: it is not ready before its broker serves.
+    if (this.dataPlaneStarting && this.replayMs > 0) p = Math.min(p, BROKER_PENDING_PROGRESS);
     if (p >= 1) this.replayDone = true;
     return p;
   }
@@ -333,6 +340,7 @@ export class NodeRuntime {
       `quantum_cp_cache_age_seconds ${this.cacheAgeMs() / 1000}`,
       '# TYPE quantum_sim_tcp_connections gauge',
       `quantum_sim_tcp_connections ${this.tcpConnections}`,
+      ...(this.dataPlane ? ['# TYPE quantum_sim_broker_info gauge', `quantum_sim_broker_info{broker_id="${this.dataPlane.brokerId()}"} 1`] : []),
       '# TYPE quantum_sim_mqtt_clients gauge',
       `quantum_sim_mqtt_clients ${this.dataPlane?.mqttClients() ?? 0}`,
       '# TYPE quantum_sim_store_latency_ms gauge',

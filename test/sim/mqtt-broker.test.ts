@@ -191,6 +191,9 @@ describe('real MQTT brokers on one shared store', () => {
     const pub = await connect(node(0).mqttPort, v5('h-pub', 0, true));
     await pub.client.publishAsync('h/retained', 'R', { qos: 1, retain: true });
     await waitFor(async () => s5.messages.length >= 1 && s4.messages.length >= 1);
+    const brokerId = async (): Promise<string | undefined> => /quantum_sim_broker_info\{broker_id="([^"]+)"\}/.exec((await get(`${victim.adminUrl}/metrics`)).text)?.[1];
+    const before = await brokerId();
+    expect(before).toBeTruthy();
     await sim.stopNode(victim.id); // SIGKILL
     await Promise.all([s5.closed, s4.closed]);
     for (let i = 0; i < 5; i++) await pub.client.publishAsync('h/q', `q${i}`, { qos: 1 });
@@ -207,7 +210,15 @@ describe('real MQTT brokers on one shared store', () => {
     await fresh.client.subscribeAsync('h/retained', { qos: 1 });
     await waitFor(async () => fresh.messages.some((m) => m.payload === 'R' && m.retain));
     await Promise.all([r5, r4, pub, fresh].map((c) => c.client.endAsync()));
+    // The restarted node: a fresh broker identity, and the sessions still in the store.
     await sim.restartNode(victim.id);
+    await waitFor(async () => (await get(`${victim.adminUrl}/readyz`)).status === 200);
+    const after = await brokerId();
+    expect(after).toBeTruthy();
+    expect(after).not.toBe(before);
+    const back = await connect(victim.mqttPort, v5('h5'));
+    expect(back.connack.sessionPresent).toBe(true);
+    await back.client.endAsync();
   });
 
   it('ack after store: QoS 1 messages PUBACKed just before a SIGKILL reach the subscriber after it resumes elsewhere', async () => {
