@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the benchmarks (issue 7's, and B6 moved out of the test suite), one after another. Each starts its
+ * `npm run bench`: the benchmarks of issue 7 (B1–B5), issue 11 (B6) and the LB drain detection moved out of the tests (B7), one after another. Each starts its
  * own simulator (in a separate process), measures, and prints one summary line with
  * its ratio against a baseline taken in the same run; the whole report goes to
  * bench/report.json (gitignored). BENCHMARKS.md explains the method and holds one run.
@@ -18,10 +18,11 @@ import { b2 } from './b2-transfers.mjs';
 import { b3 } from './b3-startup.mjs';
 import { b4 } from './b4-size.mjs';
 import { b5 } from './b5-waves.mjs';
-import { b6 } from './b6-lb-detection.mjs';
+import { b6 } from './b6-mqtt.mjs';
+import { b7 } from './b7-lb-detection.mjs';
 import { ROOT, loadavg, machine, r2, requireBuild } from './lib.mjs';
 
-const ALL = { b1, b2, b3, b4, b5, b6 };
+const ALL = { b1, b2, b3, b4, b5, b6, b7 };
 
 function option(name) {
   const i = process.argv.indexOf(name);

@@ -219,8 +219,9 @@ examples(
 );
 
 common(program.command('demo'), false)
-  .description('start the bundled simulator, roll one node with live progress, stop it')
-  .option('--nodes <n>', 'simulated nodes', '6')
+  .description('start the bundled simulator, roll every node under MQTT load with live progress, report the client impact, stop it')
+  .option('--nodes <n>', 'simulated nodes (3 racks)', '3')
+  .option('--clients <n>', 'MQTT load clients during the roll (0: none)', '100')
   .action(wire(async () => (await import('./commands/demo.js')).demoAction));
 examples(program.commands.at(-1)!, ['quantum-roll demo', 'quantum-roll demo --nodes 9']);
 
@@ -297,6 +298,6 @@ async function main(): Promise<void> {
   }
 }
 
-program.command('sim').description('the bundled cluster simulator (sim start|stop|restart-node|faults|status)').helpOption(false).allowUnknownOption();
+program.command('sim').description('the bundled cluster simulator (sim start|stop|restart-node|faults|status|load)').helpOption(false).allowUnknownOption();
 
 void main();

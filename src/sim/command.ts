@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { control, runningSim, startDetached, stopRunning } from './cli-support.js';
 import { HAPROXY_INSTALL_HINT, findHaproxy } from './haproxy.js';
 import { appliesTo, parseFaultArgs } from './faults.js';
+import { loadCommand } from './load/command.js';
 import { REDIS_INSTALL_HINT, findRedisServer } from './redis.js';
 import type { Faults, SimOptions } from './types.js';
 
@@ -219,7 +220,7 @@ export function simCommand(): Command {
     .option('--sessions <n>', 'simulated sessions per node', int('sessions'), 200)
     .option('--max-sessions <n|null>', 'listener capacity (null = unknown)')
     .option('--lb-check-ms <ms>', 'LB health check interval', int('lb-check-ms'), 100)
-    .option('--raw-probe-ms <ms>', 'greet MQTT-port connections silent this long with the node id (0 = every connection is MQTT)', int('raw-probe-ms'), 250)
+    .option('--raw-probe-ms <ms>', 'greet MQTT-port connections silent this long with the node id (0 = every connection is MQTT)', int('raw-probe-ms'), 0)
     .option('--token <token>', 'require this bearer token on CP, LB and node APIs')
     .option('--tls', 'serve the CP, LB and node APIs over HTTPS with a generated private CA (written to <state-dir>/tls)')
     .option('--mtls', 'like --tls, and require a client certificate (the generated config carries one)')
@@ -241,6 +242,7 @@ export function simCommand(): Command {
     .argument('[pairs...]', 'key=value pairs')
     .action(faultsAction);
   sim.command('status').description('show the running simulator').addOption(stateDirOption()).option('--json', 'JSON output').action(statusAction);
+  sim.addCommand(loadCommand(stateDirOption));
   // Usage errors surface as CommanderError to the caller (which maps them to exit 2).
   for (const sub of sim.commands) sub.exitOverride();
   return sim;

@@ -60,6 +60,8 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): string {
     '  timeout connect 2s',
     '  timeout client 10m', // above any MQTT keep-alive: an idle client is not cut
     '  timeout server 10m',
+    // A /readyz that answers slowly on a loaded host is not a DOWN node (inter 100ms, fall 1).
+    '  timeout check 1s',
   ];
   for (const be of o.backends) {
     lines.push(`frontend fe_${be.name}`, `  bind 127.0.0.1:${be.frontendPort}`, `  default_backend ${be.name}`);

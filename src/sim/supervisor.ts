@@ -118,7 +118,7 @@ class Supervisor implements SimControl {
             stateDir: this.stateDir,
             controlUrl: () => this.urls.control,
             redisSocket: this.redis.socket,
-            rawProbeMs: this.opts.rawProbeMs ?? 250,
+            rawProbeMs: this.opts.rawProbeMs ?? 0,
           });
     this.lb = new LbPool(this.model, (i) => this.backend.checkReady(i), this.opts.lbCheckIntervalMs ?? 100);
     this.urls.lb = await this.serve({

@@ -122,7 +122,7 @@ export interface SimOptions {
   mtls?: boolean;
   /**
    * A connection to a node's MQTT port that sends nothing for this long is treated as a raw
-   * TCP probe: greeted with the node id and echoed (default 250; 0 = every connection is MQTT).
+   * TCP probe: greeted with the node id and echoed (default 0: every connection is MQTT).
    */
   rawProbeMs?: number;
 }

@@ -6,7 +6,7 @@
  *    fall 1) notices, stops sending, and the adapter reports the member down;
  *  - back in service: after `enable()`, traffic returns and the status says up.
  * How fast each path is (and the ratio between them) is measured by
- * bench/b6-lb-detection.mjs, not asserted here.
+ * bench/b7-lb-detection.mjs (B7), not asserted here.
  */
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';

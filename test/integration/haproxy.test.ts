@@ -15,7 +15,7 @@ suite('haproxy adapter end to end', () => {
   let hx: HaproxyHandle;
   const held: Via[] = [];
   beforeAll(async () => {
-    c = await startCluster({ nodes: 3, racks: 3, prgs: 60, sessionsPerNode: 0 });
+    c = await startCluster({ nodes: 3, racks: 3, prgs: 60, sessionsPerNode: 0, rawProbeMs: 250 }); // the nodes greet silent connections: connectVia sees where HAProxy sent one
     hx = await startHaproxy({
       inter: 100,
       backends: [{ name: 'mqtt', servers: c.sim.nodes.map((n) => ({ name: n.id, port: n.mqttPort, checkPort: Number(new URL(n.adminUrl).port) })) }],

@@ -1,5 +1,5 @@
 /**
- * B6, LB drain detection: how fast a real HAProxy stops sending new connections to a
+ * B7, LB drain detection: how fast a real HAProxy stops sending new connections to a
  * node on each path (moved here from test/adapters/haproxy-detection.test.ts, which
  * keeps the behaviour and asserts no speed):
  *  - runtime API: `drain()` returning → the next new connection avoids the node;
@@ -74,7 +74,7 @@ async function until(cond) {
 }
 
 async function measure(inter, { launchHaproxy, freePort, findHaproxy }, HaproxyLbAdapter) {
-  const dir = mkdtempSync(join(tmpdir(), 'qr-b6-'));
+  const dir = mkdtempSync(join(tmpdir(), 'qr-b7-'));
   const closers = [];
   try {
     const servers = [];
@@ -140,16 +140,16 @@ async function measure(inter, { launchHaproxy, freePort, findHaproxy }, HaproxyL
   }
 }
 
-export async function b6() {
+export async function b7() {
   const hx = await dist('sim/haproxy.js');
   if (!hx.findHaproxy()) throw new Error(hx.HAPROXY_INSTALL_HINT);
   const { HaproxyLbAdapter } = await dist('adapters/lb/haproxy.js');
   const per = [];
   for (const inter of INTERS) per.push(await measure(inter, hx, HaproxyLbAdapter));
   return {
-    name: 'B6 LB drain detection',
+    name: 'B7 LB drain detection',
     method: 'real HAProxy, 2 servers; medians of runtime-API drain → next connection vs /readyz 503 → HAProxy marks the member down',
     per_inter: per,
-    summary: `B6 LB drain detection: health check ÷ runtime API ${per.map((p) => `×${p.ratio} at inter ${p.inter_ms} ms`).join(', ')} (target > 1)`,
+    summary: `B7 LB drain detection: health check ÷ runtime API ${per.map((p) => `×${p.ratio} at inter ${p.inter_ms} ms`).join(', ')} (target > 1)`,
   };
 }
