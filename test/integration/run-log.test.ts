@@ -40,6 +40,19 @@ function checkedLog(c: TestCluster, doc: any): Array<Record<string, any>> {
   return ev;
 }
 
+// eslint-disable-next-line no-control-regex
+const ESC = /\x1b\[[0-9;]*m/;
+
+/** Runs the CLI on a pseudo-terminal (`script`): stdin, stdout and stderr are a TTY; what it shows comes back as stdout. */
+function onTty(c: TestCluster, args: string): Promise<{ exitCode?: number; stdout?: unknown }> {
+  return execa('script', ['-qec', `${process.execPath} ${CLI} ${args} --config ${c.config}`, '/dev/null'], {
+    reject: false,
+    cwd: c.dir,
+    env: { QUANTUM_ROLL_CONFIG: '', TERM: 'xterm', NO_COLOR: undefined, FORCE_COLOR: undefined },
+    timeout: 60_000,
+  });
+}
+
 const stepStarts = (ev: Array<Record<string, any>>, node: string) => ev.filter((e) => e.event === 'step.start' && e.node === node).map((e) => e.step);
 
 describe('the run log (invariant 11)', { timeout: 180_000 }, () => {
@@ -78,21 +91,29 @@ describe('the run log (invariant 11)', { timeout: 180_000 }, () => {
   });
 
   it('under the live view of a terminal the log holds the same progress events', async () => {
-    // `script` gives the CLI a pseudo-terminal: stderr is a TTY, the live view draws.
-    const r = await execa('script', ['-qec', `${process.execPath} ${CLI} transfer-leaders node-1 --yes --config ${c.config}`, '/dev/null'], {
-      reject: false,
-      cwd: c.dir,
-      env: { QUANTUM_ROLL_CONFIG: '', TERM: 'xterm' },
-      timeout: 60_000,
-    });
+    const r = await onTty(c, 'transfer-leaders node-1 --yes');
     expect(r.exitCode, String(r.stdout)).toBe(0);
     const out = String(r.stdout);
     expect(out, 'a terminal run shows no ndjson').not.toMatch(/"event":"step\.start"/);
+    expect(out, 'a terminal gets colour').toMatch(ESC);
     const file = /log: (\S+\.ndjson)/.exec(out)?.[1];
     expect(file, out).toBeDefined();
     const ev = events(file!);
     expect(stepStarts(ev, 'node-1')).toEqual(['leader-transfer']);
     expect(ev.some((e) => e.event === 'leader_transfer.done')).toBe(true);
+    expect(ev.at(-1)).toMatchObject({ event: 'run.end', outcome: { status: 'done' } });
+    expect(readFileSync(file!, 'utf8'), 'no colour codes in the log').not.toMatch(ESC);
+  });
+
+  it('--quiet on a terminal: no live view, nothing shown; the log complete all the same', async () => {
+    const before = logsNow(c);
+    const r = await onTty(c, 'transfer-leaders node-2 --yes --quiet');
+    expect(r.exitCode, String(r.stdout)).toBe(0);
+    expect(String(r.stdout).trim(), 'nothing on the terminal').toBe('');
+    const added = logsNow(c).filter((f) => !before.includes(f));
+    expect(added).toHaveLength(1);
+    const ev = events(join(runsDir(c), added[0]!));
+    expect(stepStarts(ev, 'node-2')).toEqual(['leader-transfer']);
     expect(ev.at(-1)).toMatchObject({ event: 'run.end', outcome: { status: 'done' } });
   });
 
