@@ -8,6 +8,7 @@ import { Argument, Command, CommanderError, Option } from 'commander';
 import type { CompletionCommand } from './commands/completion.js';
 import type { GlobalOptions } from './commands/session.js';
 import { ExitCode, type QrError, asQrError, errorDocument, errorText } from './util/errors.js';
+import { disableColor } from './util/color.js';
 
 type Action = (opts: GlobalOptions, ...args: never[]) => Promise<number>;
 
@@ -28,7 +29,8 @@ function common(cmd: Command, changing = true): Command {
     .option('--json', 'print exactly one JSON document on stdout (logs go to stderr)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .option('--state-dir <dir>', 'where the journal lives (default: .quantum-roll beside the config if writable, else $XDG_STATE_HOME/quantum-roll)')
-    .option('-q, --quiet', 'print nothing on stdout (except with --json); errors still go to stderr');
+    .option('-q, --quiet', 'print nothing on stdout (except with --json) and no live progress; errors still go to stderr')
+    .option('--no-color', 'no colour (also NO_COLOR=1 or TERM=dumb; FORCE_COLOR=1 forces it)');
   if (changing) {
     cmd.option('--dry-run', 'print every action, change nothing').option('-y, --yes', 'do not ask for confirmation (required off a TTY)');
   }
@@ -75,6 +77,8 @@ function wire(load: () => Promise<Action>) {
     const cmd = args[args.length - 1] as Command;
     const opts = cmd.optsWithGlobals() as GlobalOptions & { quiet?: boolean };
     const positional = args.slice(0, -2);
+    // --no-color on the program or on the command (commander defaults each level's own to true).
+    for (let c: Command | null = cmd; c; c = c.parent) if (c.getOptionValue('color') === false) disableColor();
     if (opts.quiet) quiet(opts);
     let code: number;
     try {

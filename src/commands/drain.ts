@@ -18,7 +18,7 @@ async function singleStep(command: string, step: Step, opts: GlobalOptions, node
       confirm: () => confirm(opts, question),
       guard: () => (opts.dryRun ? () => {} : installSignalHandlers(s.stop)),
     });
-    renderOutcome(outcome, { json: opts.json === true, dryRun: opts.dryRun === true, verbose: false, plan });
+    renderOutcome(outcome, { json: opts.json === true, dryRun: opts.dryRun === true, verbose: false, plan, runLog: s.runLog() });
     return outcome.exitCode;
   } finally {
     await s.close();

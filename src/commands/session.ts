@@ -2,7 +2,7 @@
  * What every command that talks to the cluster needs, built once from the global
  * options: config, logger, clients, LB adapter, reporter and stop controller.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ControlPlaneClient } from '../clients/control-plane.js';
 import { createDispatcher } from '../clients/dispatcher.js';
 import { RuntimeClient } from '../clients/runtime.js';
@@ -10,9 +10,9 @@ import { type LoadedConfig, loadConfig, tokenEnvNames } from '../config/load.js'
 import { defaultStateDir } from '../config/locate.js';
 import { type ClusterAccess, type NodeTarget, type RunOptions, lbTargetOf } from '../steps/context.js';
 import { targetOf } from '../cluster/targets.js';
-import { UsageError } from '../util/errors.js';
+import { QrError, UsageError } from '../util/errors.js';
 import { type Journal, newRunId } from '../run/journal.js';
-import { type LogLevel, LOG_LEVELS, createLogger } from '../util/log.js';
+import { type LogLevel, type Logger, type RunLog, LOG_LEVELS, RunLogSink, createLogger, createRunLoggers, moreVerbose } from '../util/log.js';
 import { type RollEnv, initiatorFor } from '../run/roll.js';
 import { StopController } from '../util/stop.js';
 import { createReporter } from '../render/reporter.js';
@@ -30,6 +30,9 @@ export interface GlobalOptions {
   allowOverload?: boolean;
   force?: boolean;
   verbose?: boolean;
+  quiet?: boolean;
+  /** false with --no-color */
+  color?: boolean;
 }
 
 export interface Session extends ClusterAccess {
@@ -37,6 +40,8 @@ export interface Session extends ClusterAccess {
   stateDir: string;
   opts: GlobalOptions;
   env(runId?: string, startedAt?: number, journal?: Journal): RollEnv;
+  /** The run log, once a run that may change anything began (`env()`); undefined otherwise. */
+  runLog(): RunLog | undefined;
   /** Dry runs: read what the plans of these nodes need, once and in parallel (no-op otherwise). */
   prefetch(targets: readonly NodeTarget[]): Promise<void>;
   close(): Promise<void>;
@@ -57,8 +62,21 @@ export function stateDirOf(opts: GlobalOptions, configFile: string): string {
 /** The process-wide stop controller: SIGINT/SIGTERM handlers in cli.ts feed it. */
 export const processStop = new StopController();
 
+/** Where a run's log goes (invariant 11). */
+export function runLogPath(stateDir: string, runId: string): string {
+  return join(stateDir, 'runs', `${runId}.ndjson`);
+}
+
 export async function openSession(opts: GlobalOptions): Promise<Session> {
-  const log = createLogger(logLevelOf(opts));
+  const consoleLevel = logLevelOf(opts);
+  // Invariant 11: a run that may change anything logs every event to <state dir>/runs/<run id>.ndjson, at
+  // the console's level or info, whichever says more. The sink keeps lines until the run begins (env()).
+  const sink = opts.dryRun === true ? undefined : new RunLogSink();
+  let log: Logger;
+  let record: Logger | undefined;
+  if (sink) ({ log, record } = createRunLoggers(consoleLevel, moreVerbose(consoleLevel, 'info'), sink));
+  else log = createLogger(consoleLevel);
+  let runLog: RunLog | undefined;
   const loaded = loadConfig(opts.config);
   const { config } = loaded;
   // A dry run reads the cluster once and plans every node from that snapshot (src/clients/snapshot.ts).
@@ -91,7 +109,24 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
   });
   const lb = dry ? snapshotLb(adapter) : adapter;
   const stateDir = stateDirOf(opts, loaded.file);
-  const reporter = createReporter({ json: opts.json === true, log });
+  const reporter = createReporter({ json: opts.json === true, log, quiet: opts.quiet === true, record });
+  const openRunLog = (runId: string) => {
+    if (!sink || runLog) return;
+    const file = runLogPath(stateDir, runId);
+    try {
+      sink.open(file, config.logs.keep, () =>
+        record?.info({ event: 'run.log', run_id: runId, file, argv: process.argv.slice(2), cwd: process.cwd(), config_file: loaded.file }, `run ${runId}: log ${file}`),
+      );
+    } catch (err) {
+      throw new QrError(
+        `cannot write the run log ${file}: ${(err as Error).message}; nothing was changed. Make the state dir ${stateDir} writable, or pass --state-dir`,
+        { evidence: { file }, next: 'fix the state dir, then run the same command again' },
+        { cause: err },
+      );
+    }
+    const end = record;
+    runLog = { file, outcome: (doc) => end?.info({ event: 'run.end', run_id: runId, outcome: doc }, `run ${runId} ended: ${String(doc.status)}`) };
+  };
   const stop = processStop;
   const runOptions: RunOptions = { dryRun: opts.dryRun === true, allowOverload: opts.allowOverload === true, force: opts.force === true };
   return {
@@ -114,7 +149,9 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
       for (const t of targets) jobs.push(() => runtimeFor(t).node(), () => lb.status(lbTargetOf(t)));
       await settleLimited(jobs, 32);
     },
+    runLog: () => runLog,
     env(runId = newRunId(), startedAt = Date.now(), journal) {
+      openRunLog(runId);
       return {
         runId,
         initiator: initiatorFor(runId),
@@ -135,6 +172,7 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
       // The LB adapter closes what it opened (the http adapter's pool, the HAProxy socket).
       await lb.close().catch(() => {});
       await Promise.allSettled([cpDispatcher.close(), nodeDispatcher.close()]);
+      sink?.close();
     },
   };
 }

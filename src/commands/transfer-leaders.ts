@@ -16,7 +16,7 @@ export async function transferLeadersAction(opts: GlobalOptions, node: string): 
       confirm: () => confirm(opts, `quantum-roll will move every PRG leadership off ${node}.`),
       guard: () => (opts.dryRun ? () => {} : installSignalHandlers(s.stop)),
     });
-    renderOutcome(outcome, { json: opts.json === true, dryRun: opts.dryRun === true, verbose: false, plan });
+    renderOutcome(outcome, { json: opts.json === true, dryRun: opts.dryRun === true, verbose: false, plan, runLog: s.runLog() });
     return outcome.exitCode;
   } finally {
     await s.close();

@@ -110,6 +110,8 @@ export const configSchema = z
       })
       .default({ concurrency: 64, batch_max_parallel: 64 }),
     lease: z.strictObject({ ttl: duration.default(30_000) }).default({ ttl: 30_000 }),
+    // Every run's ndjson log is <state dir>/runs/<run id>.ndjson; the newest `keep` are kept.
+    logs: z.strictObject({ keep: z.number().int().min(1).max(100_000).default(50) }).default({ keep: 50 }),
   });
 
 export type Config = z.infer<typeof configSchema>;

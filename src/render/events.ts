@@ -9,10 +9,14 @@ import { formatDuration } from '../config/duration.js';
 export class EventReporter implements Reporter, ProgressReporter {
   private lastWait = new Map<string, number>();
   private readonly p = new Progress();
-  constructor(private log: Logger) {}
+  /** `own`: keep logging to this logger (the run log under a live view), with the run's bindings (run_id). */
+  constructor(
+    private log: Logger,
+    private readonly own = false,
+  ) {}
   begin(plan: ProgressPlan): void {
     this.p.begin(plan);
-    if (plan.log) this.log = plan.log;
+    if (plan.log) this.log = this.own ? this.log.child(plan.log.bindings()) : plan.log;
   }
   private wave(node: string): { wave?: number } {
     const w = this.p.row(node).wave;

@@ -2,7 +2,7 @@
  * `--metrics-file`: Prometheus text (format 0.0.4) for node_exporter's textfile
  * collector, rewritten atomically (temp file in the same directory, fsync, rename) at
  * every step boundary, so dashboards can tell a planned drain from a failure when
- * client reconnects spike.
+ * client reconnects spike. Mode 0644: the collector runs as its own user.
  *
  *   quantum_roll_run_started_timestamp_seconds{run_id}   when the run began
  *   quantum_roll_run_finished_timestamp_seconds{run_id}  when it ended (absent while it runs)
@@ -102,7 +102,7 @@ export function metricsReporter(inner: Reporter, file: string, runId: string, st
     lines.push('# HELP quantum_roll_step_duration_seconds How long each finished pipeline step took.', '# TYPE quantum_roll_step_duration_seconds gauge');
     for (const [n, steps] of durations) for (const [s, ms] of steps) lines.push(`quantum_roll_step_duration_seconds{node="${esc(n)}",step="${s}"} ${secs(ms)}`);
     try {
-      writeFileAtomic(file, `${lines.join('\n')}\n`);
+      writeFileAtomic(file, `${lines.join('\n')}\n`, 0o644);
     } catch (err) {
       if (!warned) inner.warn(undefined, `cannot write --metrics-file ${file}: ${(err as Error).message}`);
       warned = true;

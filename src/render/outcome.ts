@@ -14,6 +14,7 @@ import { restartStep } from '../steps/restart.js';
 import { planVerdict, renderPlanText } from './plan.js';
 import { colorFor, painter } from './style.js';
 import { type PlanFacts, planDocument } from '../run/plan/document.js';
+import type { RunLog } from '../util/log.js';
 
 export interface RenderOptions {
   json: boolean;
@@ -27,10 +28,13 @@ export interface RenderOptions {
   elapsedMs?: number;
   /** nodes a resumed run found already done */
   done?: readonly string[];
+  /** the run's log file (invariant 11): named in the outcome, and the outcome recorded in it */
+  runLog?: RunLog;
 }
 
 export function outcomeDocument(o: RollOutcome, r: RenderOptions): Record<string, unknown> {
-  if (r.facts) return planDocument(r.facts, o, { dryRun: r.dryRun, journal: r.journal, done: r.done }) as unknown as Record<string, unknown>;
+  const log_file = r.runLog?.file ?? null;
+  if (r.facts) return { ...(planDocument(r.facts, o, { dryRun: r.dryRun, journal: r.journal, done: r.done }) as unknown as Record<string, unknown>), log_file };
   const nodes = Object.fromEntries(
     o.nodes.map((n) => {
       const target = r.plan.nodes.find((t) => t.id === n.node);
@@ -62,15 +66,21 @@ export function outcomeDocument(o: RollOutcome, r: RenderOptions): Record<string
       n.steps.filter((s) => s.step === 'precheck').map((s) => ({ id: 'precheck', scope: 'node', node: n.node, status: s.outcome === 'done' ? 'pass' : s.outcome === 'failed' ? 'fail' : 'skip', summary: s.summary })),
     ),
     journal: r.journal ?? null,
+    log_file,
     ...(o.error ? { error: { message: o.error.message, kind: o.error.name, ...o.error.details } } : {}),
   };
 }
 
 
 export function renderOutcome(o: RollOutcome, r: RenderOptions): void {
-  if (r.json) {
-    process.stdout.write(`${JSON.stringify(outcomeDocument(o, r))}\n`);
-    return;
+  if (r.json || r.runLog) {
+    const doc = outcomeDocument(o, r);
+    // The run log's last event: the outcome, as --json prints it.
+    r.runLog?.outcome(doc);
+    if (r.json) {
+      process.stdout.write(`${JSON.stringify(doc)}\n`);
+      return;
+    }
   }
   if (r.dryRun && r.facts) {
     const doc = planDocument(r.facts, o, { dryRun: true });
@@ -127,6 +137,7 @@ export function renderOutcome(o: RollOutcome, r: RenderOptions): void {
     out.push(p.red(`${what} (exit ${o.exitCode}): ${o.error.message}`));
     if (o.error.details.next) out.push(`  next: ${o.error.details.next}`);
     if (r.journal && !r.dryRun) out.push(`  journal: ${r.journal}`);
+    if (r.runLog) out.push(`  log: ${r.runLog.file}`);
   } else if (!r.dryRun) {
     const done = o.nodes.filter((n) => n.status === 'done');
     const skipped = o.nodes.filter((n) => n.status === 'skipped');
@@ -138,6 +149,7 @@ export function renderOutcome(o: RollOutcome, r: RenderOptions): void {
       const why = n.steps.find((s) => s.outcome === 'skipped')?.summary ?? 'skipped';
       out.push(p.yellow(`  skipped ${n.node}: ${why.replace(/^skipped: /, '')}`));
     }
+    if (r.runLog) out.push(p.dim(`  log: ${r.runLog.file}`));
   }
   stream.write(`${out.join('\n')}\n`);
 }
@@ -153,6 +165,7 @@ export function renderExecuted(x: Executed, o: { json?: boolean; dryRun?: boolea
     facts: x.facts,
     elapsedMs: x.elapsedMs,
     done: x.done,
+    runLog: x.runLog,
   });
   return x.outcome.exitCode === 0 ? ExitCode.ok : x.outcome.exitCode;
 }

@@ -15,11 +15,34 @@ import { colorFor } from './style.js';
 export type { ProgressPlan };
 export { truncate };
 
-export { type ProgressReporter, beginProgress } from '../run/progress.js';
+import { type ProgressReporter, beginProgress } from '../run/progress.js';
 
-export function createReporter(o: { json: boolean; log: Logger; tty?: boolean; out?: NodeJS.WriteStream }): Reporter {
+export { type ProgressReporter, beginProgress };
+
+/**
+ * `record`: the run log's own logger. Off a TTY the events go to `log` (which writes to
+ * the run log too); under the live view they go to `record` as well, so the run log
+ * holds the same events whatever the console shows. `quiet`: no live view.
+ */
+export function createReporter(o: { json: boolean; log: Logger; tty?: boolean; out?: NodeJS.WriteStream; quiet?: boolean; record?: Logger }): Reporter {
   const out = o.out ?? process.stderr;
-  const tty = o.tty ?? (out.isTTY === true && !o.json && process.env.TERM !== "dumb");
-  return tty ? new TtyReporter(out, colorFor(out)) : new EventReporter(o.log);
+  const tty = o.tty ?? (out.isTTY === true && !o.json && o.quiet !== true && process.env.TERM !== 'dumb');
+  if (!tty) return new EventReporter(o.log);
+  const live = new TtyReporter(out, colorFor(out));
+  return o.record ? teeReporter(live, new EventReporter(o.record, true)) : live;
+}
+
+/** Both reporters get every call (and the plan, for those that want it). */
+function teeReporter(a: Reporter, b: Reporter): Reporter & ProgressReporter {
+  const both = [a, b];
+  return {
+    begin: (plan) => both.forEach((r) => beginProgress(r, plan)),
+    stepStarted: (n, s) => both.forEach((r) => r.stepStarted(n, s)),
+    stepEnded: (n, s, o, d, t) => both.forEach((r) => r.stepEnded(n, s, o, d, t)),
+    waiting: (n, s, t) => both.forEach((r) => r.waiting(n, s, t)),
+    warn: (n, t) => both.forEach((r) => r.warn(n, t)),
+    info: (t) => both.forEach((r) => r.info(t)),
+    close: () => both.forEach((r) => r.close()),
+  };
 }
 

@@ -1,19 +1,13 @@
 /**
  * The one colour policy of every text the tool draws (tables: render/table.ts).
  *
- * Colour only on a TTY; off with a non-empty NO_COLOR (no-color.org) or TERM=dumb; on
- * with FORCE_COLOR (non-empty, not "0"), which wins over both.
+ * Colour only on a TTY; off with `--no-color`, a non-empty NO_COLOR (no-color.org) or
+ * TERM=dumb; on with FORCE_COLOR (non-empty, not "0"), which wins over the last two
+ * (the decision itself: util/color.ts, shared with the logger's terminal warnings).
  */
 export type Painter = Record<'bold' | 'dim' | 'red' | 'green' | 'yellow' | 'cyan', (s: string) => string>;
 
-/** Whether text written to `stream` gets colour. */
-export function colorFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
-  const force = env.FORCE_COLOR;
-  if (force !== undefined && force !== '' && force !== '0' && force !== 'false') return true;
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
-  if (env.TERM === 'dumb') return false;
-  return stream.isTTY === true;
-}
+export { colorFor, disableColor } from '../util/color.js';
 
 const CODES = { bold: '1', dim: '2', red: '31', green: '32', yellow: '33', cyan: '36' } as const;
 

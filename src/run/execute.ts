@@ -6,6 +6,7 @@
  */
 import { existsSync, renameSync } from 'node:fs';
 import type { Reporter } from '../steps/reporter.js';
+import type { RunLog } from '../util/log.js';
 import type { ClusterAccess, NodeTarget } from '../steps/context.js';
 import { RESTART_STEPS } from '../steps/index.js';
 import { etaModel, readHistory } from './eta.js';
@@ -20,6 +21,8 @@ import { type RollEnv, type RollOutcome, type RollPlan, newJournal, roll } from 
 export interface ExecuteSession extends ClusterAccess, Pick<FactSources, 'loaded' | 'stateDir'> {
   env(runId?: string, startedAt?: number, journal?: Journal): RollEnv;
   prefetch(targets: readonly NodeTarget[]): Promise<void>;
+  /** The run's log file (invariant 11), once env() began a real run. */
+  runLog?(): RunLog | undefined;
 }
 
 export interface ExecuteOptions {
@@ -51,6 +54,7 @@ export interface Executed {
   elapsedMs: number;
   /** nodes a resumed run found already done */
   done: string[];
+  runLog?: RunLog;
 }
 
 export async function execute(s: ExecuteSession, plan: RollPlan, opts: ExecuteOptions, hooks: ExecuteHooks, resumed?: Resumed, facts?: PlanFacts): Promise<Executed> {
@@ -105,7 +109,7 @@ export async function execute(s: ExecuteSession, plan: RollPlan, opts: ExecuteOp
     uninstall();
     env.reporter.close();
   }
-  return { outcome, plan, journal: journal?.file, facts, elapsedMs: Date.now() - t0, done };
+  return { outcome, plan, journal: journal?.file, facts, elapsedMs: Date.now() - t0, done, runLog: s.runLog?.() };
 }
 
 /** A new run supersedes an old journal; the old one is kept beside it, renamed. */

@@ -3,7 +3,7 @@
  * rename) at every step boundary, so `resume` can finish a run after a crash.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
@@ -61,12 +61,13 @@ export function configDigests(config: Config): Record<string, string> {
 }
 
 
-/** Writes `data` to `file` so that a reader sees the old or the new content, never half. */
-export function writeFileAtomic(file: string, data: string): void {
+/** Writes `data` to `file` so that a reader sees the old or the new content, never half; `mode` whatever the umask. */
+export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
+  const fd = openSync(tmp, 'w', mode);
   try {
+    fchmodSync(fd, mode);
     writeSync(fd, data);
     fsyncSync(fd);
   } finally {

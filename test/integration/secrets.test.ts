@@ -1,10 +1,10 @@
 /**
  * Bearer tokens never leak: a full `restart` with a token (at `--log-level debug`, with
  * `--metrics-file`), the plan and the status, must not show the token in stdout,
- * stderr, the journal or the metrics file; a server that echoes the token in its error
+ * stderr, the journal, the run log (runs/<run id>.ndjson) or the metrics file; a server that echoes the token in its error
  * does not get it into our message; a token file others can read is warned about.
  */
-import { chmodSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -35,7 +35,7 @@ describe('secrets: a bearer token appears in no output', () => {
   });
   afterAll(async () => c?.stop());
 
-  it('a full restart at --log-level debug: not in stdout, stderr, the journal or the metrics file', async () => {
+  it('a full restart at --log-level debug: not in stdout, stderr, the journal, the run log or the metrics file', async () => {
     const metrics = join(c.dir, 'run.prom');
     const r = await c.cli(['restart', 'node-2', '--yes', '--log-level', 'debug', '--metrics-file', metrics], { SIM_TOKEN: TOKEN });
     expect(r.code, `${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(0);
@@ -45,8 +45,17 @@ describe('secrets: a bearer token appears in no output', () => {
     expect(r.stderr, 'debug logging was on').toMatch(/"level":"debug"/);
     const journal = readFileSync(join(c.dir, '.quantum-roll', 'journal.json'), 'utf8');
     expectNoToken('journal', journal);
-    // Everything else the run left in its state dir, too.
-    for (const f of readdirSync(join(c.dir, '.quantum-roll'))) expectNoToken(`.quantum-roll/${f}`, readFileSync(join(c.dir, '.quantum-roll', f), 'utf8') || ' ');
+    // The run log: the run's events at debug (the level asked for), every HTTP call's among them.
+    const logFile = (r.json as any).log_file as string;
+    const log = readFileSync(logFile, 'utf8');
+    expectNoToken('run log', log);
+    expect(log, 'the run log is at debug').toMatch(/"level":"debug"/);
+    expect(log).toMatch(/"event":"run\.end"/);
+    // Everything else the run left in its state dir, too (runs/ included).
+    const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]));
+    const all = files(join(c.dir, '.quantum-roll'));
+    expect(all).toContain(logFile);
+    for (const f of all) expectNoToken(f, readFileSync(f, 'utf8') || ' ');
     expectNoToken('metrics file', readFileSync(metrics, 'utf8'));
   });
 
@@ -66,6 +75,18 @@ describe('secrets: a bearer token appears in no output', () => {
     expect((r.json as any).error.message).toMatch(/401 unauthorized/);
     expectNoToken('stdout', r.stdout);
     expect(r.stdout.includes(wrong) || r.stderr.includes(wrong)).toBe(false);
+  });
+
+  it('drain and undrain at --log-level trace: their run logs hold no token', async () => {
+    const r = await c.cli(['drain', 'node-3', '--yes', '--log-level', 'trace'], { SIM_TOKEN: TOKEN });
+    expect(r.code, r.stderr.slice(-1000)).toBe(0);
+    const undrain = await c.cli(['undrain', 'node-3', '--yes', '--log-level', 'trace'], { SIM_TOKEN: TOKEN });
+    expect(undrain.code, undrain.stderr.slice(-1000)).toBe(0);
+    for (const x of [r, undrain]) {
+      const log = readFileSync((x.json as any).log_file, 'utf8');
+      expectNoToken('run log', log);
+      expect(log).toMatch(/"event":"run\.end"/);
+    }
   });
 
   it('an unset token variable is a config error naming the key, before anything is sent', async () => {

@@ -104,6 +104,7 @@ export const planSchema = z.strictObject({
     steps: z.array(stepEstimate).length(7),
   }),
   journal: z.string().nullable(),
+  log_file: z.string().nullable(),
   error: z.looseObject({ message: z.string() }).optional(),
 });
 export type PlanDoc = z.infer<typeof planSchema>;
