@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { control, runningSim, startDetached, stopRunning } from './cli-support.js';
 import { HAPROXY_INSTALL_HINT, findHaproxy } from './haproxy.js';
 import { appliesTo, parseFaultArgs } from './faults.js';
+import { REDIS_INSTALL_HINT, findRedisServer } from './redis.js';
 import type { Faults, SimOptions } from './types.js';
 
 const out = (s: string): void => {
@@ -37,6 +38,7 @@ interface StartFlags {
   sessions: number;
   maxSessions?: string;
   lbCheckMs: number;
+  rawProbeMs: number;
   token?: string;
   virtual?: boolean;
   lb: 'http' | 'none' | 'haproxy';
@@ -69,6 +71,7 @@ async function startAction(flags: StartFlags): Promise<void> {
     replayMs: flags.replayMs,
     sessionsPerNode: flags.sessions,
     lbCheckIntervalMs: flags.lbCheckMs,
+    rawProbeMs: flags.rawProbeMs,
     lb: flags.lb,
     faults,
     virtualNodes: Boolean(flags.virtual),
@@ -77,6 +80,11 @@ async function startAction(flags: StartFlags): Promise<void> {
   if (flags.token) opts.token = flags.token;
   if (flags.tls || flags.mtls) opts.tls = true;
   if (flags.mtls) opts.mtls = true;
+  if (!opts.virtualNodes && !findRedisServer()) {
+    err(REDIS_INSTALL_HINT);
+    process.exitCode = 2;
+    return;
+  }
   if (opts.lb === 'haproxy' && !findHaproxy()) {
     err(HAPROXY_INSTALL_HINT);
     process.exitCode = 2;
@@ -90,6 +98,7 @@ async function startAction(flags: StartFlags): Promise<void> {
       ? `  load balancer: HAProxy pid ${info.haproxy.pid}, MQTT on 127.0.0.1:${info.haproxy.frontendPort}, Runtime API ${info.haproxy.socket}`
       : `  load balancer: ${info.lbUrl} (pool mqtt)`,
   );
+  if (info.redis) out(`  session store: redis-server pid ${info.redis.pid} on ${info.redis.socket} (every node is an MQTT 5/3.1.1 broker on it)`);
   out(`  sim control:   ${info.controlUrl}`);
   out(`  config:        ${info.configPath}`);
   if (opts.tls) out(`  TLS:           private CA ${path.join(stateDir, 'tls', 'ca.pem')}${opts.mtls ? ', client certificate required (tls/client.pem)' : ''}`);
@@ -210,6 +219,7 @@ export function simCommand(): Command {
     .option('--sessions <n>', 'simulated sessions per node', int('sessions'), 200)
     .option('--max-sessions <n|null>', 'listener capacity (null = unknown)')
     .option('--lb-check-ms <ms>', 'LB health check interval', int('lb-check-ms'), 100)
+    .option('--raw-probe-ms <ms>', 'greet MQTT-port connections silent this long with the node id (0 = every connection is MQTT)', int('raw-probe-ms'), 250)
     .option('--token <token>', 'require this bearer token on CP, LB and node APIs')
     .option('--tls', 'serve the CP, LB and node APIs over HTTPS with a generated private CA (written to <state-dir>/tls)')
     .option('--mtls', 'like --tls, and require a client certificate (the generated config carries one)')

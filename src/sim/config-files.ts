@@ -15,8 +15,8 @@ export interface ConfigInput {
   cpUrl: string;
   lbUrl: string;
   lb: 'http' | 'none' | 'haproxy';
-  /** With lb haproxy: the Runtime API socket and the backend of the nodes. */
-  haproxy?: { socket: string; backends: string[] } | undefined;
+  /** With lb haproxy: the Runtime API socket, the backend of the nodes and the MQTT front door (`127.0.0.1:<port>`). */
+  haproxy?: { socket: string; backends: string[]; frontDoor?: string } | undefined;
   cliPath: string;
   token: boolean;
   /** With `--tls`: every system trusts the simulator's CA (and presents the client cert under `--mtls`). */
@@ -44,7 +44,15 @@ export function orchestratorConfig(c: ConfigInput): Record<string, unknown> {
       command: [process.execPath, c.cliPath, 'sim', 'restart-node', '--state-dir', c.stateDir, '{node}'],
       timeout: '30s',
     },
-    quiesce: { grace: '2s', target_sessions: 0 },
+    // Behind the real front door the brokers have real clients: after the grace, send them
+    // DISCONNECT 0x9C "use another server" pointing at the front door (the README says why).
+    quiesce: {
+      grace: '2s',
+      target_sessions: 0,
+      ...(c.lb === 'haproxy' && c.haproxy?.frontDoor
+        ? { disconnect: { reason_code: 156, rate_per_s: 500, server_reference: c.haproxy.frontDoor } }
+        : {}),
+    },
     checks: { min_prgs_ready_ratio: 0.99, session_recovery_ratio: 0.9 },
     timeouts: { leader_transfer: '20s', ready: '30s', lb: '10s', recovery: '0s' },
   };
@@ -72,6 +80,8 @@ export interface SimInfo {
   configPath: string;
   virtualNodes: boolean;
   haproxy?: { socket: string; frontendPort: number; pid: number };
+  /** Process mode: the brokers' shared session store. */
+  redis?: { socket: string; pid: number };
   nodes: Array<SimNodeInfo & { pid: number | null }>;
   options: Record<string, unknown>;
   startedAt: string;

@@ -33,6 +33,7 @@ export function defaultFaults(): Faults {
     sessionDecay: 0.15,
     electionDelayMs: 50,
     park: null,
+    storeLatencyMs: 0,
   };
 }
 
@@ -105,6 +106,7 @@ export const faultsPatchSchema = z
       })
       .strict()
       .nullable(),
+    storeLatencyMs: z.number().int().min(0).max(10_000),
   })
   .partial()
   .strict();

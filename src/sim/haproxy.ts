@@ -58,8 +58,8 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): string {
     'defaults',
     '  mode tcp',
     '  timeout connect 2s',
-    '  timeout client 60s',
-    '  timeout server 60s',
+    '  timeout client 10m', // above any MQTT keep-alive: an idle client is not cut
+    '  timeout server 10m',
   ];
   for (const be of o.backends) {
     lines.push(`frontend fe_${be.name}`, `  bind 127.0.0.1:${be.frontendPort}`, `  default_backend ${be.name}`);

@@ -4,7 +4,12 @@ import type { ClusterModel } from './cluster-model.js';
 import type { HeartbeatPayload, HeartbeatReply } from './node-runtime.js';
 import type { SessionBalancer } from './sessions.js';
 
-export function answerHeartbeat(model: ClusterModel, balancer: SessionBalancer, hb: HeartbeatPayload): HeartbeatReply | null {
+export function answerHeartbeat(
+  model: ClusterModel,
+  balancer: SessionBalancer,
+  hb: HeartbeatPayload,
+  serverReference: (idx: number) => string | null = () => null,
+): HeartbeatReply | null {
   const idx = model.topo.nodeIndex.get(hb.node_id);
   if (idx === undefined) return null;
   const accepted = model.onHeartbeat(idx, {
@@ -30,6 +35,8 @@ export function answerHeartbeat(model: ClusterModel, balancer: SessionBalancer, 
     replay_ms: f.slowReady[hb.node_id] ?? null,
     session_decay: f.sessionDecay,
     cp_cache_stale: f.cpCacheStale.includes(hb.node_id),
+    server_reference: serverReference(idx),
+    store_latency_ms: f.storeLatencyMs,
   };
 }
 

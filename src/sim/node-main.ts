@@ -1,11 +1,13 @@
 // Entry of one simulated node process:
-//   node dist/sim/node-main.js --data-dir DIR --node-id ID --state-dir DIR --control-url URL [...]
+//   node dist/sim/node-main.js --data-dir DIR --node-id ID --state-dir DIR --control-url URL --redis SOCKET [...]
 // Durable state (ports, boot counter, drain flag) lives in DIR/state.json, so a restarted
-// process keeps its admin_url and comes back drained when it was drained.
+// process keeps its admin_url and comes back drained when it was drained. Its MQTT port is a real
+// broker (broker.ts) whose sessions live in the supervisor's redis, so they outlive this process.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { SimBroker } from './broker.js';
 import { httpRequest } from './http-client.js';
 import { createServer, listen, parkVia } from './http-kit.js';
 import { NodeRuntime, type DrainStatus, type DrainStore, type HeartbeatReply } from './node-runtime.js';
@@ -88,13 +90,18 @@ async function main(): Promise<void> {
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
       mtls: { type: 'boolean', default: false },
+      redis: { type: 'string' },
+      'probe-ms': { type: 'string', default: '250' },
     },
   });
   const dataDir = values['data-dir'];
   const nodeId = values['node-id'];
   const stateDir = values['state-dir'];
   const controlUrl = values['control-url'];
-  if (!dataDir || !nodeId || !stateDir || !controlUrl) throw new Error('--data-dir, --node-id, --state-dir and --control-url are required');
+  const redisSocket = values.redis;
+  if (!dataDir || !nodeId || !stateDir || !controlUrl || !redisSocket) {
+    throw new Error('--data-dir, --node-id, --state-dir, --control-url and --redis are required');
+  }
   const token = process.env.SIM_NODE_TOKEN || undefined;
 
   const store = new FileState(dataDir, nodeId);
@@ -113,33 +120,47 @@ async function main(): Promise<void> {
     store,
   });
 
-  // Raw TCP "MQTT" listener: accepted sockets are active sessions (greeted with the node id, echoed); refused while draining.
-  const sockets = new Set<net.Socket>();
+  // The data plane: a real MQTT broker on the MQTT port, sessions in the shared redis. The
+  // port listens at once; the broker (aedes + ioredis: most of a node's start-up CPU) loads
+  // in the background, and connections that arrive meanwhile wait for it. The process
+  // reports `listening` first (a restart returns like `systemctl restart`), `broker_ready` after.
+  let broker: SimBroker | null = null;
+  const early: net.Socket[] = [];
   const mqtt = net.createServer((socket) => {
-    if (runtime.draining) {
-      socket.destroy();
-      return;
-    }
-    sockets.add(socket);
-    runtime.tcpConnections = sockets.size;
+    if (broker) return broker.accept(socket);
+    socket.pause();
     socket.on('error', () => undefined);
-    // Greet with the node id (so a client behind an LB can tell where it landed) and echo lines back.
-    socket.write(`${nodeId}\n`);
-    socket.on('data', (d: Buffer) => socket.write(d));
-    socket.on('close', () => {
-      sockets.delete(socket);
-      runtime.tcpConnections = sockets.size;
-    });
+    early.push(socket);
   });
-  runtime.closeTcp = (n: number): number => {
-    let closed = 0;
-    for (const s of sockets) {
-      if (closed >= n) break;
-      s.destroy();
-      closed++;
-    }
-    return closed;
-  };
+  runtime.dataPlaneStarting = true;
+  const brokerReady = (async (): Promise<SimBroker> => {
+    const { SimBroker: Broker } = await import('./broker.js');
+    const b = new Broker({
+      nodeId,
+      redisSocket,
+      probeMs: Number(values['probe-ms']),
+      storeLatencyMs: () => runtime.storeLatencyMs,
+      log: (line) => process.stderr.write(`${nodeId}: ${line}\n`),
+      admission: () => {
+        if (runtime.readiness().ready) return { ok: true };
+        return { ok: false, draining: runtime.draining, serverReference: runtime.serverReference };
+      },
+    });
+    await b.startStore();
+    runtime.dataPlane = {
+      sessions: () => b.mqttClients() + b.rawSockets(),
+      mqttClients: () => b.mqttClients(),
+      tcpConnections: () => b.tcpConnections(),
+      kick: (n, code, ref) => b.kick(n, code, ref),
+      refused: () => b.refusedCounts(),
+      wipes: () => ({ ...b.wipes }),
+      brokerId: () => b.brokerId,
+    };
+    broker = b;
+    runtime.dataPlaneStarting = false;
+    for (const s of early.splice(0)) if (!s.destroyed) b.accept(s);
+    return b;
+  })();
   const mqttPort = await listenRetry(mqtt, store.state.mqtt_port);
   runtime.opts.mqttPort = mqttPort;
 
@@ -183,6 +204,13 @@ async function main(): Promise<void> {
     replay_progress: runtime.replayProgress(),
     pid: process.pid,
   });
+  brokerReady.then(
+    (b) => process.send?.({ type: 'broker_ready', broker_id: b.brokerId }),
+    (e: unknown) => {
+      process.stderr.write(`node-main ${nodeId}: the MQTT broker did not start: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
 
   const hbUrl = `${controlUrl}/_sim/heartbeat`;
   const beat = async (): Promise<void> => {

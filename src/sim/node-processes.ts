@@ -31,6 +31,10 @@ export interface ProcessBackendOptions {
   token?: string | undefined;
   /** With `--tls`: nodes serve their admin API over HTTPS with these files (passed as argv paths). */
   tls?: { paths: SimTlsPaths } | undefined;
+  /** The shared session store's unix socket (every node's broker keeps its sessions there). */
+  redisSocket: string;
+  /** Raw-probe greeting delay on the MQTT port (0 = off). */
+  rawProbeMs: number;
 }
 
 interface Listening {
@@ -92,6 +96,8 @@ export class ProcessBackend implements NodeBackend {
       '--sessions', String(sessions),
       '--session-decay', String(f.sessionDecay),
       '--prg-total', String(this.model.topo.nodePrgs[idx]?.length ?? 0),
+      '--redis', this.opts.redisSocket,
+      '--probe-ms', String(this.opts.rawProbeMs),
     ];
     if (!initial && f.neverReady.includes(node.id)) args.push('--never-ready');
     const tls = this.opts.tls?.paths;
@@ -104,13 +110,27 @@ export class ProcessBackend implements NodeBackend {
     else delete env.SIM_NODE_TOKEN;
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
     this.children[idx] = child;
+    // A restart resolves once the process listens (like `systemctl restart`); the initial
+    // boot also waits for the node's MQTT broker, so a fresh simulator is whole at once.
     return new Promise<void>((resolve, reject) => {
       let listening = false;
+      let brokerReady = false;
       const timer = setTimeout(() => {
         if (!listening) reject(new Error(`${node.id} did not start listening within 15s`));
       }, 15_000);
+      const brokerTimer = initial
+        ? setTimeout(() => {
+            if (!brokerReady) reject(new Error(`${node.id}: its MQTT broker did not start within 60s`));
+          }, 60_000)
+        : undefined;
       child.on('message', (m: unknown) => {
-        const msg = m as Listening;
+        const msg = m as Listening | { type: 'broker_ready'; broker_id: string };
+        if (msg?.type === 'broker_ready') {
+          brokerReady = true;
+          clearTimeout(brokerTimer);
+          if (initial && listening) resolve();
+          return;
+        }
         if (msg?.type !== 'listening' || listening) return;
         listening = true;
         clearTimeout(timer);
@@ -118,14 +138,15 @@ export class ProcessBackend implements NodeBackend {
         node.mqttPort = msg.mqtt_port;
         this.balancer.onBoot(idx, sessions);
         this.model.onProcessUp(idx, { bootId: msg.boot_id, startedAt: msg.started_at, pid: msg.pid, replayProgress: msg.replay_progress });
-        resolve();
+        if (!initial || brokerReady) resolve();
       });
       child.on('exit', (code, signal) => {
         clearTimeout(timer);
+        clearTimeout(brokerTimer);
         if (this.children[idx] === child) this.children[idx] = null;
-        if (!listening) {
-          reject(new Error(`${node.id} exited before listening (code ${code}, signal ${signal})`));
-          return;
+        if (!listening || (initial && !brokerReady)) {
+          reject(new Error(`${node.id} exited before ${listening ? 'its MQTT broker started' : 'listening'} (code ${code}, signal ${signal})`));
+          if (!listening) return;
         }
         this.model.onProcessDown(idx, { code, signal, closing: this.closing });
         this.balancer.onDown(idx);

@@ -60,11 +60,34 @@ export interface HeartbeatReply {
   replay_ms: number | null;
   session_decay: number;
   cp_cache_stale: boolean;
+  /** Where this node sends clients it refuses or disconnects (front door, or another ready node); null = nowhere. */
+  server_reference?: string | null;
+  /** The `storeLatencyMs` fault. */
+  store_latency_ms?: number;
+}
+
+/** A node's real MQTT data plane (the broker in node-main); absent in virtual-nodes mode. */
+export interface DataPlane {
+  /** Real sessions: connected MQTT clients plus raw (non-MQTT) sockets. */
+  sessions(): number;
+  /** Connected MQTT clients. */
+  mqttClients(): number;
+  /** Open TCP connections on the MQTT port. */
+  tcpConnections(): number;
+  /** Disconnects up to n sessions (MQTT 5: DISCONNECT reasonCode + Server Reference); returns how many. */
+  kick(n: number, reasonCode: number, serverReference: string | null): number;
+  /** CONNECTs refused, by reason. */
+  refused(): Record<string, number>;
+  /** This process's broker id (fresh on every start). */
+  brokerId(): string;
+  /** Session ends: wiped here, or skipped because the session now belongs to another node. */
+  wipes(): { wiped: number; skipped: number };
 }
 
 export const VALID_DISCONNECT_CODES = new Set([139, 137, 156, 157]);
 const CACHE_FRESH_MS = 2000;
 const STUCK_PROGRESS = 0.95;
+const BROKER_PENDING_PROGRESS = 0.99;
 
 export class NodeRuntime {
   readonly bootId = crypto.randomBytes(8).toString('hex');
@@ -74,10 +97,15 @@ export class NodeRuntime {
   simSessions: number;
   shedTotal = 0;
   movedOutTotal = 0;
-  tcpConnections = 0;
-  /** Closes up to n real client sockets; returns how many it closed. */
-  closeTcp: (n: number) => number = () => 0;
-  private disconnect: { rate: number; code: number; budget: number } | null = null;
+  /** The real broker (process mode); null in virtual-nodes mode and while it starts. */
+  dataPlane: DataPlane | null = null;
+  /** True while the broker of a (re)started node loads: the replay does not finish before it. */
+  dataPlaneStarting = false;
+  /** The Server Reference this node hands out (from the supervisor's heartbeat reply). */
+  serverReference: string | null = null;
+  /** The `storeLatencyMs` fault, applied by the broker before every store write. */
+  storeLatencyMs = 0;
+  private disconnect: { rate: number; code: number; budget: number; ref: string | null } | null = null;
   private readonly disconnects = new Map<string, number>();
   private replayMs: number;
   private neverReady: boolean;
@@ -102,8 +130,12 @@ export class NodeRuntime {
     return this.drain.draining;
   }
 
+  get tcpConnections(): number {
+    return this.dataPlane?.tcpConnections() ?? 0;
+  }
+
   activeSessions(): number {
-    return this.simSessions + this.tcpConnections;
+    return this.simSessions + (this.dataPlane?.sessions() ?? 0);
   }
 
   replayProgress(): number {
@@ -111,6 +143,8 @@ export class NodeRuntime {
     const elapsed = performance.now() - this.startMono;
     let p = this.replayMs <= 0 ? 1 : Math.min(1, elapsed / this.replayMs);
     if (this.neverReady) p = Math.min(p, STUCK_PROGRESS);
+    // A node replays its data plane too: it is not ready before its broker serves.
+    if (this.dataPlaneStarting && this.replayMs > 0) p = Math.min(p, BROKER_PENDING_PROGRESS);
     if (p >= 1) this.replayDone = true;
     return p;
   }
@@ -168,7 +202,7 @@ export class NodeRuntime {
       this.simSessions -= sim;
       this.shedTotal += sim;
       n -= sim;
-      const tcp = n > 0 ? this.closeTcp(n) : 0;
+      const tcp = n > 0 && this.dataPlane ? this.dataPlane.kick(n, d.code, d.ref) : 0;
       const key = `${d.code}|drain`;
       this.disconnects.set(key, (this.disconnects.get(key) ?? 0) + sim + tcp);
       if (this.activeSessions() === 0) this.disconnect = null;
@@ -202,6 +236,8 @@ export class NodeRuntime {
     if (r.replay_ms !== null && !this.replayDone) this.replayMs = r.replay_ms;
     this.sessionDecay = r.session_decay;
     this.cpStaleForced = r.cp_cache_stale;
+    if (r.server_reference !== undefined) this.serverReference = r.server_reference;
+    if (r.store_latency_ms !== undefined) this.storeLatencyMs = r.store_latency_ms;
   }
 
   private drainStatus(): Record<string, unknown> {
@@ -277,7 +313,9 @@ export class NodeRuntime {
       return error(400, 'invalid_body', 'server_reference must be a string');
     }
     if (!this.drain.draining) return error(409, 'not_draining', 'the node is not draining');
-    this.disconnect = { rate, code, budget: 0 };
+    // The requested reference; 0x9C/0x9D without one point at this node's default (front door or a ready peer).
+    const ref = typeof b.server_reference === 'string' && b.server_reference ? b.server_reference : code === 156 || code === 157 ? this.serverReference : null;
+    this.disconnect = { rate, code, budget: 0, ref };
     return json(202, { requested: this.activeSessions() });
   }
 
@@ -302,6 +340,16 @@ export class NodeRuntime {
       `quantum_cp_cache_age_seconds ${this.cacheAgeMs() / 1000}`,
       '# TYPE quantum_sim_tcp_connections gauge',
       `quantum_sim_tcp_connections ${this.tcpConnections}`,
+      ...(this.dataPlane ? ['# TYPE quantum_sim_broker_info gauge', `quantum_sim_broker_info{broker_id="${this.dataPlane.brokerId()}"} 1`] : []),
+      '# TYPE quantum_sim_mqtt_clients gauge',
+      `quantum_sim_mqtt_clients ${this.dataPlane?.mqttClients() ?? 0}`,
+      '# TYPE quantum_sim_store_latency_ms gauge',
+      `quantum_sim_store_latency_ms ${this.storeLatencyMs}`,
+      '# TYPE quantum_sim_session_wipes_total counter',
+      `quantum_sim_session_wipes_total{outcome="wiped"} ${this.dataPlane?.wipes().wiped ?? 0}`,
+      `quantum_sim_session_wipes_total{outcome="skipped"} ${this.dataPlane?.wipes().skipped ?? 0}`,
+      '# TYPE quantum_sim_connects_refused_total counter',
+      ...Object.entries(this.dataPlane?.refused() ?? {}).map(([reason, v]) => `quantum_sim_connects_refused_total{reason="${reason}"} ${v}`),
       '# TYPE quantum_disconnects_total counter',
     ];
     const counts = new Map(this.disconnects);

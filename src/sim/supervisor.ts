@@ -14,6 +14,7 @@ import { LbPool } from './lb-server.js';
 import { type RunningHaproxy, freePort, launchHaproxy } from './haproxy.js';
 import { LeaseStore } from './leases.js';
 import { ProcessBackend, type NodeBackend } from './node-processes.js';
+import { type RunningRedis, launchRedis } from './redis.js';
 import type { HeartbeatPayload, HeartbeatReply } from './node-runtime.js';
 import { defaultCliPath } from './paths.js';
 import { CALLS_FILE, CallRecorder, EVENTS_FILE, EventLog } from './recorder.js';
@@ -42,6 +43,8 @@ class Supervisor implements SimControl {
   private readonly locks = new Map<number, Promise<unknown>>();
   urls = { cp: '', lb: '', control: '' };
   haproxy: { socket: string; frontendPort: number; running: RunningHaproxy } | undefined;
+  /** The shared session store of the brokers (process mode only). */
+  redis: RunningRedis | undefined;
   configPath = '';
   onShutdown: (() => void) | null = null;
   private stopped = false;
@@ -103,9 +106,20 @@ class Supervisor implements SimControl {
       token,
       tls: this.tls ?? undefined,
     };
-    this.backend = this.opts.virtualNodes
-      ? new VirtualBackend(this.model, this.balancer, { ...backendOpts, recorder: this.recorder })
-      : new ProcessBackend(this.model, this.balancer, { ...backendOpts, stateDir: this.stateDir, controlUrl: () => this.urls.control });
+    if (!this.opts.virtualNodes) {
+      this.redis = await launchRedis(this.stateDir);
+      this.eventLog.emit('redis_ready', { socket: this.redis.socket, pid: this.redis.pid });
+    }
+    this.backend =
+      this.opts.virtualNodes || !this.redis
+        ? new VirtualBackend(this.model, this.balancer, { ...backendOpts, recorder: this.recorder })
+        : new ProcessBackend(this.model, this.balancer, {
+            ...backendOpts,
+            stateDir: this.stateDir,
+            controlUrl: () => this.urls.control,
+            redisSocket: this.redis.socket,
+            rawProbeMs: this.opts.rawProbeMs ?? 250,
+          });
     this.lb = new LbPool(this.model, (i) => this.backend.checkReady(i), this.opts.lbCheckIntervalMs ?? 100);
     this.urls.lb = await this.serve({
       handler: (ctx) => this.lb.handle(ctx),
@@ -125,7 +139,9 @@ class Supervisor implements SimControl {
       cpUrl: this.urls.cp,
       lbUrl: this.urls.lb,
       lb: this.opts.lb ?? 'http',
-      haproxy: this.haproxy ? { socket: this.haproxy.socket, backends: ['mqtt'] } : undefined,
+      haproxy: this.haproxy
+        ? { socket: this.haproxy.socket, backends: ['mqtt'], frontDoor: `127.0.0.1:${this.haproxy.frontendPort}` }
+        : undefined,
       cliPath: this.opts.cliPath ?? defaultCliPath(),
       token: Boolean(token),
       tls: this.tls?.paths,
@@ -178,6 +194,7 @@ class Supervisor implements SimControl {
       configPath: this.configPath,
       virtualNodes: Boolean(this.opts.virtualNodes),
       ...(this.haproxy ? { haproxy: { socket: this.haproxy.socket, frontendPort: this.haproxy.frontendPort, pid: this.haproxy.running.pid } } : {}),
+      ...(this.redis ? { redis: { socket: this.redis.socket, pid: this.redis.pid } } : {}),
       nodes: this.model.nodes.map((n) => ({ id: n.id, adminUrl: n.adminUrl, mqttPort: n.mqttPort, rack: n.rack, pid: pids[n.id] ?? null })),
       options: { ...options, token: options.token ? '***' : undefined, faults: this.faultState },
       startedAt: new Date(this.model.t0).toISOString(),
@@ -189,7 +206,22 @@ class Supervisor implements SimControl {
   }
 
   heartbeat(hb: HeartbeatPayload): HeartbeatReply | null {
-    return answerHeartbeat(this.model, this.balancer, hb);
+    return answerHeartbeat(this.model, this.balancer, hb, (idx) => this.serverReference(idx));
+  }
+
+  /**
+   * Where node `idx` sends MQTT clients it refuses or disconnects: the front door (HAProxy
+   * only balances to ready nodes), else the next up, ready, non-draining node's MQTT endpoint.
+   */
+  serverReference(idx: number): string | null {
+    if (this.haproxy) return `127.0.0.1:${this.haproxy.frontendPort}`;
+    const nodes = this.model.nodes;
+    for (let k = 1; k < nodes.length; k++) {
+      const j = (idx + k) % nodes.length;
+      const n = nodes[j];
+      if (n && this.model.nodeClass(j) === 'healthy' && !n.draining && n.mqttPort) return `127.0.0.1:${n.mqttPort}`;
+    }
+    return null;
   }
 
   faults(): Faults {
@@ -273,6 +305,7 @@ class Supervisor implements SimControl {
     for (const t of this.timers) clearInterval(t);
     this.model.close();
     await this.backend?.close();
+    await this.redis?.stop();
     await Promise.all(this.servers.map((s) => closeServer(s)));
     const info = readSimJson(this.stateDir);
     if (info?.pid === process.pid) fs.rmSync(path.join(this.stateDir, 'sim.json'), { force: true });

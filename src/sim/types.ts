@@ -93,6 +93,8 @@ export interface Faults {
   electionDelayMs: number;
   /** Hold matching calls until the knob is set again (see ParkRule). */
   park: ParkRule | null;
+  /** Every broker waits this long before each write to the shared session store (widens the ack-vs-store window). */
+  storeLatencyMs: number;
 }
 
 export interface SimOptions {
@@ -118,6 +120,11 @@ export interface SimOptions {
   tls?: boolean;
   /** Like `tls`, and every API requires a client certificate signed by that CA. Implies `tls`. */
   mtls?: boolean;
+  /**
+   * A connection to a node's MQTT port that sends nothing for this long is treated as a raw
+   * TCP probe: greeted with the node id and echoed (default 250; 0 = every connection is MQTT).
+   */
+  rawProbeMs?: number;
 }
 
 /** The TLS files of a simulator started with `tls`/`mtls` (all absolute paths). */
