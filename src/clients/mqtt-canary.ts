@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { CanaryConfig } from '../config/schema.js';
+import { formatDuration } from '../config/duration.js';
 
 export type CanaryFailureKind = 'tcp' | 'tls' | 'connack' | 'closed' | 'protocol' | 'timeout';
 
@@ -199,7 +200,7 @@ export class MqttCanary {
         p,
         failure,
         new Promise<CanaryFailure>((resolve) => {
-          timer = setTimeout(() => resolve({ kind: 'timeout', endpoint, detail: `no ${what} from ${endpoint} within ${timeout} ms` }), timeout);
+          timer = setTimeout(() => resolve({ kind: 'timeout', endpoint, detail: `no ${what} from ${endpoint} within ${formatDuration(timeout)}` }), timeout);
         }),
       ]).finally(() => clearTimeout(timer));
     const isFailure = (v: unknown): v is CanaryFailure => typeof v === 'object' && v !== null && 'kind' in v;
@@ -249,7 +250,7 @@ export class MqttCanary {
         new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeout))),
       ]);
       if (r === 'accepted') return { refused: false, endpoint, detail: `${endpoint} accepted a new CONNECT (CONNACK 0x00) while drained` };
-      if (r === 'timeout') return { refused: false, endpoint, detail: `${endpoint} neither accepted nor refused a CONNECT within ${timeout} ms` };
+      if (r === 'timeout') return { refused: false, endpoint, detail: `${endpoint} neither accepted nor refused a CONNECT within ${formatDuration(timeout)}` };
       if (r.kind === 'closed') return { refused: true, endpoint, how: 'socket closed before a CONNACK' };
       if (r.kind === 'tcp' && r.code === 'ECONNREFUSED') return { refused: true, endpoint, how: 'connection refused (ECONNREFUSED)' };
       if (r.kind === 'connack' && r.reasonCode !== undefined) {

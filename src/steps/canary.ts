@@ -12,6 +12,7 @@
  * Off when `canary` is not configured; a dry run sends no MQTT traffic and lists the checks.
  */
 import type { CanaryConfig } from '../config/schema.js';
+import { formatDuration } from '../config/duration.js';
 import { MqttCanary, type RoundTrip, type RoundTripResult, describeFailure } from '../clients/mqtt-canary.js';
 import type { PlanContext, ReadEnv, StepContext } from './context.js';
 import { RefusedError, StepError } from '../util/errors.js';
@@ -88,7 +89,7 @@ export async function precheckCanary(ctx: PlanContext): Promise<{ summary?: stri
   const c = ctx.env.config.canary;
   const run = canaryOf(ctx.env);
   if (!c || !run) return {};
-  if (ctx.env.options.dryRun) return { actions: [`MQTT canary through the front door ${c.front_door}: ${ROUND_TRIP} (≤ ${c.timeout} ms each)`] };
+  if (ctx.env.options.dryRun) return { actions: [`MQTT canary through the front door ${c.front_door}: ${ROUND_TRIP} (≤ ${formatDuration(c.timeout)} each)`] };
   const first = run.frontDoor === undefined;
   if (first) {
     ctx.say(`canary: one MQTT round trip through the front door ${c.front_door}`);
