@@ -142,7 +142,7 @@ function parseConfigAt(text: string, file: string, env: NodeJS.ProcessEnv, locat
   }
   const config = result.data!;
   resolvePaths(config, dirname(file));
-  const access = accessProblems(config, env, lineOf);
+  const access = [...accessProblems(config, env, lineOf), ...canaryProblems(config, dirname(file), env, lineOf)];
   if (access.length > 0) fail(access);
   return config;
 }
@@ -398,7 +398,53 @@ function checkClientPair(name: string, a: AccessConfig): void {
   }
 }
 
-/** The variables quantum-roll reads bearer tokens from: commands it runs do not inherit them. */
+/** The variables quantum-roll reads bearer tokens (and the canary's MQTT credentials) from: commands it runs do not inherit them. */
 export function tokenEnvNames(config: Config): string[] {
-  return [config.control_plane.token_env, config.node_api.token_env, config.lb.token_env].filter((v): v is string => typeof v === 'string');
+  return [config.control_plane.token_env, config.node_api.token_env, config.lb.token_env, config.canary?.username_env, config.canary?.password_env].filter(
+    (v): v is string => typeof v === 'string',
+  );
+}
+
+/**
+ * The canary's files (relative to the config) and credentials: the variables set, the
+ * password file readable and not empty, the TLS files well-formed. Never the secret in a message.
+ */
+function canaryProblems(config: Config, base: string, env: NodeJS.ProcessEnv, lineOf: (path: readonly PropertyKey[]) => number | undefined): ConfigProblem[] {
+  const c = config.canary;
+  if (!c) return [];
+  const problems: ConfigProblem[] = [];
+  const attempt = (check: () => void) => {
+    try {
+      check();
+    } catch (err) {
+      if (!(err instanceof AccessIssue)) throw err;
+      problems.push({ path: err.path, line: lineOf(err.path.split('.')), message: err.message });
+    }
+  };
+  if (c.password_file && !isAbsolute(c.password_file)) c.password_file = resolve(base, c.password_file);
+  for (const key of ['ca_file', 'cert_file', 'key_file'] as const) {
+    const v = c.tls?.[key];
+    if (c.tls && v && !isAbsolute(v)) c.tls[key] = resolve(base, v);
+  }
+  for (const key of ['username_env', 'password_env'] as const) {
+    attempt(() => {
+      const name = c[key];
+      if (name !== undefined && !env[name]) throw new AccessIssue(`canary.${key}`, `environment variable ${name} is not set or empty`);
+    });
+  }
+  attempt(() => {
+    if (c.password_file === undefined) return;
+    let v: string;
+    try {
+      v = readFileSync(c.password_file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new AccessIssue('canary.password_file', `cannot read ${c.password_file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (!v) throw new AccessIssue('canary.password_file', `${c.password_file} is empty`);
+  });
+  if (c.tls) {
+    attempt(() => checkCaFile('canary.tls', c.tls!));
+    attempt(() => checkClientPair('canary.tls', c.tls!));
+  }
+  return problems;
 }

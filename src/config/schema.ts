@@ -35,6 +35,50 @@ const access = {
 };
 export type AccessConfig = { [K in keyof typeof access]?: z.infer<(typeof access)[K]> };
 
+/** `host:port` (a bracketed IPv6 host too) of an MQTT listener. */
+const hostPort = z.string().refine((s) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$/.test(s) && Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, {
+  message: 'must be host:port (e.g. mqtt.internal:8883)',
+});
+
+/**
+ * The MQTT canary (issue 12): off when absent. One CONNECT/SUBSCRIBE/PUBLISH/receive
+ * round trip through `front_door` before the first change and after each readmit, and
+ * one directly to the node (its `mqtt_endpoint`).
+ */
+const canary = z
+  .strictObject({
+    front_door: hostPort,
+    tls: z
+      .strictObject({
+        ca_file: z.string().min(1).optional(),
+        cert_file: z.string().min(1).optional(),
+        key_file: z.string().min(1).optional(),
+        insecure_skip_verify: z.boolean().optional(),
+      })
+      .optional(),
+    username_env: z.string().min(1).optional(),
+    password_env: z.string().min(1).optional(),
+    password_file: z.string().min(1).optional(),
+    topic_prefix: z
+      .string()
+      .min(1)
+      .refine((s) => !/[#+]/.test(s) && !s.includes(String.fromCharCode(0)) && !s.endsWith('/'), { message: 'must be a topic without wildcards (+, #) or a trailing /' })
+      .default('$quantum-roll/canary'),
+    timeout: duration.default(5_000),
+    protocol: z.union([z.literal(5), z.literal(4)], { message: 'must be 5 (MQTT 5) or 4 (MQTT 3.1.1)' }).default(5),
+    /** While a node is out: a direct CONNECT must be refused (the drain is enforced by the listener). */
+    check_drain: z.boolean().default(true),
+  })
+  .superRefine((c, ctx) => {
+    if (c.password_env !== undefined && c.password_file !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['password_file'], message: 'set password_env or password_file, not both' });
+    }
+    if ((c.tls?.cert_file === undefined) !== (c.tls?.key_file === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tls', c.tls?.cert_file ? 'key_file' : 'cert_file'], message: 'cert_file and key_file go together (mTLS)' });
+    }
+  });
+export type CanaryConfig = z.infer<typeof canary>;
+
 const argv = z.array(z.string()).min(1, { message: 'must be a non-empty argv array' });
 
 export const configSchema = z
@@ -47,6 +91,7 @@ export const configSchema = z
         z.strictObject({
           admin_url: url.optional(),
           lb_member: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { message: 'must be a plain name' }).optional(),
+          mqtt_endpoint: hostPort.optional(),
         }),
       )
       .default({}),
@@ -112,6 +157,7 @@ export const configSchema = z
     lease: z.strictObject({ ttl: duration.default(30_000) }).default({ ttl: 30_000 }),
     // Every run's ndjson log is <state dir>/runs/<run id>.ndjson; the newest `keep` are kept.
     logs: z.strictObject({ keep: z.number().int().min(1).max(100_000).default(50) }).default({ keep: 50 }),
+    canary: canary.optional(),
   });
 
 export type Config = z.infer<typeof configSchema>;

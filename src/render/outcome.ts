@@ -11,6 +11,10 @@ import type { Executed } from '../run/execute.js';
 import { ExitCode } from '../util/errors.js';
 import { leaderTransferStep } from '../steps/leader-transfer.js';
 import { restartStep } from '../steps/restart.js';
+import { precheckStep } from '../steps/precheck.js';
+import { drainStep } from '../steps/drain.js';
+import { readmitStep } from '../steps/readmit.js';
+import type { NodeOutcome } from '../run/pipeline.js';
 import { planVerdict, renderPlanText } from './plan.js';
 import { colorFor, painter } from './style.js';
 import { type PlanFacts, planDocument } from '../run/plan/document.js';
@@ -32,9 +36,37 @@ export interface RenderOptions {
   runLog?: RunLog;
 }
 
+/** What the MQTT canary saw of one node (issue 12), or null when it made no check. */
+export function canaryReport(n: NodeOutcome): Record<string, unknown> | null {
+  const fd = resultOf(precheckStep, n.steps)?.canary;
+  const drain = resultOf(drainStep, n.steps)?.canary;
+  const back = resultOf(readmitStep, n.steps)?.canary;
+  const failure = n.error?.details.evidence?.canary ?? null;
+  if (!fd && !drain && !back && !failure) return null;
+  return {
+    node: n.node,
+    direct_ms: null,
+    front_door_ms: null,
+    ...back,
+    ...(fd ? { precheck_front_door_ms: fd.total_ms, precheck_front_door_connect_ms: fd.connect_ms, precheck_front_door_delivery_ms: fd.delivery_ms } : {}),
+    drain_enforced: drain ? drain.enforced : null,
+    ...(drain ? { drain_detail: drain.detail } : {}),
+    failure,
+  };
+}
+
+/** The canary's figures in a document: per node (`nodes.<id>.canary`) and as one list (`canary`). */
+function withCanary(doc: Record<string, unknown>, o: RollOutcome): Record<string, unknown> {
+  const reports = o.nodes.map(canaryReport).filter((c): c is Record<string, unknown> => c !== null);
+  if (reports.length === 0) return doc;
+  const nodes = doc.nodes as Record<string, Record<string, unknown>> | undefined;
+  for (const c of reports) if (nodes?.[c.node as string]) nodes[c.node as string]!.canary = c;
+  return { ...doc, canary: reports };
+}
+
 export function outcomeDocument(o: RollOutcome, r: RenderOptions): Record<string, unknown> {
   const log_file = r.runLog?.file ?? null;
-  if (r.facts) return { ...(planDocument(r.facts, o, { dryRun: r.dryRun, journal: r.journal, done: r.done }) as unknown as Record<string, unknown>), log_file };
+  if (r.facts) return { ...withCanary(planDocument(r.facts, o, { dryRun: r.dryRun, journal: r.journal, done: r.done }) as unknown as Record<string, unknown>, o), log_file };
   const nodes = Object.fromEntries(
     o.nodes.map((n) => {
       const target = r.plan.nodes.find((t) => t.id === n.node);
@@ -54,7 +86,7 @@ export function outcomeDocument(o: RollOutcome, r: RenderOptions): Record<string
       ];
     }),
   );
-  return {
+  return withCanary({
     ok: o.exitCode === 0,
     exit_code: o.exitCode,
     run_id: o.runId,
@@ -68,7 +100,7 @@ export function outcomeDocument(o: RollOutcome, r: RenderOptions): Record<string
     journal: r.journal ?? null,
     log_file,
     ...(o.error ? { error: { message: o.error.message, kind: o.error.name, ...o.error.details } } : {}),
-  };
+  }, o);
 }
 
 

@@ -72,6 +72,8 @@ export interface BrokerOptions {
   probeMs: number;
   /** The `storeLatencyMs` fault: wait before each store write that precedes an ack. */
   storeLatencyMs: () => number;
+  /** The `dropPublish` fault: PUBACK every PUBLISH, deliver none. */
+  dropPublish?: () => boolean;
   log: (line: string) => void;
 }
 
@@ -166,6 +168,10 @@ export class SimBroker {
       },
       authorizePublish: (client, packet, cb) => {
         if (packet.topic.startsWith('$SYS')) return cb(new Error('$SYS topic is reserved'));
+        if (client && this.opts.dropPublish?.()) {
+          this.preRouted.add(packet); // acked as usual, routed never: aedes' own publish of it is skipped
+          return cb(null);
+        }
         if (!client || packet.qos !== 1) return cb(null);
         // Ack after store: route now (store, enqueue for every subscriber, emit), PUBACK after.
         this.broker.publish(packet, client, (err) => {

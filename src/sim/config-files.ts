@@ -55,6 +55,10 @@ export function orchestratorConfig(c: ConfigInput): Record<string, unknown> {
     },
     checks: { min_prgs_ready_ratio: 0.99, session_recovery_ratio: 0.9 },
     timeouts: { leader_transfer: '20s', ready: '30s', lb: '10s', recovery: '0s' },
+    // Behind the real front door a client can prove a node is back: the MQTT canary goes
+    // through HAProxy's MQTT frontend (and to each node's own port). Without HAProxy there is
+    // no MQTT front door to point it at (a node would be one, and that node gets drained too).
+    ...(c.lb === 'haproxy' && c.haproxy?.frontDoor ? { canary: { front_door: c.haproxy.frontDoor, timeout: '2s' } } : {}),
   };
 }
 

@@ -34,6 +34,8 @@ export function defaultFaults(): Faults {
     electionDelayMs: 50,
     park: null,
     storeLatencyMs: 0,
+    dropPublish: [],
+    acceptWhileDraining: [],
   };
 }
 
@@ -107,6 +109,8 @@ export const faultsPatchSchema = z
       .strict()
       .nullable(),
     storeLatencyMs: z.number().int().min(0).max(10_000),
+    dropPublish: nodeList,
+    acceptWhileDraining: nodeList,
   })
   .partial()
   .strict();

@@ -37,6 +37,8 @@ export function answerHeartbeat(
     cp_cache_stale: f.cpCacheStale.includes(hb.node_id),
     server_reference: serverReference(idx),
     store_latency_ms: f.storeLatencyMs,
+    drop_publish: f.dropPublish.includes(hb.node_id),
+    accept_while_draining: f.acceptWhileDraining.includes(hb.node_id),
   };
 }
 

@@ -140,9 +140,10 @@ async function main(): Promise<void> {
       redisSocket,
       probeMs: Number(values['probe-ms']),
       storeLatencyMs: () => runtime.storeLatencyMs,
+      dropPublish: () => runtime.dropPublish,
       log: (line) => process.stderr.write(`${nodeId}: ${line}\n`),
       admission: () => {
-        if (runtime.readiness().ready) return { ok: true };
+        if (runtime.readiness().ready || (runtime.acceptWhileDraining && runtime.draining)) return { ok: true };
         return { ok: false, draining: runtime.draining, serverReference: runtime.serverReference };
       },
     });

@@ -64,6 +64,9 @@ export interface HeartbeatReply {
   server_reference?: string | null;
   /** The `storeLatencyMs` fault. */
   store_latency_ms?: number;
+  /** The `dropPublish` and `acceptWhileDraining` faults, for this node. */
+  drop_publish?: boolean;
+  accept_while_draining?: boolean;
 }
 
 /** A node's real MQTT data plane (the broker in node-main); absent in virtual-nodes mode. */
@@ -105,6 +108,9 @@ export class NodeRuntime {
   serverReference: string | null = null;
   /** The `storeLatencyMs` fault, applied by the broker before every store write. */
   storeLatencyMs = 0;
+  /** The `dropPublish` / `acceptWhileDraining` faults, applied by the broker. */
+  dropPublish = false;
+  acceptWhileDraining = false;
   private disconnect: { rate: number; code: number; budget: number; ref: string | null } | null = null;
   private readonly disconnects = new Map<string, number>();
   private replayMs: number;
@@ -238,6 +244,8 @@ export class NodeRuntime {
     this.cpStaleForced = r.cp_cache_stale;
     if (r.server_reference !== undefined) this.serverReference = r.server_reference;
     if (r.store_latency_ms !== undefined) this.storeLatencyMs = r.store_latency_ms;
+    if (r.drop_publish !== undefined) this.dropPublish = r.drop_publish;
+    if (r.accept_while_draining !== undefined) this.acceptWhileDraining = r.accept_while_draining;
   }
 
   private drainStatus(): Record<string, unknown> {
@@ -345,6 +353,8 @@ export class NodeRuntime {
       `quantum_sim_mqtt_clients ${this.dataPlane?.mqttClients() ?? 0}`,
       '# TYPE quantum_sim_store_latency_ms gauge',
       `quantum_sim_store_latency_ms ${this.storeLatencyMs}`,
+      `quantum_sim_drop_publish ${this.dropPublish ? 1 : 0}`,
+      `quantum_sim_accept_while_draining ${this.acceptWhileDraining ? 1 : 0}`,
       '# TYPE quantum_sim_session_wipes_total counter',
       `quantum_sim_session_wipes_total{outcome="wiped"} ${this.dataPlane?.wipes().wiped ?? 0}`,
       `quantum_sim_session_wipes_total{outcome="skipped"} ${this.dataPlane?.wipes().skipped ?? 0}`,

@@ -95,6 +95,10 @@ export interface Faults {
   park: ParkRule | null;
   /** Every broker waits this long before each write to the shared session store (widens the ack-vs-store window). */
   storeLatencyMs: number;
+  /** These nodes' brokers PUBACK every PUBLISH but never deliver it (a broken data plane behind a healthy /readyz). */
+  dropPublish: string[];
+  /** These nodes' brokers accept new CONNECTs while draining (a drain flag the listener ignores). */
+  acceptWhileDraining: string[];
 }
 
 export interface SimOptions {

@@ -7,10 +7,11 @@ import { isOutOfService } from '../adapters/lb/types.js';
 import type { PlanContext, Step, StepContext, StepResult } from './context.js';
 import { StepError } from '../util/errors.js';
 import { waitFor } from '../util/wait.js';
+import { type DrainProbe, drainCanary, drainCanaryActions } from './canary.js';
 
 export const DRAIN_REASON = 'rolling-restart';
 
-export const drainStep: Step = {
+export const drainStep: Step<{ canary?: DrainProbe }> = {
   name: 'drain',
   label: 'drain',
   doing: 'setting the drain flag, then taking the LB member out',
@@ -24,15 +25,15 @@ export const drainStep: Step = {
     expectedFrom: 'default',
   }),
 
-  async plan(ctx: PlanContext): Promise<StepResult> {
+  async plan(ctx: PlanContext): Promise<StepResult<{ canary?: DrainProbe }>> {
     const { node, env } = ctx;
     return {
       summary: `would set the drain flag on ${node.id}, then take LB member ${node.lbMember} out of service (${env.lb.name})`,
-      actions: [`PUT ${node.adminUrl}/v1/drain`, `LB ${env.lb.name}: drain member ${node.lbMember} and wait until it takes no new connections`],
+      actions: [`PUT ${node.adminUrl}/v1/drain`, `LB ${env.lb.name}: drain member ${node.lbMember} and wait until it takes no new connections`, ...drainCanaryActions(env.config.canary, node.id)],
     };
   },
 
-  async run(ctx: StepContext): Promise<StepResult> {
+  async run(ctx: StepContext): Promise<StepResult<{ canary?: DrainProbe }>> {
     const { node, env, runtime } = ctx;
     // The LB must answer before the first change: a broken LB fails here with nothing changed.
     await env.lb.status(ctx.lbTarget);
@@ -75,6 +76,12 @@ export const drainStep: Step = {
       r.lb_out_at = new Date().toISOString();
     });
     env.log.info({ event: 'lb.out', node: node.id, member: node.lbMember, intent: 'planned' }, 'LB member out of service');
-    return { summary: `drain flag set; LB member ${node.lbMember} ${lb.adminState} (${status.active_sessions} sessions on the node)` };
+    // The drain is enforced by the listener, not only reported by /readyz (issue 12; a warning when not).
+    const probe = await drainCanary(ctx);
+    return {
+      summary: `drain flag set; LB member ${node.lbMember} ${lb.adminState} (${status.active_sessions} sessions on the node)${probe.summary ? `; ${probe.summary}` : ''}`,
+      warnings: probe.warnings,
+      ...(probe.probe ? { data: { canary: probe.probe } } : {}),
+    };
   },
 };

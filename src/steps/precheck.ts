@@ -10,6 +10,8 @@ import type { MemberStatus } from '../adapters/lb/types.js';
 import type { PlanContext, Step, StepResult } from './context.js';
 import { RefusedError } from '../util/errors.js';
 import { checkQuorumWithout, describeBlockers } from '../cluster/quorum.js';
+import { precheckCanary } from './canary.js';
+import type { RoundTrip } from '../clients/mqtt-canary.js';
 
 /** What the precheck found (the plan shows it as the node's evidence). */
 export interface PrecheckResult {
@@ -17,6 +19,8 @@ export interface PrecheckResult {
   sessions: number;
   spare: number;
   lb: MemberStatus;
+  /** the MQTT canary's round trip through the front door (the run's first precheck only) */
+  canary?: RoundTrip;
 }
 
 /** Reads only: the same function is the step's run and its plan. */
@@ -108,13 +112,17 @@ async function precheck(ctx: PlanContext): Promise<StepResult<PrecheckResult>> {
     }
   }
 
+  // A client through the front door, once per run (issue 12): exit 3 when it cannot carry a message.
+  const canary = await precheckCanary(ctx);
+
   ctx.save((r) => {
     r.sessions_before = totalSessions(readiness);
   });
   return {
-    summary: `CP healthy, ${state.prgs.ready}/${state.prgs.total} PRGs ready, ${prgs.length} PRGs on ${node.id} keep quorum, LB member ${lb.adminState}/${lb.health}, ${sessions} sessions (spare elsewhere: ${spare})`,
+    summary: `CP healthy, ${state.prgs.ready}/${state.prgs.total} PRGs ready, ${prgs.length} PRGs on ${node.id} keep quorum, LB member ${lb.adminState}/${lb.health}, ${sessions} sessions (spare elsewhere: ${spare})${canary.summary ? `; ${canary.summary}` : ''}`,
     warnings,
-    data: { prgs_on_node: prgs.length, sessions, spare, lb },
+    ...(canary.actions ? { actions: canary.actions } : {}),
+    data: { prgs_on_node: prgs.length, sessions, spare, lb, ...(canary.front_door ? { canary: canary.front_door } : {}) },
   };
 }
 

@@ -12,8 +12,9 @@ import { formatDuration } from '../config/duration.js';
 import { StepError } from '../util/errors.js';
 import { waitFor } from '../util/wait.js';
 import { DRAIN_REASON } from './drain.js';
+import { type CanaryFigures, readmitCanary, readmitCanaryActions } from './canary.js';
 
-export const readmitStep: Step = {
+export const readmitStep: Step<{ canary?: CanaryFigures }> = {
   name: 'readmit',
   label: 'readmit',
   doing: 'waiting for readiness (replay)',
@@ -29,15 +30,15 @@ export const readmitStep: Step = {
     expectedFrom: 'default',
   }),
 
-  async plan(ctx: PlanContext): Promise<StepResult> {
+  async plan(ctx: PlanContext): Promise<StepResult<{ canary?: CanaryFigures }>> {
     const { node, env } = ctx;
     return {
       summary: `would wait until ${node.id} is ready but for draining, clear the drain flag, put LB member ${node.lbMember} back and wait until the LB sees it healthy`,
-      actions: [`wait /readyz reasons ⊆ [draining] (≤ ${formatDuration(env.config.timeouts.ready)})`, `DELETE ${node.adminUrl}/v1/drain`, `LB ${env.lb.name}: enable member ${node.lbMember}, wait healthy (≤ ${formatDuration(env.config.timeouts.lb)})`],
+      actions: [`wait /readyz reasons ⊆ [draining] (≤ ${formatDuration(env.config.timeouts.ready)})`, `DELETE ${node.adminUrl}/v1/drain`, `LB ${env.lb.name}: enable member ${node.lbMember}, wait healthy (≤ ${formatDuration(env.config.timeouts.lb)})`, ...readmitCanaryActions(env.config.canary, node.id)],
     };
   },
 
-  async run(ctx: StepContext): Promise<StepResult> {
+  async run(ctx: StepContext): Promise<StepResult<{ canary?: CanaryFigures }>> {
     const { env, node, runtime } = ctx;
     const readyMs = env.config.timeouts.ready;
     const cap = env.config.timeouts.ready_max ?? readyMs * 4;
@@ -82,7 +83,10 @@ export const readmitStep: Step = {
         },
       );
 
-    return returnToService(ctx, `ready after ${formatDuration(Date.now() - start)}; `);
+    const back = await returnToService(ctx, `ready after ${formatDuration(Date.now() - start)}; `);
+    // A node is back only when a client says so (issue 12): else it goes back out (drained, out of the LB).
+    const canary = await readmitCanary(ctx, () => takeBackOut(ctx));
+    return { summary: canary.summary ? `${back.summary}; ${canary.summary}` : back.summary, ...(canary.canary ? { data: { canary: canary.canary } } : {}) };
   },
 };
 
