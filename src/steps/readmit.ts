@@ -12,6 +12,7 @@ import { formatDuration } from '../config/duration.js';
 import { StepError } from '../util/errors.js';
 import { waitFor } from '../util/wait.js';
 import { DRAIN_REASON } from './drain.js';
+import { reassertSameBoot } from './reassert.js';
 
 export const readmitStep: Step = {
   name: 'readmit',
@@ -82,6 +83,7 @@ export const readmitStep: Step = {
         },
       );
 
+    await reassertSameBoot(ctx);
     return returnToService(ctx, `ready after ${formatDuration(Date.now() - start)}; `);
   },
 };
