@@ -11,6 +11,7 @@ import type { Executed } from '../run/execute.js';
 import { ExitCode } from '../util/errors.js';
 import { leaderTransferStep } from '../steps/leader-transfer.js';
 import { restartStep } from '../steps/restart.js';
+import { postcheckStep } from '../steps/postcheck.js';
 import { planVerdict, renderPlanText } from './plan.js';
 import { colorFor, painter } from './style.js';
 import { type PlanFacts, planDocument } from '../run/plan/document.js';
@@ -134,6 +135,8 @@ export function renderOutcome(o: RollOutcome, r: RenderOptions): void {
     const took = r.elapsedMs !== undefined ? ` in ${formatDuration(r.elapsedMs)}` : '';
     out.push('');
     out.push(p.green(`done: ${done.length} node(s) ${verb}${many ? ` in ${o.waves.length} waves` : ''}${took} (run ${o.runId})`));
+    const back = o.nodes.map((n) => resultOf(postcheckStep, n.steps)?.leaders_restored).filter((x) => x && x.planned > 0);
+    if (back.length) out.push(`  leadership moved back: ${back.reduce((t, x) => t + x!.moved, 0)} of ${back.reduce((t, x) => t + x!.planned, 0)} PRG(s)`);
     for (const n of skipped) {
       const why = n.steps.find((s) => s.outcome === 'skipped')?.summary ?? 'skipped';
       out.push(p.yellow(`  skipped ${n.node}: ${why.replace(/^skipped: /, '')}`));
