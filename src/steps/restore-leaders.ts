@@ -10,7 +10,7 @@
  * step of its own.
  */
 import type { Prg } from '../clients/schemas.js';
-import type { CpReads, PlanContext, StepContext } from './context.js';
+import type { CpReads, PlanContext, Step, StepContext } from './context.js';
 import { formatDuration } from '../config/duration.js';
 import { transferLeadersTo } from './transfer.js';
 
@@ -87,5 +87,30 @@ export async function planRestore(ctx: PlanContext): Promise<{ result: RestoreRe
     result,
     summary: `then move leadership of ${led.length} PRG(s) back to ${node.id} (those it still hosts as a healthy replica)`,
     actions: [`move leadership back to ${node.id} (POST /v1/prgs/{id}/leader-transfer {"to": "${node.id}"}, ≤ ${formatDuration(env.config.timeouts.leader_transfer)}): ${led.join(', ')}`],
+  };
+}
+
+/**
+ * `transfer-leaders --restore <node>`: the inverse for operators, as one step on its
+ * own: leadership of `ids` (what the last run's journal says the node led before its
+ * drain) moves back to the node where it still hosts a healthy replica.
+ */
+export function restoreLeadersStep(ids: readonly string[]): Step<RestoreResult> {
+  return {
+    name: 'restore-leaders',
+    label: 'leaders back',
+    doing: 'moving PRG leadership back to the node',
+    kind: 'change',
+    boundBy: ['timeouts.leader_transfer'],
+    waits: (config) => ({ for: 'leadership back on the node (the CP shows it leading them)', maxMs: config.timeouts.leader_transfer, expectedMs: 2_000, expectedFrom: 'default' }),
+    async plan(ctx) {
+      const want = await restoreCandidates(ctx.env.cp, ctx.node.id, ids);
+      return { summary: `would move leadership of ${want.length} of ${ids.length} PRG(s) back to ${ctx.node.id}`, actions: want.length ? [`move leadership back to ${ctx.node.id}: ${want.join(', ')}`] : [] };
+    },
+    async run(ctx) {
+      ctx.save((r) => (r.leaders_before = [...ids]));
+      const { result, warnings } = await restoreLeaders({ ...ctx, env: { ...ctx.env, config: { ...ctx.env.config, leader_transfer: { ...ctx.env.config.leader_transfer, restore: true } } } });
+      return { summary: `leadership of ${result.moved}/${result.planned} PRG(s) moved back to ${ctx.node.id}`, warnings, data: result };
+    },
   };
 }
