@@ -204,6 +204,7 @@ examples(program.commands.at(-1)!, ['quantum-roll undrain node-3  # refuses a no
 common(program.command('transfer-leaders'))
   .description('move PRG leadership off a node and wait until it leads none')
   .argument('<node>', 'node id')
+  .option('--restore', "the inverse: move back the leadership the last run's journal says the node had before its drain")
   .action(wire(async () => (await import('./commands/transfer-leaders.js')).transferLeadersAction));
 examples(program.commands.at(-1)!, ['quantum-roll transfer-leaders node-3', 'quantum-roll transfer-leaders node-3 --dry-run  # the PRGs that would move'], EXIT_CODES);
 

@@ -152,8 +152,10 @@ export const configSchema = z
       .strictObject({
         concurrency: z.number().int().min(1).max(1000).default(64),
         batch_max_parallel: z.number().int().min(1).max(10_000).default(64),
+        /** After a node's postcheck, move back leadership of the PRGs it led before its drain (invariant 10). */
+        restore: z.boolean().default(true),
       })
-      .default({ concurrency: 64, batch_max_parallel: 64 }),
+      .default({ concurrency: 64, batch_max_parallel: 64, restore: true }),
     lease: z.strictObject({ ttl: duration.default(30_000) }).default({ ttl: 30_000 }),
     // Every run's ndjson log is <state dir>/runs/<run id>.ndjson; the newest `keep` are kept.
     logs: z.strictObject({ keep: z.number().int().min(1).max(100_000).default(50) }).default({ keep: 50 }),

@@ -12,6 +12,7 @@
  *   quantum_roll_node_wave{node}                         the wave the node belongs to
  *   quantum_roll_planned_drain{node}                     1 while a drain by this run is in force on the node
  *   quantum_roll_step_duration_seconds{node,step}        how long each finished step took
+ *   quantum_roll_leaders_restored{node}                  PRGs whose leadership moved back to the node after its postcheck
  *
  * Every series is written for every node of the plan from the first write on, so a
  * dashboard sees a 0 → 1 edge rather than a series appearing.
@@ -45,6 +46,7 @@ export function metricsReporter(inner: Reporter, file: string, runId: string, st
   const wave = new Map<string, number>();
   const drained = new Map<string, boolean>();
   const durations = new Map<string, Map<StepName, number>>();
+  const restored = new Map<string, number>();
   let finishedAt: number | undefined;
   plan?.waves.forEach((w, i) =>
     w.forEach((id) => {
@@ -101,6 +103,10 @@ export function metricsReporter(inner: Reporter, file: string, runId: string, st
     for (const [n, d] of drained) lines.push(`quantum_roll_planned_drain{node="${esc(n)}"} ${d ? 1 : 0}`);
     lines.push('# HELP quantum_roll_step_duration_seconds How long each finished pipeline step took.', '# TYPE quantum_roll_step_duration_seconds gauge');
     for (const [n, steps] of durations) for (const [s, ms] of steps) lines.push(`quantum_roll_step_duration_seconds{node="${esc(n)}",step="${s}"} ${secs(ms)}`);
+    if (restored.size) {
+      lines.push('# HELP quantum_roll_leaders_restored PRGs whose leadership moved back to the node after its postcheck.', '# TYPE quantum_roll_leaders_restored gauge');
+      for (const [n, c] of restored) lines.push(`quantum_roll_leaders_restored{node="${esc(n)}"} ${c}`);
+    }
     try {
       writeFileAtomic(file, `${lines.join('\n')}\n`, 0o644);
     } catch (err) {
@@ -138,6 +144,10 @@ export function metricsReporter(inner: Reporter, file: string, runId: string, st
     waiting: (n, s, t) => inner.waiting(n, s, t),
     warn: (n, t) => inner.warn(n, t),
     info: (t) => inner.info(t),
+    leadersRestored(node, moved, planned) {
+      restored.set(node, moved);
+      inner.leadersRestored?.(node, moved, planned);
+    },
     finish(status) {
       finishedAt = Date.now();
       if (status === 'interrupted') for (const [n, p] of phase) if (p !== 'pending' && p !== 'done' && p !== 'skipped' && p !== 'failed') phase.set(n, 'interrupted');

@@ -15,6 +15,7 @@ import { precheckStep } from '../steps/precheck.js';
 import { drainStep } from '../steps/drain.js';
 import { readmitStep } from '../steps/readmit.js';
 import type { NodeOutcome } from '../run/pipeline.js';
+import { postcheckStep } from '../steps/postcheck.js';
 import { planVerdict, renderPlanText } from './plan.js';
 import { colorFor, painter } from './style.js';
 import { type PlanFacts, planDocument } from '../run/plan/document.js';
@@ -177,6 +178,8 @@ export function renderOutcome(o: RollOutcome, r: RenderOptions): void {
     const took = r.elapsedMs !== undefined ? ` in ${formatDuration(r.elapsedMs)}` : '';
     out.push('');
     out.push(p.green(`done: ${done.length} node(s) ${verb}${many ? ` in ${o.waves.length} waves` : ''}${took} (run ${o.runId})`));
+    const back = o.nodes.map((n) => resultOf(postcheckStep, n.steps)?.leaders_restored).filter((x) => x && x.planned > 0);
+    if (back.length) out.push(`  leadership moved back: ${back.reduce((t, x) => t + x!.moved, 0)} of ${back.reduce((t, x) => t + x!.planned, 0)} PRG(s)`);
     for (const n of skipped) {
       const why = n.steps.find((s) => s.outcome === 'skipped')?.summary ?? 'skipped';
       out.push(p.yellow(`  skipped ${n.node}: ${why.replace(/^skipped: /, '')}`));

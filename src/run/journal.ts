@@ -3,11 +3,11 @@
  * rename) at every step boundary, so `resume` can finish a run after a crash.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
-import { UsageError } from '../util/errors.js';
+import { StepError, UsageError } from '../util/errors.js';
 import { nodeRecord, type NodeRecord } from '../steps/record.js';
 
 export { emptyNodeRecord, type StepName, type NodeRecord } from '../steps/record.js';
@@ -61,19 +61,50 @@ export function configDigests(config: Config): Record<string, string> {
 }
 
 
+const OS_REASONS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EIO: 'I/O error',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a path component is not a directory',
+};
+
+/** A file that could not be written: names the path and the OS reason (`code` is ENOSPC, EROFS, EACCES…). */
+export class WriteError extends Error {
+  constructor(
+    readonly file: string,
+    readonly code: string,
+    cause: unknown,
+  ) {
+    super(`cannot write ${file}: ${code}${OS_REASONS[code] ? ` (${OS_REASONS[code]})` : ''}`, { cause });
+  }
+}
+
 /** Writes `data` to `file` so that a reader sees the old or the new content, never half; `mode` whatever the umask. */
 export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
-  mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', mode);
+  let created = false;
   try {
-    fchmodSync(fd, mode);
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    mkdirSync(dirname(file), { recursive: true });
+    const fd = openSync(tmp, 'w', mode);
+    created = true;
+    try {
+      fchmodSync(fd, mode);
+      writeSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (err) {
+    // A half-written temp file must not eat what little space is left.
+    if (created) rmSync(tmp, { force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    throw code ? new WriteError(file, code, err) : err;
   }
-  renameSync(tmp, file);
   try {
     const dfd = openSync(dirname(file), 'r');
     fsyncSync(dfd);
@@ -103,6 +134,41 @@ export class Journal {
 
   get isPersisted(): boolean {
     return this.persisted;
+  }
+
+  /** Set by the first write that failed: from then on the run changes nothing more (every update throws it). */
+  failure: StepError | undefined;
+
+  /**
+   * Proves the journal can be written where it will be, before the run's first change
+   * (and before the lease): a temp file beside it is written, synced and removed.
+   */
+  probe(): void {
+    const tmp = `${this.file}.probe-${process.pid}`;
+    try {
+      writeFileAtomic(tmp, `${JSON.stringify(this.data)}\n`);
+    } catch (err) {
+      throw this.failed(err, true);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  }
+
+  private failed(err: unknown, beforeAnyChange: boolean): StepError {
+    const why = err instanceof WriteError ? err.message : `cannot write ${this.file}: ${(err as Error).message}`;
+    const failure = new StepError(
+      beforeAnyChange
+        ? `the journal cannot be created: ${why}. Nothing was changed (no lease, no drain, no transfer).`
+        : `the journal could not be written: ${why}. The run stopped at once: nothing further was changed after the failed write; the journal on disk is the one before it.`,
+      {
+        endpoint: this.file,
+        next: `free space on (or make writable) ${dirname(this.file)}, or pass another --state-dir, then ${beforeAnyChange ? 'run the same command again' : 'quantum-roll resume'}`,
+        evidence: { journal: this.file, code: err instanceof WriteError ? err.code : null },
+      },
+      { cause: err },
+    );
+    if (!beforeAnyChange) this.failure = failure;
+    return failure;
   }
 
   static path(stateDir: string): string {
@@ -139,9 +205,16 @@ export class Journal {
 
   /** Applies a change and persists it atomically (in memory only while deferred). */
   update(change: (d: JournalData) => void): void {
+    // A journal that failed once stays failed: no step starts, no change is recorded as made.
+    if (this.failure) throw this.failure;
     change(this.data);
     this.data.updated_at = new Date().toISOString();
-    if (this.persisted) writeFileAtomic(this.file, `${JSON.stringify(this.data, null, 2)}\n`);
+    if (!this.persisted) return;
+    try {
+      writeFileAtomic(this.file, `${JSON.stringify(this.data, null, 2)}\n`);
+    } catch (err) {
+      throw this.failed(err, false);
+    }
   }
 
   /** Ends the deferral: from now on every update is on disk. */

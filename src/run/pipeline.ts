@@ -53,7 +53,7 @@ export async function runPipeline(steps: readonly Step[], ctx: StepContext, opts
         env.stop.check(`before ${step.name} of ${node.id}`);
       } catch (err) {
         const qr = stopped(err as QrError, ctx.record, node.id, step.name);
-        ctx.save((r) => {
+        saveIfWritable(ctx, (r) => {
           r.status = qr.exitCode === 130 ? 'interrupted' : 'failed';
           r.error = qr.message;
         });
@@ -65,7 +65,18 @@ export async function runPipeline(steps: readonly Step[], ctx: StepContext, opts
     const t0 = Date.now();
     const sctx: StepContext = { ...ctx, step: step.name, log: ctx.log.child({ step: step.name }), say: (text) => env.reporter.waiting(node.id, step.name, text) };
     env.reporter.stepStarted(node.id, step.name);
-    ctx.save((r) => markStep(r, step.name, 'running'));
+    try {
+      // Every step begins with a journal write: a journal that cannot be written stops the node here, before the step changes anything.
+      ctx.save((r) => markStep(r, step.name, 'running'));
+    } catch (err) {
+      const qr = asStepError(err, ctx.record, node.id, step);
+      env.reporter.stepEnded(node.id, step.name, 'failed', 0, qr.message);
+      env.log.error({ event: 'step.failed', node: node.id, step: step.name, duration_ms: 0, err: qr.message }, qr.message);
+      out.steps.push({ step: step.name, outcome: 'failed', duration_ms: 0, summary: qr.message });
+      out.status = 'failed';
+      out.error = qr;
+      return out;
+    }
     let result: StepResult;
     try {
       result = opts.dryRun ? await step.plan(sctx) : await step.run(sctx);
@@ -77,7 +88,7 @@ export async function runPipeline(steps: readonly Step[], ctx: StepContext, opts
           ? // A TypeError inside a step is a bug of ours, reported as one (not "fix the cause").
             asQrError(err, { node: node.id, step: step.name, left: leftAs(ctx.record, node.id), log: sctx.log })
           : asStepError(err, ctx.record, node.id, step);
-      ctx.save((r) => {
+      saveIfWritable(ctx, (r) => {
         markStep(r, step.name, 'failed', duration, qr.message);
         r.status = qr.exitCode === 130 ? 'interrupted' : 'failed';
         r.error = qr.message;
@@ -94,22 +105,43 @@ export async function runPipeline(steps: readonly Step[], ctx: StepContext, opts
     for (const w of result.warnings ?? []) env.reporter.warn(node.id, w);
     out.warnings.push(...(result.warnings ?? []));
     out.steps.push({ step: step.name, outcome, duration_ms: duration, summary: result.summary, actions: result.actions, warnings: result.warnings, data: result.data });
-    ctx.save((r) => markStep(r, step.name, outcome === 'done' ? 'done' : 'skipped', duration, result.summary));
+    try {
+      ctx.save((r) => markStep(r, step.name, outcome === 'done' ? 'done' : 'skipped', duration, result.summary));
+    } catch (err) {
+      // The step's work is done but cannot be recorded: nothing further changes.
+      const qr = asStepError(err, ctx.record, node.id, step);
+      env.reporter.stepEnded(node.id, step.name, 'failed', duration, qr.message);
+      env.log.error({ event: 'step.failed', node: node.id, step: step.name, duration_ms: duration, err: qr.message }, qr.message);
+      out.steps.push({ step: step.name, outcome: 'failed', duration_ms: duration, summary: qr.message });
+      out.status = 'failed';
+      out.error = qr;
+      return out;
+    }
     env.reporter.stepEnded(node.id, step.name, outcome, duration, result.summary);
     env.log.info({ event: 'step.done', node: node.id, step: step.name, duration_ms: duration, summary: result.summary }, `${node.id} ${step.name}: ${result.summary}`);
     if (result.skipNode) {
       out.status = 'skipped';
-      ctx.save((r) => {
+      saveIfWritable(ctx, (r) => {
         r.status = 'skipped';
       });
       return out;
     }
     if (step.name === opts.until) return out;
   }
-  ctx.save((r) => {
+  // A journal that fails here stops the run at the next node's first write.
+  saveIfWritable(ctx, (r) => {
     r.status = 'done';
   });
   return out;
+}
+
+/** The bookkeeping of a failure: a journal that cannot be written is already the run's error, not a second one. */
+function saveIfWritable(ctx: StepContext, change: (r: NodeRecord) => void): void {
+  try {
+    ctx.save(change);
+  } catch {
+    // the failed write is reported by the step that hit it
+  }
 }
 
 function markStep(r: NodeRecord, step: StepName, outcome: 'running' | 'done' | 'failed' | 'skipped', duration?: number, summary?: string): void {

@@ -115,6 +115,8 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
    */
   const takeLease = async () => {
     if (dry || leased) return;
+    // A journal that cannot be created stops the run before anything changes, the lease included.
+    journal?.probe();
     const held = await lease.acquire(env.initiator, journal?.data.lease);
     leased = true;
     journal?.update((d) => {
@@ -189,7 +191,7 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
         released = await lease.releaseJournalled(inherited);
         leased = released !== 'failed';
       }
-      if (journal?.isPersisted) {
+      if (journal?.isPersisted && !journal.failure) {
         journal.update((d) => {
           // A refusal before any change of this invocation leaves a resumed run as resumable as it was.
           if (outcome.status !== 'refused') d.status = outcome.status;

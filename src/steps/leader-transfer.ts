@@ -50,6 +50,10 @@ export const leaderTransferStep: Step<LeaderTransferResult> = {
       concurrency: env.config.leader_transfer.concurrency,
       batchMaxParallel: env.config.leader_transfer.batch_max_parallel,
       onProgress: ctx.say,
+      // What it led before (the first read, on a resume too): leadership of those comes back after its postcheck.
+      onLed: (ids) => {
+        if (ctx.record.leaders_before === null) ctx.save((r) => (r.leaders_before = ids));
+      },
       onTimeout: (t) => {
         throw new StepError(
           `leadership did not leave ${node.id} within ${Math.round(env.config.timeouts.leader_transfer / 1000)} s (timeouts.leader_transfer): ${t.message}. ${node.id} was not drained and still serves.`,

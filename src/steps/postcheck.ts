@@ -11,12 +11,15 @@ import type { PlanContext, Step, StepContext, StepResult } from './context.js';
 import { formatDuration } from '../config/duration.js';
 import { StepError } from '../util/errors.js';
 import { waitFor } from '../util/wait.js';
+import { type RestoreResult, planRestore, restoreLeaders } from './restore-leaders.js';
 
 /** How far cluster-wide sessions came back towards their total before the drain. */
 export interface PostcheckResult {
   session_recovery_ratio: number;
   sessions_before: number | null;
   sessions_now: number;
+  /** Leadership moved back to the node once the cluster was back (invariant 10). */
+  leaders_restored?: RestoreResult;
 }
 
 export const postcheckStep: Step<PostcheckResult> = {
@@ -24,15 +27,15 @@ export const postcheckStep: Step<PostcheckResult> = {
   label: 'postcheck',
   doing: 'checking the cluster is back',
   kind: 'check',
-  boundBy: ['timeouts.recovery', 'checks.min_prgs_ready_ratio', 'checks.session_recovery_ratio'],
+  boundBy: ['timeouts.recovery', 'checks.min_prgs_ready_ratio', 'checks.session_recovery_ratio', 'timeouts.leader_transfer'],
   waits: (config, node) => {
     const t = config.timeouts;
     const c = config.checks;
     return {
       for: node
-        ? `the cluster back at ≥ ${c.min_prgs_ready_ratio} PRGs ready, none in strict fallback`
-        : `≥ ${c.min_prgs_ready_ratio} PRGs ready, none in strict fallback${t.recovery ? `; sessions back to ${c.session_recovery_ratio} (≤ ${formatDuration(t.recovery)})` : ''}`,
-      maxMs: Math.max(t.recovery, 10_000) + t.recovery,
+        ? `the cluster back at ≥ ${c.min_prgs_ready_ratio} PRGs ready, none in strict fallback${config.leader_transfer.restore && node.prgsLed ? `, then leadership of ${node.prgsLed} PRG(s) back to ${node.id}` : ''}`
+        : `≥ ${c.min_prgs_ready_ratio} PRGs ready, none in strict fallback${t.recovery ? `; sessions back to ${c.session_recovery_ratio} (≤ ${formatDuration(t.recovery)})` : ''}${config.leader_transfer.restore ? '; leadership moved back' : ''}`,
+      maxMs: Math.max(t.recovery, 10_000) + t.recovery + (config.leader_transfer.restore ? t.leader_transfer : 0),
       expectedMs: 1_000,
       expectedFrom: 'default',
     };
@@ -40,8 +43,11 @@ export const postcheckStep: Step<PostcheckResult> = {
 
   async plan(ctx: PlanContext): Promise<StepResult<PostcheckResult>> {
     const c = ctx.env.config;
+    const restore = await planRestore(ctx);
     return {
-      summary: `would confirm no PRG in strict fallback, ≥ ${c.checks.min_prgs_ready_ratio} PRGs ready, and report session recovery (target ${c.checks.session_recovery_ratio}, wait ≤ ${formatDuration(c.timeouts.recovery)})`,
+      summary: `would confirm no PRG in strict fallback, ≥ ${c.checks.min_prgs_ready_ratio} PRGs ready, and report session recovery (target ${c.checks.session_recovery_ratio}, wait ≤ ${formatDuration(c.timeouts.recovery)}); ${restore.summary}`,
+      actions: restore.actions,
+      data: { session_recovery_ratio: 1, sessions_before: null, sessions_now: 0, leaders_restored: restore.result },
     };
   },
 
@@ -104,10 +110,15 @@ export const postcheckStep: Step<PostcheckResult> = {
         },
       });
     }
+    // The cluster is back: leadership the node had before its drain comes back to it (invariant 10).
+    const restore = await restoreLeaders(ctx);
+    warnings.push(...restore.warnings);
+    const r = restore.result;
+    const back = r.enabled && r.led_before > 0 ? `; leadership of ${r.moved}/${r.planned} PRG(s) moved back` : '';
     return {
-      summary: `${state.prgs.ready}/${state.prgs.total} PRGs ready, none in strict fallback; sessions at ${(recovered * 100).toFixed(0)} % of pre-drain${before !== null ? ` (${now}/${before})` : ''}`,
+      summary: `${state.prgs.ready}/${state.prgs.total} PRGs ready, none in strict fallback; sessions at ${(recovered * 100).toFixed(0)} % of pre-drain${before !== null ? ` (${now}/${before})` : ''}${back}`,
       warnings,
-      data: { session_recovery_ratio: recovered, sessions_before: before, sessions_now: now },
+      data: { session_recovery_ratio: recovered, sessions_before: before, sessions_now: now, leaders_restored: r },
     };
   },
 };

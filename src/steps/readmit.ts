@@ -13,6 +13,7 @@ import { StepError } from '../util/errors.js';
 import { waitFor } from '../util/wait.js';
 import { DRAIN_REASON } from './drain.js';
 import { type CanaryFigures, readmitCanary, readmitCanaryActions } from './canary.js';
+import { reassertSameBoot } from './reassert.js';
 
 export const readmitStep: Step<{ canary?: CanaryFigures }> = {
   name: 'readmit',
@@ -83,6 +84,7 @@ export const readmitStep: Step<{ canary?: CanaryFigures }> = {
         },
       );
 
+    await reassertSameBoot(ctx);
     const back = await returnToService(ctx, `ready after ${formatDuration(Date.now() - start)}; `);
     // A node is back only when a client says so (issue 12): else it goes back out (drained, out of the LB).
     const canary = await readmitCanary(ctx, () => takeBackOut(ctx));

@@ -30,6 +30,8 @@ export const nodeRecord = z.object({
   /** The restart command's pid and start time: a resumed run waits for an orphaned command instead of running it twice. */
   restart_pid: z.number().int().nullable().default(null),
   restart_started_at: z.string().nullable().default(null),
+  /** The PRGs the node led before its leader-transfer: leadership of those is moved back after its postcheck. */
+  leaders_before: z.array(z.string()).nullable().default(null),
   error: z.string().nullable(),
 });
 export type NodeRecord = z.infer<typeof nodeRecord>;
@@ -45,6 +47,7 @@ export function emptyNodeRecord(): NodeRecord {
     lb_out_at: null,
     restart_pid: null,
     restart_started_at: null,
+    leaders_before: null,
     error: null,
   };
 }

@@ -7,6 +7,8 @@ export interface Reporter {
   waiting(node: string, step: StepName, text: string): void;
   warn(node: string | undefined, text: string): void;
   info(text: string): void;
+  /** How many PRGs had leadership moved back to the node after its postcheck, of how many planned (the metrics file). */
+  leadersRestored?(node: string, moved: number, planned: number): void;
   /** Called when the run is over, to restore the terminal. */
   close(): void;
 }

@@ -12,6 +12,7 @@ import { formatDuration } from '../config/duration.js';
 import { sleep } from '../util/sleep.js';
 import type { NodeInfo } from '../clients/schemas.js';
 import { readFileSync } from 'node:fs';
+import { reassertDrained } from './reassert.js';
 
 /** A plan's restart: the argv it would run; a run's: the boot_id before and after. */
 export interface RestartResult {
@@ -63,6 +64,8 @@ export const restartStep: Step<RestartResult> = {
     }
     const bootBefore = ctx.record.boot_id_before!;
     const argv = restartArgv(env.config.restart.command, node);
+    // Invariant 5 holds at the moment the command starts, not when the drain step ended.
+    await reassertDrained(ctx);
     try {
       await runRestartCommand(
         argv,

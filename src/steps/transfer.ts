@@ -6,7 +6,7 @@
  * the wait ends when the node leads no PRG.
  */
 import { HttpError, StepError } from '../util/errors.js';
-import type { ControlPlaneClient } from '../clients/control-plane.js';
+import type { ControlPlaneClient, TransferTarget } from '../clients/control-plane.js';
 import { isConflict } from '../clients/control-plane.js';
 import type { StopController } from '../util/stop.js';
 import { type WaitTimeout, waitFor } from '../util/wait.js';
@@ -22,6 +22,8 @@ export interface TransferOptions {
   batchMaxParallel: number;
   stop?: StopController;
   onProgress?: (text: string) => void;
+  /** The PRGs the node leads, as first read (before anything moves). */
+  onLed?: (ids: string[]) => void;
 }
 
 export interface TransferOutcome {
@@ -32,9 +34,10 @@ export interface TransferOutcome {
 export async function transferLeadersAway(cp: ControlPlaneClient, o: TransferOptions): Promise<TransferOutcome> {
   // Two independent reads: one round trip instead of two.
   const [led, { batch }] = await Promise.all([cp.listPrgs({ leader: o.node }, { deadline: o.deadline }), cp.features({ deadline: o.deadline })]);
+  const ids = led.map((p) => p.id);
+  o.onLed?.(ids);
   if (led.length === 0) return { moved: [], via: 'none' };
   const exclude = o.exclude.filter((n) => n !== o.node);
-  const ids = led.map((p) => p.id);
   let via: TransferOutcome['via'] = 'per-prg';
   if (batch) {
     const started = await cp.startBatchTransfer(
@@ -62,7 +65,10 @@ export async function transferLeadersAway(cp: ControlPlaneClient, o: TransferOpt
       if (end.failed.length) throw transferFailures(o.node, end.failed.map((f) => ({ prg: f.prg_id, code: f.error.code, message: f.error.message })));
     }
   }
-  if (via === 'per-prg') await perPrg(cp, ids, exclude.length ? [o.node, ...exclude] : [o.node], o);
+  if (via === 'per-prg') {
+    const { failures } = await perPrg(cp, ids, { exclude: exclude.length ? [o.node, ...exclude] : [o.node] }, o);
+    if (failures.length) throw transferFailures(o.node, failures);
+  }
   await waitFor(
     async () => {
       const still = await cp.listPrgs({ leader: o.node }, { deadline: o.deadline });
@@ -99,8 +105,17 @@ const DECREASE = 0.9;
  * A CP serving N at once runs at 90–100 % of N, with about one 503 per ten round trips;
  * with the ceiling at or below N, at N with none.
  */
-async function perPrg(cp: ControlPlaneClient, ids: string[], exclude: string[], o: TransferOptions): Promise<void> {
-  const failures: Array<{ prg: string; code: string; message: string }> = [];
+type Failure = { prg: string; code: string; message: string };
+
+async function perPrg(
+  cp: ControlPlaneClient,
+  ids: string[],
+  target: TransferTarget,
+  o: Pick<TransferOptions, 'deadline' | 'concurrency' | 'onProgress' | 'stop'>,
+  /** lenient: the deadline or a stop request ends it with the PRGs not sent yet (no error) */
+  lenient = false,
+): Promise<{ failures: Failure[]; unsent: string[] }> {
+  const failures: Failure[] = [];
   const queue = [...ids];
   const ceiling = Math.max(1, o.concurrency);
   let limit = Math.min(ceiling, INITIAL_WINDOW);
@@ -130,6 +145,11 @@ async function perPrg(cp: ControlPlaneClient, ids: string[], exclude: string[], 
     const pump = () => {
       if (failed || timer) return;
       if (queue.length === 0 && inFlight === 0) return resolve();
+      if (lenient && (Date.now() >= o.deadline || o.stop?.requested)) {
+        // What is in flight is answered (or given up) by its own deadline; nothing more is sent.
+        if (inFlight === 0) return resolve();
+        return;
+      }
       while (inFlight < Math.floor(limit) && queue.length) {
         if (Date.now() >= o.deadline) return fail(new StepError(`leader transfer of ${queue[0]} did not get through before the deadline`));
         const id = queue.shift()!;
@@ -156,7 +176,7 @@ async function perPrg(cp: ControlPlaneClient, ids: string[], exclude: string[], 
     /** One transfer request; true when the PRG went back to the queue to be sent again. */
     const one = async (id: string, sentWith: number, sentEpoch: number): Promise<boolean> => {
       try {
-        await cp.transferLeader(id, { exclude }, { deadline: o.deadline, retry: false });
+        await cp.transferLeader(id, target, { deadline: o.deadline, retry: false });
       } catch (err) {
         if (err instanceof HttpError && (err.status === 503 || err.status === 429)) {
           cut(sentWith, sentEpoch);
@@ -173,6 +193,10 @@ async function perPrg(cp: ControlPlaneClient, ids: string[], exclude: string[], 
           failures.push({ prg: id, code: (err as HttpError).code ?? String((err as HttpError).status), message: (err as Error).message });
           return false;
         }
+        if (lenient && err instanceof HttpError && Date.now() >= o.deadline) {
+          queue.unshift(id); // its own deadline ended it: counted as not done in time
+          return true;
+        }
         throw err;
       }
       done++;
@@ -183,7 +207,46 @@ async function perPrg(cp: ControlPlaneClient, ids: string[], exclude: string[], 
     };
     pump();
   });
-  if (failures.length) throw transferFailures(o.node, failures);
+  return { failures, unsent: queue };
+}
+
+/** What moving leadership back to a node came to. */
+export interface RestoreOutcome {
+  /** the PRGs it leads again */
+  moved: string[];
+  /** refused by the CP (409: no longer an eligible target, no leader) */
+  refused: string[];
+  /** not done within the deadline (or not sent before a stop request) */
+  timedOut: string[];
+  stopped: boolean;
+}
+
+/**
+ * Moves leadership of `ids` to `node` (per-PRG `{"to": node}` through the same
+ * adaptive window), then waits until the CP shows it leading them. Never throws for
+ * a refusal or the deadline: those are counted. A stop request ends it at once.
+ */
+export async function transferLeadersTo(cp: ControlPlaneClient, node: string, ids: readonly string[], o: Pick<TransferOptions, 'deadline' | 'concurrency' | 'onProgress' | 'stop'>): Promise<RestoreOutcome> {
+  if (ids.length === 0) return { moved: [], refused: [], timedOut: [], stopped: false };
+  const { failures, unsent } = await perPrg(cp, [...ids], { to: node }, o, true);
+  const refused = new Set(failures.map((f) => f.prg));
+  const notSent = new Set(unsent);
+  const sent = ids.filter((id) => !refused.has(id) && !notSent.has(id));
+  let led = new Set<string>();
+  if (sent.length > 0 && !o.stop?.requested) {
+    await waitFor(
+      async () => {
+        led = new Set((await cp.listPrgs({ leader: node }, { deadline: o.deadline })).map((p) => p.id));
+        const back = sent.filter((id) => led.has(id)).length;
+        o.onProgress?.(`${back}/${sent.length} PRGs led by ${node} again`);
+        return back === sent.length || o.stop?.requested ? true : undefined;
+      },
+      { deadline: o.deadline, what: `the control plane to show ${node} leading its PRGs again`, initialMs: 10, maxMs: 200, onTimeout: () => true },
+    ).catch(() => true);
+  }
+  const moved = sent.filter((id) => led.has(id));
+  const timedOut = ids.filter((id) => !refused.has(id) && !led.has(id));
+  return { moved, refused: [...refused], timedOut, stopped: o.stop?.requested === true };
 }
 
 function transferFailures(node: string, failures: Array<{ prg: string; code: string; message: string }>): StepError {

@@ -79,7 +79,7 @@ describe('restart: happy path', () => {
     expect(n3.boot_id).not.toBe(bootBefore);
     expect(n3).toMatchObject({ ready: true, lb: { admin_state: 'enabled', health: 'up' } });
     expect(n3.drain.draining).toBe(false);
-    expect(n3.prgs_led).toBe(0);
+    expect(n3.prgs_led, 'leadership came back after the postcheck (invariant 10)').toBeGreaterThan(0);
     expect(after.lease).toBeNull();
   });
 
@@ -116,9 +116,12 @@ describe('restart: contract edges', () => {
     expect(r.code, r.stderr).toBe(0);
     const calls = await c.callsSince(t0);
     expect(calls.some((x) => x.method === 'POST' && x.path === '/v1/leader-transfers')).toBe(false);
-    const per = calls.filter((x) => x.method === 'POST' && /^\/v1\/prgs\/[^/]+\/leader-transfer$/.test(x.path));
+    const all = calls.filter((x) => x.method === 'POST' && /^\/v1\/prgs\/[^/]+\/leader-transfer$/.test(x.path));
+    // Away before the drain ({"exclude"}), back after the postcheck ({"to"}, invariant 10).
+    const per = all.filter((x) => !(x.body as any).to);
     expect(per.length).toBeGreaterThan(0);
     expect(per.every((x) => (x.body as any).exclude?.includes('node-1'))).toBe(true);
+    expect(all.filter((x) => (x.body as any).to).every((x) => (x.body as any).to === 'node-1')).toBe(true);
   });
 
   it('fails with exit 1 when the restart command exits 0 but boot_id does not change, leaving the node drained and out', async () => {

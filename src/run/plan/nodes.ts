@@ -6,6 +6,7 @@ import { compareIds } from '../../cluster/quorum.js';
 import type { PrgsPerNode } from '../../cluster/verdicts.js';
 import type { NodeTarget } from '../../steps/context.js';
 import { stepNamed } from '../../steps/index.js';
+import { postcheckStep } from '../../steps/postcheck.js';
 import { leaderTransferStep } from '../../steps/leader-transfer.js';
 import { precheckStep } from '../../steps/precheck.js';
 import { restartArgv } from '../../steps/restart-command.js';
@@ -74,6 +75,7 @@ export function planNode(t: NodeTarget, x: NodeInputs): PlanNode {
   const ledIds = [...(x.load.led.get(t.id) ?? [])].sort(compareIds);
   const waits = waitsOf(t, ledIds.length, sessions, f.eta, f.config);
   const moved = resultOf(leaderTransferStep, out?.steps)?.prgs;
+  const restored = resultOf(postcheckStep, out?.steps)?.leaders_restored;
   return {
     wave: x.wave,
     status: !out && x.done ? 'done' : nodeStatus(out, x.dryRun),
@@ -95,6 +97,7 @@ export function planNode(t: NodeTarget, x: NodeInputs): PlanNode {
     precheck: precheckOf(out),
     steps: (out?.steps ?? []).map((s) => ({ step: s.step, outcome: s.outcome, duration_ms: s.duration_ms, summary: s.summary, ...(s.actions ? { actions: s.actions } : {}) })),
     ...(!x.dryRun && moved ? { prgs_moved: moved } : {}),
+    ...(restored ? { leaders_restored: restored } : {}),
     warnings: out?.warnings ?? [],
     error: out?.error?.message ?? null,
   };

@@ -2,6 +2,7 @@
  * The plan document's types: what `plan --json` (and `restart … --json`) print,
  * documented in docs/plan-schema.md. Built by ./document.ts, drawn by render/plan.ts.
  */
+import type { RestoreResult } from '../../steps/restore-leaders.js';
 import type { ClusterState, CpStatus, LeaseInfo, Prg } from '../../clients/schemas.js';
 import type { Config } from '../../config/schema.js';
 import type { NodeTarget } from '../../steps/context.js';
@@ -71,6 +72,8 @@ export interface PlanNode {
   steps: Array<{ step: string; outcome: string; duration_ms: number; summary: string; actions?: string[] }>;
   /** leadership actually moved (a real run) */
   prgs_moved?: string[];
+  /** leadership moved back after the postcheck (invariant 10): a plan says how many would, a run how many did */
+  leaders_restored?: RestoreResult;
   warnings: string[];
   error: string | null;
 }
