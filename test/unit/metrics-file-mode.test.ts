@@ -1,5 +1,5 @@
 /** The --metrics-file is readable by node_exporter's textfile collector (its own user): mode 0644, whatever the umask; written by rename. */
-import { mkdtempSync, readdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,9 +28,17 @@ describe('metrics file mode', () => {
     const file = join(dir, 'quantum-roll.prom');
     writeFileSync(file, 'old\n');
     chmodSync(file, 0o600);
-    const before = statSync(file).ino;
-    metricsReporter(silentReporter, file, 'r2', Date.now()).finish('done');
-    expect(statSync(file).mode & 0o777).toBe(0o644);
-    expect(statSync(file).ino, 'a new file renamed over the old one').not.toBe(before);
+    // Held open, the old file shows whether it was rewritten in place (its content changes)
+    // or replaced by a new file renamed over it (it keeps its content). Inode numbers cannot
+    // tell: a freed inode is reused by the next file created.
+    const old = openSync(file, 'r');
+    try {
+      metricsReporter(silentReporter, file, 'r2', Date.now()).finish('done');
+      expect(statSync(file).mode & 0o777).toBe(0o644);
+      expect(readFileSync(old, 'utf8'), 'a new file renamed over the old one').toBe('old\n');
+      expect(readFileSync(file, 'utf8')).toContain('quantum_roll_');
+    } finally {
+      closeSync(old);
+    }
   });
 });
