@@ -87,7 +87,7 @@ export async function runChecks(s: Session): Promise<CheckResult[]> {
     for (const k of ['drain', 'enable', 'status'] as const) results.push(programCheck(`lb ${k} command`, `lb.${k}`, config.lb[k]!));
   }
   results.push(...(await networkChecks(s)));
-  results.push(...canaryChecks(config));
+  results.push(...(await canaryChecks(config, `check-${process.pid}`)));
   return results;
 }
 
@@ -247,12 +247,29 @@ async function nodeChecks(s: Session, state: ClusterState, ctl: { deadline: numb
 }
 
 /**
- * The canary's front door (issue 15, item 3): checked here once a canary can be configured
- * — connect through the front door, as a client would, and expect the canary topic to
- * answer. No config key exists yet, so there is nothing to check.
+ * The canary's front door, when `canary` is configured: one round trip through it as a
+ * client would make it (CONNECT, SUBSCRIBE, PUBLISH QoS 1 to a canary topic, receive,
+ * DISCONNECT). It changes nothing of the cluster; a front door that cannot carry a
+ * message would refuse a run (exit 3) at its precheck.
  */
-export function canaryChecks(_config: Config): CheckResult[] {
-  return [];
+export async function canaryChecks(config: Config, runId: string): Promise<CheckResult[]> {
+  const c = config.canary;
+  if (!c) return [];
+  const { MqttCanary, describeFailure } = await import('../clients/mqtt-canary.js');
+  const r = await new MqttCanary({ config: c, runId }).roundTrip(c.front_door);
+  if (r.ok) {
+    return [{ name: 'canary front door', status: 'pass', detail: `MQTT round trip in ${r.total_ms} ms (CONNACK ${r.connect_ms} ms, delivery ${r.delivery_ms} ms)`, endpoint: c.front_door, key: 'canary.front_door' }];
+  }
+  return [
+    {
+      name: 'canary front door',
+      status: 'fail',
+      detail: describeFailure(r),
+      endpoint: c.front_door,
+      key: 'canary.front_door',
+      fix: 'a run would refuse at its precheck: check the LB\'s MQTT listener, the canary TLS settings and credentials',
+    },
+  ];
 }
 
 function fail(name: string, err: unknown, endpoint: string, key?: string, fix?: string): CheckResult {

@@ -44,6 +44,25 @@ suite('MQTT canary through HAProxy and to each node', () => {
     expect(cfg).toMatch(/canary:\n\s+front_door: 127\.0\.0\.1:\d+/);
   });
 
+  it('check makes one canary round trip through the front door: pass, and a dead front door fails naming it (exit 1)', async () => {
+    const ok = await c.cli(['check']);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    const door = (ok.json as any).checks.find((x: any) => x.name === 'canary front door');
+    expect(door).toMatchObject({ status: 'pass', key: 'canary.front_door' });
+    expect(`${ok.stdout}${ok.stderr}`).not.toContain(SECRET_PASS);
+    const original = (await readFile(c.config, 'utf8')).match(/front_door: (\S+)/)![1]!;
+    await c.patchConfig((cfg) => (cfg.canary.front_door = '127.0.0.1:1'));
+    try {
+      const bad = await c.cli(['check']);
+      expect(bad.code).toBe(1);
+      const failed = (bad.json as any).checks.find((x: any) => x.name === 'canary front door');
+      expect(failed).toMatchObject({ status: 'fail', endpoint: '127.0.0.1:1', key: 'canary.front_door' });
+      expect(failed.detail).toContain('127.0.0.1:1');
+    } finally {
+      await c.patchConfig((cfg) => (cfg.canary.front_door = original));
+    }
+  });
+
   it('a healthy roll: figures for the front door and the node in the JSON outcome; credentials in no output', async () => {
     const r = await c.cli(['restart', 'node-2', '--yes'], creds);
     expect(r.code, r.stderr).toBe(0);
