@@ -1,57 +1,15 @@
 /**
- * Runs an operator-supplied argv (from config) with `{placeholder}` substitution.
- * Never through a shell: argv[0] is the file, each element one argument, and a
- * placeholder is replaced inside its own argument only. Shared by the exec LB
- * adapter and the restart executor (`restart.command`).
+ * Runs an operator-supplied argv (from config, substituted by argv-text.ts) as a child
+ * process: never through a shell, in its own process group, bounded in time and output.
+ * Shared by the exec LB adapter and the restart executor (`restart.command`).
  */
 import type { ChildProcess } from 'node:child_process';
-import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { clip, displayArgv, tail } from './argv-text.js';
+import { Collector } from './child-output.js';
 import { QrError, UsageError } from './errors.js';
 
-/** What an id-like value (node id, LB member) must look like to be substituted. */
-export const PLAIN_VALUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-
-const PLACEHOLDER = /\{([a-z_][a-z0-9_]*)\}/g;
-
-export interface SubstituteOptions {
-  /** Placeholders whose value must match {@link PLAIN_VALUE} (e.g. `node`, `member`). Others may be any string without NUL. */
-  plain?: readonly string[];
-  /** For messages: which config key the argv comes from (`lb.drain`, `restart.command`). */
-  label?: string;
-}
-
-/**
- * Replaces `{name}` in each argument with `values[name]`. An unknown placeholder is a
- * config error (a typo would otherwise run with the literal text); a value that does
- * not fit its pattern is refused before anything runs.
- */
-export function substitute(argv: readonly string[], values: Readonly<Record<string, string>>, opts: SubstituteOptions = {}): string[] {
-  const label = opts.label ?? 'command';
-  if (argv.length === 0 || argv[0] === '') throw new UsageError(`${label}: the argv is empty`);
-  const plain = new Set(opts.plain ?? []);
-  for (const name of plain) {
-    const v = values[name];
-    if (v !== undefined && !PLAIN_VALUE.test(v)) {
-      throw new QrError(
-        `${label}: refusing to substitute {${name}} = ${JSON.stringify(v)}: it must match ${PLAIN_VALUE.source} (nothing was run)`,
-      );
-    }
-  }
-  for (const [name, v] of Object.entries(values)) {
-    if (v.includes('\0')) throw new QrError(`${label}: refusing to substitute {${name}}: the value contains a NUL byte (nothing was run)`);
-  }
-  return argv.map((arg) =>
-    arg.replace(PLACEHOLDER, (whole, name: string) => {
-      const v = Object.hasOwn(values, name) ? values[name] : undefined;
-      if (v === undefined) {
-        const known = Object.keys(values).map((k) => `{${k}}`).join(' ');
-        throw new UsageError(`${label}: unknown placeholder ${whole} in argument ${JSON.stringify(arg)} (known: ${known})`);
-      }
-      return v;
-    }),
-  );
-}
+export { displayArgv, PLAIN_VALUE, substitute, type SubstituteOptions, tail } from './argv-text.js';
 
 export interface RunArgvOptions {
   /** Hard bound: the whole process group is sent SIGTERM, then SIGKILL 2 s later. */
@@ -106,21 +64,6 @@ export class CommandError extends QrError {
   }
 }
 
-/** argv as the operator would type it (quoted where needed), for messages. */
-export function displayArgv(argv: readonly string[]): string {
-  return argv.map((a) => (/^[A-Za-z0-9_./:=@%+,{}-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
-}
-
-/** The last `lines` non-empty lines of `text`, each line and the whole bounded. */
-export function tail(text: string, lines = 5, maxChars = 800): string {
-  const kept = text
-    .split(/\r?\n/)
-    .filter((l) => l.trim() !== '')
-    .slice(-lines)
-    .join('\n');
-  return kept.length > maxChars ? `…${kept.slice(-maxChars)}` : kept;
-}
-
 /**
  * node:child_process is loaded when a command first runs, not at start-up: `--help`,
  * `plan` and `status` never run one. A run loads it ahead, while it waits anyway
@@ -153,50 +96,6 @@ function track(child: ChildProcess): void {
   process.once('exit', () => {
     for (const c of live) c.kill('SIGTERM');
   });
-}
-
-/** One of the child's output pipes, collected up to `max` bytes. */
-class Collector {
-  private readonly chunks: Buffer[] = [];
-  private bytes = 0;
-  overflow = false;
-  closed = false;
-  constructor(
-    readonly stream: Readable,
-    private readonly max: number,
-    onOverflow: () => void,
-    onClose: () => void,
-  ) {
-    stream.on('data', (b: Buffer) => {
-      if (this.overflow) return;
-      if (this.bytes + b.length > this.max) {
-        this.overflow = true;
-        onOverflow();
-        return;
-      }
-      this.bytes += b.length;
-      this.chunks.push(b);
-    });
-    stream.on('error', () => {}); // a pipe error only ends collection; the exit code decides
-    stream.on('close', () => {
-      this.closed = true;
-      onClose();
-    });
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-  /**
-   * Stop collecting but keep the pipe drained (discarding), so the process holding
-   * its other end neither blocks on a full pipe nor dies of SIGPIPE while this
-   * process lives; unref'd, so it never keeps this process alive.
-   */
-  abandon(): void {
-    this.stream.removeAllListeners('data');
-    this.stream.on('data', () => {});
-    this.stream.resume();
-    (this.stream as Readable & { unref?: () => void }).unref?.();
-  }
 }
 
 /**
@@ -344,10 +243,6 @@ export async function runArgv(argv: readonly string[], opts: RunArgvOptions): Pr
     throw new CommandError(`${label} "${shown}" exited with code ${status}${withStderr}`, argv, status, false, errTail);
   }
   return { stdout, stderr, durationMs, outputLeftOpen };
-}
-
-function clip(s: string, max = 4_000): string {
-  return s.length > max ? `${s.slice(0, max)}…(${s.length - max} more chars)` : s;
 }
 
 function abortReason(signal: AbortSignal): Error {
