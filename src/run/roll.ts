@@ -8,7 +8,7 @@ import { lbTargetOf, type NodeTarget, type RunEnv, type Step, type StepContext }
 import { ExitCode, type QrError, RefusedError, asQrError } from '../util/errors.js';
 import { Journal, type JournalData, type NodeRecord, type StepName, configDigest, configDigests, emptyNodeRecord } from './journal.js';
 import { LEASE_NAME, LeaseKeeper } from './lease.js';
-import { type NodeOutcome, runPipeline } from './pipeline.js';
+import { type NodeOutcome, leftAs, runPipeline } from './pipeline.js';
 import { sleep } from '../util/sleep.js';
 import { revalidateWave } from '../cluster/waves.js';
 import { leadingChecks } from '../steps/index.js';
@@ -179,6 +179,7 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
     outcome.status = 'done';
   } catch (err) {
     const qr = asQrError(err);
+    if (resume && journal && qr.exitCode === ExitCode.leaseHeld) nameLeftBehind(qr, journal.data);
     outcome.error = qr;
     outcome.exitCode = qr.exitCode;
     outcome.status = qr.exitCode === ExitCode.interrupted ? 'interrupted' : qr instanceof RefusedError || qr.exitCode === ExitCode.leaseHeld ? 'refused' : 'failed';
@@ -205,4 +206,18 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
     }
   }
   return outcome;
+}
+
+/**
+ * A resume refused by someone else's lease changed nothing now, but the run it continues may
+ * have left nodes drained and out of the LB: say which, so nobody mistakes "nothing changed"
+ * for "nothing is out of service".
+ */
+function nameLeftBehind(err: QrError, data: JournalData): void {
+  const left = Object.entries(data.nodes)
+    .map(([id, r]) => ({ id, ...leftAs(r, id) }))
+    .filter((x) => x.drained);
+  if (left.length === 0) return;
+  err.message += ` The interrupted run ${data.run_id} left ${left.map((x) => x.text).join('; ')}: quantum-roll resume once the lease is free.`;
+  (err.details as { evidence?: Record<string, unknown> }).evidence = { ...err.details.evidence, left_drained: left.map((x) => x.id) };
 }

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changing, now, startCluster, type TestCluster } from '../support/cli.js';
 import { useCluster, expectStepFailure, finishWithResume, drainedAndOut, eventuallyInService, leaseHolder, nodeView, readJournal, resetFaults, startCli, finish, waitJournal, withConfig, stepOf } from '../support/inspect.js';
+import { on, parkAt } from '../support/park.js';
 
 const expectFailure = expectStepFailure;
 
@@ -139,8 +140,10 @@ describe('failure matrix: control plane, leader transfer, LB, prechecks', { time
       (cfg) => (cfg.timeouts.lb = '1500ms'),
       async () => {
         const p = startCli(c, ['restart', 'node-2', '--yes']);
-        await waitJournal(c, (j) => stepOf(j, 'node-2')[0] === 'restart', 30_000, p);
-        await c.sim.setFaults({ lbError: true });
+        // Held at the restart command: the LB re-assertion before it (invariant 5) has passed;
+        // the LB fails from here on, so the first LB call to fail is readmit's.
+        await parkAt(c, on.restartCommand('node-2'), p);
+        await c.sim.setFaults({ lbError: true, park: null });
         return finish(p);
       },
     );
