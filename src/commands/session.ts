@@ -2,6 +2,7 @@
  * What every command that talks to the cluster needs, built once from the global
  * options: config, logger, clients, LB adapter, reporter and stop controller.
  */
+import { accessSync, constants, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ControlPlaneClient } from '../clients/control-plane.js';
 import { createDispatcher } from '../clients/dispatcher.js';
@@ -119,7 +120,7 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
       );
     } catch (err) {
       throw new QrError(
-        `cannot write the run log ${file}: ${(err as Error).message}; nothing was changed. Make the state dir ${stateDir} writable, or pass --state-dir`,
+        `cannot write the run log ${file}: ${osReason(stateDir, err)}. Nothing was changed: make the state dir ${stateDir} writable, or pass --state-dir`,
         { evidence: { file }, next: 'fix the state dir, then run the same command again' },
         { cause: err },
       );
@@ -175,4 +176,20 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
       sink?.close();
     },
   };
+}
+
+/**
+ * The OS's reason a file under `dir` could not be made. A recursive mkdir on a read-only
+ * mount can answer ENOENT; the directory's own writability names the real cause (EROFS, EACCES).
+ */
+function osReason(dir: string, err: unknown): string {
+  let code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' && existsSync(dir)) {
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch (e) {
+      code = (e as NodeJS.ErrnoException).code ?? code;
+    }
+  }
+  return [code, (err as Error).message].filter(Boolean).join(': ');
 }

@@ -62,13 +62,29 @@ export class RunLogSink implements DestinationStream {
   private pending: string[] = [];
   private dropped = 0;
   file: string | undefined;
+  /** Why the file stopped being written, if it did. */
+  failed: Error | undefined;
 
   /** Lines kept before `open`: enough for a run's opening reads; beyond that the oldest go. */
   static readonly MAX_PENDING = 20_000;
 
   write(line: string): void {
     if (this.fd !== undefined) {
-      writeSync(this.fd, line);
+      try {
+        writeSync(this.fd, line);
+      } catch (err) {
+        // A full or failing disk: the log stops here (the journal, written at the next step
+        // boundary, fails on the same disk and stops the run naming its path and the OS reason).
+        this.failed = err as Error;
+        const fd = this.fd;
+        this.fd = undefined;
+        try {
+          closeSync(fd);
+        } catch {
+          // already unusable
+        }
+        process.stderr.write(`quantum-roll: the run log ${this.file} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); it ends here\n`);
+      }
       return;
     }
     if (this.file !== undefined) return; // closed
