@@ -32,6 +32,18 @@ function hasTls(a: AccessConfig): boolean {
 /** Visible ASCII only: a token with a space, newline or control character could split or inject a header. */
 const TOKEN_CHARS = /^[\x21-\x7e]+$/;
 
+/** Runs one check; an AccessIssue it throws becomes a problem with its key's line, anything else propagates. */
+function collector(problems: ConfigProblem[], lineOf: (path: readonly PropertyKey[]) => number | undefined): (check: () => void) => void {
+  return (check) => {
+    try {
+      check();
+    } catch (err) {
+      if (!(err instanceof AccessIssue)) throw err;
+      problems.push({ path: err.path, line: lineOf(err.path.split('.')), message: err.message });
+    }
+  };
+}
+
 /**
  * The TLS and token settings of each system, checked before anything is sent: tokens
  * present and sendable, TLS files readable and well-formed, the client certificate and
@@ -42,14 +54,7 @@ export function accessProblems(config: AccessSections, env: NodeJS.ProcessEnv, l
   const problems: ConfigProblem[] = [];
   // Each check stands alone: one failing does not hide the next (a check that needs an
   // earlier one's result lives in the same closure).
-  const attempt = (check: () => void) => {
-    try {
-      check();
-    } catch (err) {
-      if (!(err instanceof AccessIssue)) throw err;
-      problems.push({ path: err.path, line: lineOf(err.path.split('.')), message: err.message });
-    }
-  };
+  const attempt = collector(problems, lineOf);
   const sys: Array<[string, AccessConfig, string | undefined]> = [
     ['control_plane', config.control_plane, config.control_plane.url],
     ['lb', config.lb, config.lb.adapter === 'http' ? config.lb.url : undefined],
@@ -194,14 +199,7 @@ export function canaryProblems(config: Config, base: string, env: NodeJS.Process
   const c = config.canary;
   if (!c) return [];
   const problems: ConfigProblem[] = [];
-  const attempt = (check: () => void) => {
-    try {
-      check();
-    } catch (err) {
-      if (!(err instanceof AccessIssue)) throw err;
-      problems.push({ path: err.path, line: lineOf(err.path.split('.')), message: err.message });
-    }
-  };
+  const attempt = collector(problems, lineOf);
   if (c.password_file && !isAbsolute(c.password_file)) c.password_file = resolve(base, c.password_file);
   for (const key of ['ca_file', 'cert_file', 'key_file'] as const) {
     const v = c.tls?.[key];
