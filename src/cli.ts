@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import type { CompletionCommand } from './commands/completion.js';
 import type { GlobalOptions } from './commands/session.js';
+import { EXIT_CODES, examples } from './commands/help-text.js';
 import { ExitCode, type QrError, asQrError, errorDocument, errorText } from './util/errors.js';
 import { disableColor } from './util/color.js';
 
@@ -34,26 +35,6 @@ function common(cmd: Command, changing = true): Command {
   if (changing) {
     cmd.option('--dry-run', 'print every action, change nothing').option('-y, --yes', 'do not ask for confirmation (required off a TTY)');
   }
-  return cmd;
-}
-
-const EXIT_CODES = `
-Exit codes:
-  0    done
-  1    a step failed: before any change, nothing changed; after, the node is
-       left drained and out of the LB (see the journal; \`quantum-roll resume\`)
-  2    usage or configuration error, unknown node
-  3    refused by a precheck (nothing changed)
-  4    the maintenance lease is held by someone else (nothing changed)
-  130  interrupted (SIGINT/SIGTERM); safe to \`quantum-roll resume\``;
-
-/** Two or three examples under --help, and for commands that change something, the exit codes. */
-function examples(cmd: Command, lines: string[], exits: string | false = false): Command {
-  const split = lines.map((l) => l.split('  # ') as [string, string?]);
-  const width = Math.max(...split.map(([c]) => c.length));
-  // Short commands get their comment beside them, long ones above them.
-  const body = split.map(([c, why]) => (!why ? `  $ ${c}` : width <= 48 ? `  $ ${c.padEnd(width)}  # ${why}` : `  # ${why}\n  $ ${c}`));
-  cmd.addHelpText('after', `\nExamples:\n${body.join('\n')}${exits ? `\n${exits}` : ''}`);
   return cmd;
 }
 

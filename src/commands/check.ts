@@ -16,6 +16,7 @@ import { lbTargetOf } from '../steps/context.js';
 import { mapLimited } from '../util/limit.js';
 import { ConfigError, ExitCode, messageOf } from '../util/errors.js';
 import { type GlobalOptions, type Session, openSession } from './session.js';
+import { canaryChecks } from './check-canary.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
@@ -244,32 +245,6 @@ async function nodeChecks(s: Session, state: ClusterState, ctl: { deadline: numb
   });
   for (const r of perNode) out.push(...r);
   return out;
-}
-
-/**
- * The canary's front door, when `canary` is configured: one round trip through it as a
- * client would make it (CONNECT, SUBSCRIBE, PUBLISH QoS 1 to a canary topic, receive,
- * DISCONNECT). It changes nothing of the cluster; a front door that cannot carry a
- * message would refuse a run (exit 3) at its precheck.
- */
-export async function canaryChecks(config: Config, runId: string): Promise<CheckResult[]> {
-  const c = config.canary;
-  if (!c) return [];
-  const { MqttCanary, describeFailure } = await import('../clients/mqtt-canary.js');
-  const r = await new MqttCanary({ config: c, runId }).roundTrip(c.front_door);
-  if (r.ok) {
-    return [{ name: 'canary front door', status: 'pass', detail: `MQTT round trip in ${r.total_ms} ms (CONNACK ${r.connect_ms} ms, delivery ${r.delivery_ms} ms)`, endpoint: c.front_door, key: 'canary.front_door' }];
-  }
-  return [
-    {
-      name: 'canary front door',
-      status: 'fail',
-      detail: describeFailure(r),
-      endpoint: c.front_door,
-      key: 'canary.front_door',
-      fix: 'a run would refuse at its precheck: check the LB\'s MQTT listener, the canary TLS settings and credentials',
-    },
-  ];
 }
 
 function fail(name: string, err: unknown, endpoint: string, key?: string, fix?: string): CheckResult {
