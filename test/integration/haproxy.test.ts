@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changing, now, startCluster, type TestCluster } from '../support/cli.js';
-import { type HaproxyHandle, type Via, connectVia, haproxyInstalled, sleep, startHaproxy } from '../support/haproxy.js';
+import { type HaproxyHandle, type Via, connectVia, haproxyInFront, haproxyInstalled, sleep } from '../support/haproxy.js';
 
 const suite = haproxyInstalled() ? describe : describe.skip;
 
@@ -16,19 +16,7 @@ suite('haproxy adapter end to end', () => {
   const held: Via[] = [];
   beforeAll(async () => {
     c = await startCluster({ nodes: 3, racks: 3, prgs: 60, sessionsPerNode: 0, rawProbeMs: 250 }); // the nodes greet silent connections: connectVia sees where HAProxy sent one
-    hx = await startHaproxy({
-      inter: 100,
-      backends: [{ name: 'mqtt', servers: c.sim.nodes.map((n) => ({ name: n.id, port: n.mqttPort, checkPort: Number(new URL(n.adminUrl).port) })) }],
-    });
-    await c.patchConfig((cfg) => {
-      cfg.lb = { adapter: 'haproxy', socket: hx.socketPath, backends: ['mqtt'] };
-    });
-    // wait until HAProxy's checks have seen every node up
-    for (let i = 0; i < 100; i++) {
-      const st = (await c.cli(['status'])).json as any;
-      if (st.nodes.every((n: any) => n.lb.health === 'up')) break;
-      await sleep(50);
-    }
+    hx = await haproxyInFront(c);
   });
   afterAll(async () => {
     for (const v of held) v.socket.destroy();

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { now, startCluster, type TestCluster } from '../support/cli.js';
 import { eventually, expectStepFailure, finish, finishWithResume, nodeView, readJournal, resetFaults, startCli } from '../support/inspect.js';
 import { on, parkAt, parkThrough, unpark } from '../support/park.js';
-import { adminBits, haproxyInstalled, rawCommand, sleep, startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
+import { adminBits, haproxyInstalled, rawCommand, haproxyInFront, type HaproxyHandle } from '../support/haproxy.js';
 import type { SimEvent } from '../../src/sim/index.js';
 
 async function http(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -123,18 +123,7 @@ describe('re-assert before the restart (invariant 5), generic HTTP LB', () => {
   let hx: HaproxyHandle;
   beforeAll(async () => {
     c = await startCluster({ nodes: 3, racks: 3, prgs: 60, sessionsPerNode: 0 });
-    hx = await startHaproxy({
-      inter: 100,
-      backends: [{ name: 'mqtt', servers: c.sim.nodes.map((n) => ({ name: n.id, port: n.mqttPort, checkPort: Number(new URL(n.adminUrl).port) })) }],
-    });
-    await c.patchConfig((cfg) => {
-      cfg.lb = { adapter: 'haproxy', socket: hx.socketPath, backends: ['mqtt'] };
-    });
-    for (let i = 0; i < 100; i++) {
-      const st = (await c.cli(['status'])).json as any;
-      if (st.nodes.every((n: any) => n.lb.health === 'up')) break;
-      await sleep(50);
-    }
+    hx = await haproxyInFront(c);
   }, 120_000);
   afterAll(async () => {
     await hx?.stop();

@@ -11,6 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { TestCluster } from './cli.js';
 
 export const HAPROXY_BIN: string | undefined = findHaproxy();
 export { freePort };
@@ -252,4 +253,25 @@ export async function until<T>(fn: () => Promise<T> | T, timeoutMs: number, inte
     if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
     await sleep(intervalMs);
   }
+}
+
+/**
+ * A real HAProxy in front of a test cluster's nodes (one backend `mqtt`, checks on each
+ * node's /readyz every 100 ms), the cluster's config switched to the haproxy adapter, and
+ * back once HAProxy's own checks have seen every node up.
+ */
+export async function haproxyInFront(c: TestCluster): Promise<HaproxyHandle> {
+  const hx = await startHaproxy({
+    inter: 100,
+    backends: [{ name: 'mqtt', servers: c.sim.nodes.map((n) => ({ name: n.id, port: n.mqttPort, checkPort: Number(new URL(n.adminUrl).port) })) }],
+  });
+  await c.patchConfig((cfg) => {
+    cfg.lb = { adapter: 'haproxy', socket: hx.socketPath, backends: ['mqtt'] };
+  });
+  for (let i = 0; i < 100; i++) {
+    const st = (await c.cli(['status'])).json as any;
+    if (st.nodes.every((n: any) => n.lb.health === 'up')) break;
+    await sleep(50);
+  }
+  return hx;
 }
