@@ -4,6 +4,7 @@
  * and an admin-level Runtime API socket. Runs `haproxy -db -f cfg` as a tracked
  * child (no pidfile in the foreground). Debian package: `haproxy`.
  */
+import { watchExit } from './child-exit.js';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
@@ -90,19 +91,10 @@ export async function launchHaproxy(dir: string, o: HaproxyConfigOptions, bin = 
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  let alive = true;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      alive = false;
-      resolve();
-    });
-    child.once('error', () => {
-      alive = false;
-      resolve();
-    });
-  });
+  const life = watchExit(child);
+  const exited = life.exited;
   const stop = async () => {
-    if (alive) {
+    if (life.alive) {
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 3_000);
       await exited;
@@ -112,7 +104,7 @@ export async function launchHaproxy(dir: string, o: HaproxyConfigOptions, bin = 
   };
   const until = Date.now() + 10_000;
   for (;;) {
-    if (!alive) {
+    if (!life.alive) {
       await stop();
       throw new Error(`haproxy exited during startup:\n${out}`);
     }

@@ -10,6 +10,7 @@
  * supervisor dies (even by SIGKILL) the pipe closes and the watchdog stops redis, so no
  * redis-server outlives its simulator.
  */
+import { watchExit } from './child-exit.js';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -91,17 +92,8 @@ export async function launchRedis(stateDir: string, bin = findRedisServer()): Pr
   const child: ChildProcess = spawn('sh', ['-c', script, bin, ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  let alive = true;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      alive = false;
-      resolve();
-    });
-    child.once('error', () => {
-      alive = false;
-      resolve();
-    });
-  });
+  const life = watchExit(child);
+  const exited = life.exited;
   const logTail = (): string => {
     try {
       return fs.readFileSync(path.join(stateDir, 'redis.log'), 'utf8').split('\n').slice(-8).join('\n');
@@ -111,7 +103,7 @@ export async function launchRedis(stateDir: string, bin = findRedisServer()): Pr
   };
   let pid = -1;
   const stop = async (): Promise<void> => {
-    if (alive) {
+    if (life.alive) {
       child.stdin?.end();
       const killer = setTimeout(() => {
         child.kill('SIGKILL');
@@ -124,7 +116,7 @@ export async function launchRedis(stateDir: string, bin = findRedisServer()): Pr
   };
   const until = Date.now() + 10_000;
   for (;;) {
-    if (!alive) throw new Error(`redis-server exited during startup:\n${logTail()}`);
+    if (!life.alive) throw new Error(`redis-server exited during startup:\n${logTail()}`);
     const info = await redisCommand(socket, ['INFO', 'server']).catch(() => '');
     const m = /process_id:(\d+)/.exec(info);
     if (m) {
