@@ -3,9 +3,12 @@
  * established may have been undone while quiesce waited. An LB that forgot the drain
  * (an HAProxy reload without a server-state file, a colleague re-enabling the member)
  * gets it re-applied and verified; a drain flag someone cleared, or a node that is no
- * longer the one that restarted, stops the run with nothing further changed.
+ * longer the one that restarted, stops the run with nothing further changed. A replica
+ * elsewhere that went down since the precheck holds the restart back until its PRG has
+ * a healthy quorum without this wave again.
  */
 import { isOutOfService } from '../adapters/lb/types.js';
+import { type QuorumVerdict, checkQuorumWithout, describeBlockers } from '../cluster/quorum.js';
 import type { StepContext } from './context.js';
 import { formatDuration } from '../config/duration.js';
 import { StepError } from '../util/errors.js';
@@ -71,6 +74,59 @@ export async function reassertDrained(ctx: StepContext): Promise<void> {
   } catch (err) {
     throw err === timedOut ? err : failed((err as Error).message, err);
   }
+}
+
+/**
+ * Before the restart command: every PRG with a replica on the node still keeps a healthy
+ * quorum without the wave (invariant 1, read again). The precheck saw it so, but a
+ * replica on another node may have gone down or fallen behind while the node was
+ * drained; restarting now would take that PRG below quorum. The restart waits (a safe
+ * point, bounded by `timeouts.ready`) until the PRG is whole again; at the deadline the
+ * run stops with the node drained and not restarted (exit 1), naming the PRGs and their
+ * unavailable replicas.
+ */
+export async function reassertQuorum(ctx: StepContext): Promise<void> {
+  const { env, node } = ctx;
+  const read = async (): Promise<QuorumVerdict> => checkQuorumWithout(await env.cp.listPrgs({ node: node.id }), ctx.wave);
+  let verdict = await read();
+  if (verdict.ok) return;
+  const started = Date.now();
+  const blockers = () => verdict.blockers.map((b) => b.prg).join(', ');
+  env.log.warn(
+    { event: 'quorum.reasserted', node: node.id, blockers: verdict.blockers, waiting: true },
+    `${verdict.blockers.length} PRG(s) on ${node.id} lost their healthy quorum without ${ctx.wave.join(', ')} since the precheck: waiting before the restart`,
+  );
+  const ready = env.config.timeouts.ready;
+  await waitFor(
+    async () => {
+      verdict = await read();
+      if (verdict.ok) return verdict;
+      ctx.say(`not restarting yet: ${verdict.blockers.length} PRG(s) lack a healthy quorum without ${ctx.wave.join(', ')} (${blockers()})`);
+      return undefined;
+    },
+    {
+      deadline: started + ready,
+      what: `a healthy quorum without ${ctx.wave.join(', ')} for every PRG on ${node.id}`,
+      stop: env.stop,
+      where: `restart of ${node.id} (before the command: waiting for quorum)`,
+      initialMs: 100,
+      maxMs: 1_000,
+      onTimeout: () => {
+        throw new StepError(
+          `${node.id} was not restarted: ${verdict.blockers.length} PRG(s) with a replica on it lost their healthy quorum without ${ctx.wave.join(', ')} after the precheck, and did not regain it within ${formatDuration(ready)} (timeouts.ready). ${node.id} is left drained and out of the LB.\n${describeBlockers(verdict, [...ctx.wave])}`,
+          {
+            node: node.id,
+            step: 'restart',
+            endpoint: env.cp.http.url(`/v1/prgs?node=${node.id}`),
+            next: `bring the unavailable replicas back (quantum-roll status), then quantum-roll resume; or leave ${node.id} up: quantum-roll undrain ${node.id}`,
+            evidence: { blockers: verdict.blockers },
+          },
+        );
+      },
+    },
+  );
+  env.log.info({ event: 'quorum.reasserted', node: node.id, waited_ms: Date.now() - started, waiting: false }, `every PRG on ${node.id} keeps a healthy quorum again`);
+  ctx.say(`quorum is back for every PRG on ${node.id}`);
 }
 
 /**

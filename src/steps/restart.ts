@@ -12,7 +12,7 @@ import { formatDuration } from '../config/duration.js';
 import { sleep } from '../util/sleep.js';
 import type { NodeInfo } from '../clients/schemas.js';
 import { readFileSync } from 'node:fs';
-import { reassertDrained } from './reassert.js';
+import { reassertDrained, reassertQuorum } from './reassert.js';
 
 /** A plan's restart: the argv it would run; a run's: the boot_id before and after. */
 export interface RestartResult {
@@ -64,7 +64,8 @@ export const restartStep: Step<RestartResult> = {
     }
     const bootBefore = ctx.record.boot_id_before!;
     const argv = restartArgv(env.config.restart.command, node);
-    // Invariant 5 holds at the moment the command starts, not when the drain step ended.
+    // Invariants 1 and 5 hold at the moment the command starts, not when the precheck and the drain step ended.
+    await reassertQuorum(ctx);
     await reassertDrained(ctx);
     try {
       await runRestartCommand(

@@ -5,11 +5,13 @@
  * - the LB member is put back in service → the drain is re-applied and verified before
  *   the command, and the command never runs while the member is in service;
  * - the drain flag is cleared → the run stops (exit 1), nothing restarted.
+ * - a replica elsewhere goes down → the restart waits until its PRG has a healthy quorum
+ *   without the node again, or stops (exit 1, not restarted) at `timeouts.ready`.
  * Before clearing the drain, the node must still be the process that restarted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { now, startCluster, type TestCluster } from '../support/cli.js';
-import { eventually, expectStepFailure, finish, finishWithResume, nodeView, readJournal, resetFaults, startCli } from '../support/inspect.js';
+import { eventually, expectStepFailure, finish, finishWithResume, nodeView, readJournal, resetFaults, startCli, untilOutput, withConfig } from '../support/inspect.js';
 import { on, parkAt, parkThrough, unpark } from '../support/park.js';
 import { adminBits, haproxyInstalled, rawCommand, haproxyInFront, type HaproxyHandle } from '../support/haproxy.js';
 import type { SimEvent } from '../../src/sim/index.js';
@@ -115,6 +117,79 @@ describe('re-assert before the restart (invariant 5), generic HTTP LB', () => {
     await eventually(async () => (await nodeView(c, 'node-4')).reasons.join() === 'draining');
     const u = await c.cli(['undrain', 'node-4', '--yes']);
     expect(u.code, u.stdout).toBe(0);
+  }, 60_000);
+});
+
+/** A PRG with a replica on `node`, and another node holding one of its replicas. */
+async function sharedPrg(c: TestCluster, node: string): Promise<{ prg: string; other: string }> {
+  const page = (await http('GET', `${c.sim.cpUrl}/v1/prgs?node=${node}&limit=1000`)).body;
+  for (const p of page.items as { id: string; replicas: { node: string; state: string }[] }[]) {
+    const other = p.replicas.find((r) => r.node !== node && r.state === 'healthy');
+    if (other && p.replicas.every((r) => r.state === 'healthy')) return { prg: p.id, other: other.node };
+  }
+  throw new Error(`no fully healthy PRG on ${node}`);
+}
+
+describe('quorum read again before the restart (invariant 1 at the moment the command starts)', () => {
+  let c: TestCluster;
+  beforeAll(async () => {
+    c = await startCluster();
+  }, 120_000);
+  afterAll(async () => c?.stop());
+
+  it('a replica elsewhere that went down during quiesce holds the restart back until its PRG keeps quorum again', async () => {
+    const t0 = now();
+    const { prg, other } = await sharedPrg(c, 'node-5');
+    const p = startCli(c, ['restart', 'node-5', '--yes', '--log-level', 'debug']);
+    // Held on quiesce's first read: prechecked, drained, out of the LB, the command not yet run.
+    await parkThrough(c, [on.drainFlag('node-5'), on.readyz('node-5')], p);
+    await c.sim.setFaults({ replicaDown: [{ node: other, prgs: [prg] }] });
+    const waiting = untilOutput(p, 'stderr', /"event":"quorum\.reasserted"[^\n]*"waiting":true/);
+    await unpark(c);
+    await waiting;
+    // It waits: the command has not run, the node is still drained.
+    expect(restartCommandAt((await c.sim.events()).filter((e) => e.t >= t0), 'node-5')).toBeUndefined();
+    expect((await nodeView(c, 'node-5')).draining).toBe(true);
+    const tBack = now();
+    await resetFaults(c);
+    const r = await finish(p);
+    expect(r.code, `${r.stdout}\n${r.stderr.slice(-2000)}`).toBe(0);
+    const cmd = restartCommandAt((await c.sim.events()).filter((e) => e.t >= t0), 'node-5');
+    expect(cmd, 'the restart command ran once the PRG was whole again').toBeGreaterThan(tBack);
+    expect(r.stderr).toMatch(new RegExp(`"event":"quorum\\.reasserted"[^\\n]*"blockers":\\[[^\\n]*"prg":"${prg}"`));
+  }, 60_000);
+
+  it('a quorum that does not come back within timeouts.ready stops the run: exit 1, not restarted, left drained and out of the LB, resumable', async () => {
+    const t0 = now();
+    const before = (await c.sim.stats()).restarts['node-1'] ?? 0;
+    const { prg, other } = await sharedPrg(c, 'node-1');
+    await withConfig(
+      c,
+      (cfg) => {
+        cfg.timeouts = { ...cfg.timeouts, ready: '1s' };
+      },
+      async () => {
+        const p = startCli(c, ['restart', 'node-1', '--yes']);
+        await parkThrough(c, [on.drainFlag('node-1'), on.readyz('node-1')], p);
+        await c.sim.setFaults({ replicaDown: [{ node: other, prgs: [prg] }] });
+        await unpark(c);
+        const r = await finish(p);
+        const err = expectStepFailure(r, 1, 'restart', 'node-1');
+        expect(err.message).toMatch(/node-1 was not restarted/);
+        expect(err.message).toContain(prg);
+        expect(err.message).toContain(other);
+        expect(err.message).toMatch(/timeouts\.ready/);
+        expect(restartCommandAt((await c.sim.events()).filter((e) => e.t >= t0), 'node-1')).toBeUndefined();
+        expect((await c.sim.stats()).restarts['node-1'] ?? 0).toBe(before);
+        const v = await nodeView(c, 'node-1');
+        expect(v.draining).toBe(true);
+        expect(v.adminState).not.toBe('enabled');
+      },
+    );
+    // The replica is back: resume restarts node-1 and finishes the run.
+    await resetFaults(c);
+    await finishWithResume(c);
+    expect((await c.sim.stats()).restarts['node-1']).toBe(before + 1);
   }, 60_000);
 });
 
