@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type CliResult, type TestCluster } from '../support/cli.js';
-import { useCluster, expectStepFailure, finishWithResume, drainedAndOut, eventuallyInService, leaseHolder, nodeView, readJournal, startCli, finish, waitJournal, withConfig, stepOf } from '../support/inspect.js';
+import { useCluster, expectStepFailure, finishWithResume, drainedAndOut, eventuallyInService, leaseHolder, nodeView, readJournal, startCli, finish, withConfig } from '../support/inspect.js';
+import { on, parkAt, unpark } from '../support/park.js';
 
 /** Exit 1 naming the step and node, and the message says what to run next. */
 function expectFailure(r: CliResult, step: string, node: string): any {
@@ -107,8 +108,11 @@ describe('failure matrix: restart, readiness, LB health, postcheck', { timeout: 
       (cfg) => (cfg.timeouts.ready = '2s'),
       async () => {
         const p = startCli(c, ['restart', 'node-1', '--yes']);
-        await waitJournal(c, (j) => stepOf(j, 'node-1')[0] === 'restart', 30_000, p);
+        // Held on the restart command itself: past the re-read of quorum just before it (a PRG in
+        // strict fallback then would hold the restart back), the node not restarted yet.
+        await parkAt(c, on.restartCommand('node-1'), p);
         await c.sim.setFaults({ strictFallback: 1 });
+        await unpark(c);
         return finish(p);
       },
     );
