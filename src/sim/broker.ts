@@ -95,6 +95,8 @@ export class SimBroker {
   readonly wipes = { wiped: 0, skipped: 0 };
   /** CONNECTs refused, by reason (`draining`, `not_ready`, `store`). */
   readonly refused = new Map<string, number>();
+  /** Disconnects nobody asked for, by MQTT 5 reason code: a cross-node takeover (0x8E), a keep-alive timeout (0x8D). */
+  readonly failures = new Map<number, number>();
 
   constructor(private readonly opts: BrokerOptions) {}
 
@@ -217,15 +219,23 @@ export class SimBroker {
     (aedes as unknown as EventEmitter).on('error', (e: Error) => this.opts.log(`broker: ${e.message}`));
     aedes.on('clientError', () => undefined);
     aedes.on('connectionError', () => undefined);
+    aedes.on('keepaliveTimeout', () => this.failed(0x8d));
 
     // Registered before aedes' own handler, so it runs first: tell the old link why it closes.
     mq.on('$SYS/+/new/clients', (packet, done) => {
       const serverId = packet.topic.split('/')[1];
       const c = broker.clients[packet.payload.toString()];
-      if (c && serverId !== broker.id && c.version === 5 && c.connackSent && !c.closed) this.writeDisconnect(c, 0x8e, null);
+      if (c && serverId !== broker.id && c.connackSent && !c.closed) {
+        this.failed(0x8e);
+        if (c.version === 5) this.writeDisconnect(c, 0x8e, null);
+      }
       done();
     });
     await broker.listen();
+  }
+
+  private failed(reasonCode: number): void {
+    this.failures.set(reasonCode, (this.failures.get(reasonCode) ?? 0) + 1);
   }
 
   private count(reason: string): void {
@@ -334,5 +344,9 @@ export class SimBroker {
 
   refusedCounts(): Record<string, number> {
     return Object.fromEntries(this.refused);
+  }
+
+  failureCounts(): Record<string, number> {
+    return Object.fromEntries(this.failures);
   }
 }

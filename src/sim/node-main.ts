@@ -154,6 +154,7 @@ async function main(): Promise<void> {
       tcpConnections: () => b.tcpConnections(),
       kick: (n, code, ref) => b.kick(n, code, ref),
       refused: () => b.refusedCounts(),
+      failures: () => b.failureCounts(),
       wipes: () => ({ ...b.wipes }),
       brokerId: () => b.brokerId,
     };

@@ -81,6 +81,8 @@ export interface DataPlane {
   kick(n: number, reasonCode: number, serverReference: string | null): number;
   /** CONNECTs refused, by reason. */
   refused(): Record<string, number>;
+  /** Disconnects nobody asked for (takeover, keep-alive timeout), by MQTT 5 reason code. */
+  failures(): Record<string, number>;
   /** This process's broker id (fresh on every start). */
   brokerId(): string;
   /** Session ends: wiped here, or skipped because the session now belongs to another node. */
@@ -363,6 +365,7 @@ export class NodeRuntime {
       '# TYPE quantum_disconnects_total counter',
     ];
     const counts = new Map(this.disconnects);
+    for (const [code, v] of Object.entries(this.dataPlane?.failures() ?? {})) counts.set(`${code}|failure`, (counts.get(`${code}|failure`) ?? 0) + v);
     if (!counts.has('139|drain')) counts.set('139|drain', 0);
     if (!counts.has('139|failure')) counts.set('139|failure', 0);
     for (const [key, v] of counts) {

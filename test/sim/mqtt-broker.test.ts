@@ -1,8 +1,10 @@
 // The simulator's data plane: every node is a real MQTT broker (aedes) with its sessions
 // in the shared redis. Real mqtt.js clients, real node processes, real SIGKILLs; no mocks.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startSim, type SimHandle } from '../../src/sim/index.js';
@@ -148,14 +150,35 @@ describe('real MQTT brokers on one shared store', () => {
     await del(`${n.adminUrl}/v1/drain`);
   });
 
-  it('a takeover on another node sends the old MQTT 5 link DISCONNECT 0x8E', async () => {
+  it('a takeover on another node sends the old MQTT 5 link DISCONNECT 0x8E, counted as a failure disconnect, not a drain one', async () => {
+    const sample = 'quantum_disconnects_total{reason_code="142",cause="failure"}';
+    const before = await metric(node(0).adminUrl, sample);
     const first = await connect(node(0).mqttPort, v5('tk'));
     await first.client.subscribeAsync('tk/t', { qos: 1 });
     const second = await connect(node(3).mqttPort, v5('tk'));
     expect(second.connack.sessionPresent).toBe(true);
     await first.closed;
     expect(first.disconnects).toEqual([{ reasonCode: 0x8e, serverReference: undefined }]);
+    expect(await metric(node(0).adminUrl, sample)).toBe(before + 1);
+    expect(await metric(node(0).adminUrl, 'quantum_disconnects_total{reason_code="142",cause="drain"}')).toBe(0);
     await second.client.endAsync();
+  });
+
+  it('a client silent past its keep-alive is disconnected and counted as a failure disconnect (0x8D)', async () => {
+    const n = node(1);
+    const sample = 'quantum_disconnects_total{reason_code="141",cause="failure"}';
+    const before = await metric(n.adminUrl, sample);
+    // A raw MQTT 5 CONNECT with keep-alive 1 s, then silence (no PINGREQ): the broker gives up after 1.5 × keep-alive.
+    const sock = net.connect(n.mqttPort, '127.0.0.1');
+    let got = Buffer.alloc(0);
+    sock.on('data', (d: Buffer) => (got = Buffer.concat([got, d])));
+    sock.on('error', () => undefined);
+    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: 'ka', keepalive: 1 }));
+    await closed;
+    expect(got[0], 'a CONNACK came first').toBe(0x20);
+    await waitFor(async () => (await metric(n.adminUrl, sample)) > before);
+    expect(await metric(n.adminUrl, sample)).toBe(before + 1);
   });
 
   it('a session-expiry timer left on the old node does not wipe a session that resumed elsewhere', async () => {
