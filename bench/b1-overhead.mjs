@@ -6,12 +6,13 @@
  *   transfer   first leader-transfer request received → last `transfer_done` away from the node
  *   grace      `lb_admin_state` draining → + quiesce.grace (sessions are made not to decay
  *              on their own, so the grace always runs out: the quiesce wait is the grace)
- *   restart    `restart_command` (the sim's restart command begins its work) → `replay_done`
+ *   restart    `restart_command` (the sim's restart command, dist/sim/restart-node.js, begins its work) → `replay_done`
  *              (old process stops, new one starts, replays for replayMs)
  *   lb         drain flag cleared (the node answers /readyz 200) → `lb_health` up (the LB's
  *              own health check; the member is enabled meanwhile)
  * Everything else is overhead: process start-up, reads, prechecks, lease, polling lag,
- * the restart command's own process start-up, postcheck, exit. It is itemised below.
+ * the restart command's own process start-up (a bare Node start since it is a small entry),
+ * postcheck, exit. It is itemised below.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { parse } from 'yaml';
@@ -108,7 +109,7 @@ export async function b1() {
       const exec = logLines(r.stderr).find((l) => l.event === 'restart.exec' && l.node === node);
       const execAt = exec ? (typeof exec.time === 'number' ? exec.time : Date.parse(exec.time)) : undefined;
       const sum = waits.transfer + waits.grace + waits.restart + waits.lb_detection;
-      // The simulator's restart command is a Node process (`quantum-roll sim restart-node`): its own
+      // The simulator's restart command is a Node process (dist/sim/restart-node.js): its own
       // start-up, before it records `restart_command`, is counted above as overhead. Also shown without it.
       const cmdStartup = execAt !== undefined ? Math.max(0, marks.restart_command - execAt) : 0;
       runs.push({
@@ -127,7 +128,7 @@ export async function b1() {
     const overhead = median(runs.map((x) => x.overhead_ms));
     const ratioOwn = median(runs.map((x) => x.ratio_without_restart_command_startup));
     const overheadOwn = median(runs.map((x) => x.overhead_without_restart_command_startup_ms));
-    const met = ratio <= 1.05 && overhead < 1000;
+    const met = ratio <= 1.05 && overhead <= 300;
     return {
       name: 'B1 orchestration overhead',
       method: 'quantum-roll restart <node> via the CLI (real processes, 5 nodes, 600 PRGs, replay 2 s, grace 2 s, LB check 100 ms); median of 3 nodes',
@@ -137,10 +138,10 @@ export async function b1() {
       overhead_ms: overhead,
       ratio_without_restart_command_startup: ratioOwn,
       overhead_without_restart_command_startup_ms: overheadOwn,
-      target: '≤ 1.05 and < +1 s',
+      target: '≤ 1.05× the imposed waits and ≤ +300 ms',
       met,
       summary:
-        `B1 overhead: restart 1 node ${ms(median(runs.map((x) => x.wall_ms)))} vs imposed waits ${ms(median(runs.map((x) => x.imposed_ms)))} → ratio ${r2(ratio)} (+${ms(overhead)}; target ≤ 1.05 and < +1 s, ${met ? 'met' : 'NOT met'}) | ` +
+        `B1 overhead: restart 1 node ${ms(median(runs.map((x) => x.wall_ms)))} vs imposed waits ${ms(median(runs.map((x) => x.imposed_ms)))} → ratio ${r2(ratio)} (+${ms(overhead)}; target ≤ 1.05 and ≤ +300 ms, ${met ? 'met' : 'NOT met'}) | ` +
         `without the sim restart command's own start-up: ${r2(ratioOwn)} (+${ms(overheadOwn)}) | CLI start-up ${ms(median(runs.map((x) => x.overhead.cli_startup ?? 0)))}`,
     };
   } finally {

@@ -10,7 +10,7 @@
  * dist/sim/restart-node.js. Imports of it from the CLI (`sim …`, `demo`, completion)
  * stay imports of dist/sim/ files, checked below to resolve from where they landed.
  *
- *   node scripts/bundle.mjs [--metafile <file>]
+ *   node scripts/bundle.mjs   (also writes dist/bundle-meta.json, esbuild's metafile)
  */
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -76,8 +76,8 @@ for (const out of Object.keys(result.metafile.outputs)) {
 }
 if (problems.length) throw new Error(`bundle: ${problems.join('; ')}`);
 
-const i = process.argv.indexOf('--metafile');
-if (i > 0) writeFileSync(process.argv[i + 1], JSON.stringify(result.metafile));
+// Which modules and packages each output file holds (bench/b3 names the packages a command loads from it; not packed).
+writeFileSync(join(dist, 'bundle-meta.json'), JSON.stringify(result.metafile));
 const files = readdirSync(chunks).length + 1;
 const bytes = Object.values(result.metafile.outputs).reduce((s, o) => s + o.bytes, 0);
 const main = result.metafile.outputs['dist/cli.js'];
