@@ -10,6 +10,9 @@
  *              (old process stops, new one starts, replays for replayMs)
  *   lb         drain flag cleared (the node answers /readyz 200) → `lb_health` up (the LB's
  *              own health check; the member is enabled meanwhile)
+ *   restore    first leader transfer back to the node (`leader_transfer.restore`, after the
+ *              postcheck) → last `transfer_done` to it: the CP's own time to move leadership
+ *              back, counted like the transfer away (request → done)
  * Everything else is overhead: process start-up, reads, prechecks, lease, polling lag,
  * the restart command's own process start-up (a bare Node start since it is a small entry),
  * postcheck, exit. It is itemised below.
@@ -49,11 +52,18 @@ function imposed(events, calls, node, graceMs, r) {
   // The LB's health check sees the node ready once its drain flag is cleared (which may be before the member is enabled).
   const lbUp = ev.find((e) => e.event === 'lb_health' && e.node === node && e.health === 'up' && e.t >= drainCleared)?.t;
   if (lbUp === undefined) throw new Error(`B1: no LB health up recorded for ${node}`);
+  // Leadership moved back after the postcheck: per-PRG (or batch) transfers to the node.
+  const restoreReq = cs.find(
+    (c) => c.t > lbUp && c.method === 'POST' && (c.path === '/v1/leader-transfers' || c.path.endsWith('/leader-transfer')) && c.body && c.body.to === node,
+  )?.t;
+  const restoredAll = restoreReq === undefined ? [] : events.filter((e) => e.t >= restoreReq && e.t <= r.t1 && e.event === 'transfer_done' && e.to === node);
+  const restoreEnd = restoredAll.length ? restoredAll[restoredAll.length - 1].t : undefined;
   const waits = {
     transfer: transferStart !== undefined && transferEnd !== undefined ? Math.max(0, transferEnd - transferStart) : 0,
     grace: graceMs,
     restart: replayDone - restartCmd,
     lb_detection: lbUp - drainCleared,
+    restore: restoreReq !== undefined && restoreEnd !== undefined ? Math.max(0, restoreEnd - restoreReq) : 0,
   };
   const marks = {
     spawn: r.t0,
@@ -69,6 +79,8 @@ function imposed(events, calls, node, graceMs, r) {
     drain_cleared: drainCleared,
     lb_enabled: lbIn,
     lb_up: lbUp,
+    restore_request: restoreReq,
+    restore_done: restoreEnd,
     exit: r.t1,
   };
   return { waits, marks };
@@ -85,6 +97,10 @@ function gaps(m, restartExecAt) {
     restart_command_startup: d(restartExecAt, m.restart_command),
     // negative when the orchestrator saw the replay end before the simulator's record did (heartbeat lag)
     replay_done_to_drain_cleared: m.replay_done !== undefined && m.drain_cleared !== undefined ? m.drain_cleared - m.replay_done : undefined,
+    // postcheck reads, then the restore's own request (its wait is imposed, above)
+    lb_up_to_restore: m.restore_request !== undefined ? d(Math.max(m.lb_up, m.lb_enabled), m.restore_request) : undefined,
+    // the last reads of the restore, lease release, exit
+    restore_done_to_exit: m.restore_done !== undefined ? d(m.restore_done, m.exit) : undefined,
     lb_up_to_exit: d(Math.max(m.lb_up, m.lb_enabled), m.exit),
   };
 }
@@ -108,7 +124,7 @@ export async function b1() {
       // When the orchestrator spawned the restart command: its own log (pino `time`, epoch ms).
       const exec = logLines(r.stderr).find((l) => l.event === 'restart.exec' && l.node === node);
       const execAt = exec ? (typeof exec.time === 'number' ? exec.time : Date.parse(exec.time)) : undefined;
-      const sum = waits.transfer + waits.grace + waits.restart + waits.lb_detection;
+      const sum = waits.transfer + waits.grace + waits.restart + waits.lb_detection + waits.restore;
       // The simulator's restart command is a Node process (dist/sim/restart-node.js): its own
       // start-up, before it records `restart_command`, is counted above as overhead. Also shown without it.
       const cmdStartup = execAt !== undefined ? Math.max(0, marks.restart_command - execAt) : 0;
