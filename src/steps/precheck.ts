@@ -36,15 +36,15 @@ async function precheck(ctx: PlanContext): Promise<StepResult<PrecheckResult>> {
   const warnings: string[] = [];
   const next = `fix the cause, then run the same command again`;
 
-  // Every read is independent of the verdicts before it: all are sent at once, and judged
+  // These reads are independent of the verdicts before them: all are sent at once, and judged
   // below in the runbook's order (the first failing check refuses, as if read one by one).
-  // Only the readiness of the other nodes needs the node list first.
+  // Only the readiness of the other nodes needs the node list first. The node's own boot
+  // (restarted by someone else?) is read last, after every other check passed, as before.
   const readyP = quiet(cp.readyz());
   const stateP = quiet(cp.clusterState());
   const prgsP = quiet(cp.listPrgs({ node: node.id }));
   const lbP = quiet(env.lb.status(ctx.lbTarget));
   const readinessP = quiet(stateP.then((s) => readinessOfAll(env, s.nodes)));
-  const infoP = env.options.force ? undefined : quiet(ctx.runtime.node());
 
   const cpReady = await readyP;
   const cpState = cpVerdict(cpReady);
@@ -116,8 +116,8 @@ async function precheck(ctx: PlanContext): Promise<StepResult<PrecheckResult>> {
   }
 
   // A node that booted after this run began was restarted by someone else.
-  if (infoP) {
-    const info = await infoP;
+  if (!env.options.force) {
+    const info = await ctx.runtime.node();
     const started = Date.parse(info.started_at);
     if (!Number.isNaN(started) && started > env.startedAt && ctx.record.boot_id_before === null) {
       return {
