@@ -1,5 +1,6 @@
 // The simulator's restart command (what `restart.command` of the generated config runs):
-// restart one simulated node through the supervisor's control API. It is a process of
+// restart one simulated node through the supervisor's control API (three calls: faults,
+// the restart_command event, the restart). It is a process of
 // its own for every restart, so it loads nothing but node:fs and node:http: started from
 // dist/sim/restart-node.js it costs about a bare `node -e 0` (a real `ssh … systemctl
 // restart` costs the orchestrator no Node start-up either). `quantum-roll sim
@@ -79,9 +80,10 @@ const applies = (knob: unknown, node: string): boolean => (Array.isArray(knob) ?
 export async function restartNode(stateDir: string, node: string, io: RestartIo): Promise<number> {
   const dir = path.resolve(stateDir);
   const info = readSim(dir);
-  const running = info !== null && alive(info.pid) && (await call(info.controlUrl, 'GET', '/_sim/info').then((r) => r.status === 200, () => false));
+  // The faults read doubles as the liveness check of the supervisor sim.json names (a stale file answers nothing).
+  const read = info !== null && alive(info.pid) ? await call(info.controlUrl, 'GET', '/_sim/faults').catch(() => undefined) : undefined;
   try {
-    if (!info || !running) {
+    if (!info || !read || read.status !== 200) {
       io.err(`no simulator running in ${dir}`);
       return 1;
     }
@@ -89,7 +91,7 @@ export async function restartNode(stateDir: string, node: string, io: RestartIo)
       io.err(`unknown node ${node} (known: ${info.nodes.map((n) => n.id).join(', ')})`);
       return 2;
     }
-    const faults = (await call(info.controlUrl, 'GET', '/_sim/faults')).json as Record<string, unknown>;
+    const faults = read.json as Record<string, unknown>;
     const note = (outcome: string) => call(info.controlUrl, 'POST', '/_sim/events', { event: 'restart_command', node, outcome });
     if (applies(faults.restartHang, node)) {
       await note('hang');
