@@ -6,12 +6,16 @@
  *   transfer   first leader-transfer request received → last `transfer_done` away from the node
  *   grace      `lb_admin_state` draining → + quiesce.grace (sessions are made not to decay
  *              on their own, so the grace always runs out: the quiesce wait is the grace)
- *   restart    `restart_command` (the sim's restart command begins its work) → `replay_done`
+ *   restart    `restart_command` (the sim's restart command, dist/sim/restart-node.js, begins its work) → `replay_done`
  *              (old process stops, new one starts, replays for replayMs)
  *   lb         drain flag cleared (the node answers /readyz 200) → `lb_health` up (the LB's
  *              own health check; the member is enabled meanwhile)
+ *   restore    first leader transfer back to the node (`leader_transfer.restore`, after the
+ *              postcheck) → last `transfer_done` to it: the CP's own time to move leadership
+ *              back, counted like the transfer away (request → done)
  * Everything else is overhead: process start-up, reads, prechecks, lease, polling lag,
- * the restart command's own process start-up, postcheck, exit. It is itemised below.
+ * the restart command's own process start-up (a bare Node start since it is a small entry),
+ * postcheck, exit. It is itemised below.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { parse } from 'yaml';
@@ -48,11 +52,18 @@ function imposed(events, calls, node, graceMs, r) {
   // The LB's health check sees the node ready once its drain flag is cleared (which may be before the member is enabled).
   const lbUp = ev.find((e) => e.event === 'lb_health' && e.node === node && e.health === 'up' && e.t >= drainCleared)?.t;
   if (lbUp === undefined) throw new Error(`B1: no LB health up recorded for ${node}`);
+  // Leadership moved back after the postcheck: per-PRG (or batch) transfers to the node.
+  const restoreReq = cs.find(
+    (c) => c.t > lbUp && c.method === 'POST' && (c.path === '/v1/leader-transfers' || c.path.endsWith('/leader-transfer')) && c.body && c.body.to === node,
+  )?.t;
+  const restoredAll = restoreReq === undefined ? [] : events.filter((e) => e.t >= restoreReq && e.t <= r.t1 && e.event === 'transfer_done' && e.to === node);
+  const restoreEnd = restoredAll.length ? restoredAll[restoredAll.length - 1].t : undefined;
   const waits = {
     transfer: transferStart !== undefined && transferEnd !== undefined ? Math.max(0, transferEnd - transferStart) : 0,
     grace: graceMs,
     restart: replayDone - restartCmd,
     lb_detection: lbUp - drainCleared,
+    restore: restoreReq !== undefined && restoreEnd !== undefined ? Math.max(0, restoreEnd - restoreReq) : 0,
   };
   const marks = {
     spawn: r.t0,
@@ -68,6 +79,8 @@ function imposed(events, calls, node, graceMs, r) {
     drain_cleared: drainCleared,
     lb_enabled: lbIn,
     lb_up: lbUp,
+    restore_request: restoreReq,
+    restore_done: restoreEnd,
     exit: r.t1,
   };
   return { waits, marks };
@@ -84,6 +97,10 @@ function gaps(m, restartExecAt) {
     restart_command_startup: d(restartExecAt, m.restart_command),
     // negative when the orchestrator saw the replay end before the simulator's record did (heartbeat lag)
     replay_done_to_drain_cleared: m.replay_done !== undefined && m.drain_cleared !== undefined ? m.drain_cleared - m.replay_done : undefined,
+    // postcheck reads, then the restore's own request (its wait is imposed, above)
+    lb_up_to_restore: m.restore_request !== undefined ? d(Math.max(m.lb_up, m.lb_enabled), m.restore_request) : undefined,
+    // the last reads of the restore, lease release, exit
+    restore_done_to_exit: m.restore_done !== undefined ? d(m.restore_done, m.exit) : undefined,
     lb_up_to_exit: d(Math.max(m.lb_up, m.lb_enabled), m.exit),
   };
 }
@@ -107,8 +124,8 @@ export async function b1() {
       // When the orchestrator spawned the restart command: its own log (pino `time`, epoch ms).
       const exec = logLines(r.stderr).find((l) => l.event === 'restart.exec' && l.node === node);
       const execAt = exec ? (typeof exec.time === 'number' ? exec.time : Date.parse(exec.time)) : undefined;
-      const sum = waits.transfer + waits.grace + waits.restart + waits.lb_detection;
-      // The simulator's restart command is a Node process (`quantum-roll sim restart-node`): its own
+      const sum = waits.transfer + waits.grace + waits.restart + waits.lb_detection + waits.restore;
+      // The simulator's restart command is a Node process (dist/sim/restart-node.js): its own
       // start-up, before it records `restart_command`, is counted above as overhead. Also shown without it.
       const cmdStartup = execAt !== undefined ? Math.max(0, marks.restart_command - execAt) : 0;
       runs.push({
@@ -127,7 +144,7 @@ export async function b1() {
     const overhead = median(runs.map((x) => x.overhead_ms));
     const ratioOwn = median(runs.map((x) => x.ratio_without_restart_command_startup));
     const overheadOwn = median(runs.map((x) => x.overhead_without_restart_command_startup_ms));
-    const met = ratio <= 1.05 && overhead < 1000;
+    const met = ratio <= 1.05 && overhead <= 300;
     return {
       name: 'B1 orchestration overhead',
       method: 'quantum-roll restart <node> via the CLI (real processes, 5 nodes, 600 PRGs, replay 2 s, grace 2 s, LB check 100 ms); median of 3 nodes',
@@ -137,10 +154,10 @@ export async function b1() {
       overhead_ms: overhead,
       ratio_without_restart_command_startup: ratioOwn,
       overhead_without_restart_command_startup_ms: overheadOwn,
-      target: '≤ 1.05 and < +1 s',
+      target: '≤ 1.05× the imposed waits and ≤ +300 ms',
       met,
       summary:
-        `B1 overhead: restart 1 node ${ms(median(runs.map((x) => x.wall_ms)))} vs imposed waits ${ms(median(runs.map((x) => x.imposed_ms)))} → ratio ${r2(ratio)} (+${ms(overhead)}; target ≤ 1.05 and < +1 s, ${met ? 'met' : 'NOT met'}) | ` +
+        `B1 overhead: restart 1 node ${ms(median(runs.map((x) => x.wall_ms)))} vs imposed waits ${ms(median(runs.map((x) => x.imposed_ms)))} → ratio ${r2(ratio)} (+${ms(overhead)}; target ≤ 1.05 and ≤ +300 ms, ${met ? 'met' : 'NOT met'}) | ` +
         `without the sim restart command's own start-up: ${r2(ratioOwn)} (+${ms(overheadOwn)}) | CLI start-up ${ms(median(runs.map((x) => x.overhead.cli_startup ?? 0)))}`,
     };
   } finally {

@@ -4,12 +4,17 @@
  * message or a write. Wires the commands; each is loaded only when it runs.
  */
 import { readFileSync } from 'node:fs';
+import nodeModule from 'node:module';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import type { CompletionCommand } from './commands/completion.js';
 import type { GlobalOptions } from './commands/session.js';
 import { EXIT_CODES, examples } from './commands/help-text.js';
 import { ExitCode, type QrError, asQrError, errorDocument, errorText } from './util/errors.js';
 import { disableColor } from './util/color.js';
+
+// Node ≥ 22.1 keeps V8's compiled code of the chunks a command loads (zod, yaml, undici, …) for the
+// next start (in the OS temp dir; NODE_DISABLE_COMPILE_CACHE=1 turns it off). Node 20 has no such cache.
+(nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 type Action = (opts: GlobalOptions, ...args: never[]) => Promise<number>;
 

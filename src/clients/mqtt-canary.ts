@@ -108,9 +108,12 @@ function classify(err: unknown, endpoint: string): CanaryFailure {
 
 type MqttModule = typeof import('mqtt');
 let mqttModule: Promise<MqttModule> | undefined;
-/** mqtt.js, loaded on first use only. */
+/**
+ * mqtt.js, loaded on first use only. It is CommonJS: its module.exports is the default
+ * export under Node and in the bundle alike (the bundle's lazy chunk has no named exports).
+ */
 function loadMqtt(): Promise<MqttModule> {
-  return (mqttModule ??= import('mqtt'));
+  return (mqttModule ??= import('mqtt').then((m) => ((m as { default?: MqttModule }).default ?? m) as MqttModule));
 }
 
 interface Credentials {

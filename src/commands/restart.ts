@@ -4,17 +4,30 @@ import { resolveTargets, targetOf } from '../cluster/targets.js';
 import type { Prg } from '../clients/schemas.js';
 import type { NodeTarget } from '../steps/context.js';
 import { QrError, StepError, UsageError } from '../util/errors.js';
-import { planWaves } from '../cluster/waves.js';
-import { confirm, requireConfirmable } from './confirm.js';
-import { renderPlanText } from '../render/plan.js';
-import { colorFor } from '../render/style.js';
-import { planDocument } from '../run/plan/document.js';
-import { gatherFacts } from '../run/plan/facts.js';
+import { requireConfirmable } from './confirm.js';
 import { openSession } from './session.js';
 import type { RollPlan } from '../run/roll.js';
-import { execute } from '../run/execute.js';
-import { renderExecuted } from '../render/outcome.js';
-import { type RestartOptions, runHooks } from './run-options.js';
+import type { RestartOptions } from './run-options.js';
+
+/**
+ * What a run needs once the cluster state is read: the planner, the renderers, the roll.
+ * Loaded while the first read is on the wire, so a restart's first request goes out
+ * after loading only the session (config, clients, logger).
+ */
+async function runModules() {
+  const [waves, confirm, plan, style, document, facts, execute, outcome, runOptions] = await Promise.all([
+    import('../cluster/waves.js'),
+    import('./confirm.js'),
+    import('../render/plan.js'),
+    import('../render/style.js'),
+    import('../run/plan/document.js'),
+    import('../run/plan/facts.js'),
+    import('../run/execute.js'),
+    import('../render/outcome.js'),
+    import('./run-options.js'),
+  ]);
+  return { ...waves, ...confirm, ...plan, ...style, ...document, ...facts, ...execute, ...outcome, ...runOptions };
+}
 
 export type { RestartOptions };
 
@@ -40,13 +53,17 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
   requireConfirmable(opts);
   const s = await openSession(opts);
   try {
-    const state = await s.cp.clusterState().catch((err: unknown) => {
+    const read = s.cp.clusterState().catch((err: unknown) => {
       // Reading the cluster is the first precheck ("the node exists"): name it, and say nothing changed.
       throw err instanceof QrError && !(err instanceof UsageError) ? precheckReadFailed(err, nodes) : err;
     });
+    const loading = runModules();
+    loading.catch(() => undefined); // a failed read is the error to report
+    const [state, m] = await Promise.all([read, loading]);
+    const { confirm, renderPlanText, colorFor, planDocument, gatherFacts, execute, renderExecuted, runHooks } = m;
     const targets = opts.all ? state.nodes.map((n) => targetOf(s.loaded.config, n)) : resolveTargets(s.loaded.config, state, nodes);
     const options = { parallel, pauseMs, all: opts.all === true, force: opts.force === true, allowOverload: opts.allowOverload === true, nodes };
-    const facts = await gatherFacts(s, targets, (prgs) => planFor(targets, prgs, parallel, state.cp.leader, opts.all === true), options, state);
+    const facts = await gatherFacts(s, targets, (prgs) => planFor(m.planWaves, targets, prgs, parallel, state.cp.leader, opts.all === true), options, state);
     const waves = facts.waves.map((w) => [...w]);
     const plan: RollPlan = {
       command: 'restart',
@@ -76,7 +93,14 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
  * Named nodes, serially: in the order given (the operator chose it). Otherwise the
  * placement-aware planner: waves of nodes sharing no PRG, the nodes leading most last.
  */
-function planFor(targets: readonly NodeTarget[], prgs: readonly Prg[], parallel: number | 'auto', cpLeader: string | null, all: boolean): string[][] {
+function planFor(
+  planWaves: typeof import('../cluster/waves.js').planWaves,
+  targets: readonly NodeTarget[],
+  prgs: readonly Prg[],
+  parallel: number | 'auto',
+  cpLeader: string | null,
+  all: boolean,
+): string[][] {
   if (parallel === 1 && !all) return targets.map((t) => [t.id]);
   const led = new Map<string, number>();
   for (const p of prgs) if (p.leader) led.set(p.leader, (led.get(p.leader) ?? 0) + 1);

@@ -90,7 +90,8 @@ function parseConfigAt(text: string, file: string, env: NodeJS.ProcessEnv, locat
     fail([{ path: '', line: 1, message: 'expected a mapping of keys at the top level' }]);
   }
   const lineOf = (path: readonly PropertyKey[]) => lineOfPath(doc, lc, path);
-  const result = configSchema.safeParse(raw);
+  // Parsed once per process: zod's compiled fast path would cost more to build than it saves (~5 ms).
+  const result = configSchema.safeParse(raw, { jitless: true });
   if (!result.success) {
     const problems = schemaProblems(result.error, lineOf);
     // The TLS and token rules need four sections; when those are valid, check them too so one

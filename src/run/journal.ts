@@ -189,7 +189,8 @@ export class Journal {
     } catch {
       throw new UsageError(`the journal ${file} is not valid JSON; inspect it, or remove it to start afresh`);
     }
-    const parsed = journalSchema.safeParse(raw);
+    // Read once per run: no compiled fast path (it costs more to build than one parse saves).
+    const parsed = journalSchema.safeParse(raw, { jitless: true });
     if (!parsed.success) {
       const i = parsed.error.issues[0]!;
       throw new UsageError(`the journal ${file} is invalid at "${i.path.join('.')}": ${i.message}`);

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { control, runningSim, startDetached, stopRunning } from './cli-support.js';
 import { HAPROXY_INSTALL_HINT, findHaproxy } from './haproxy.js';
-import { appliesTo, parseFaultArgs } from './faults.js';
+import { parseFaultArgs } from './faults.js';
 import { loadCommand } from './load/command.js';
 import { REDIS_INSTALL_HINT, findRedisServer } from './redis.js';
+import { restartNode } from './restart-command.js';
 import type { Faults, SimOptions } from './types.js';
 
 const out = (s: string): void => {
@@ -119,50 +120,8 @@ async function stopAction(flags: { stateDir: string }): Promise<void> {
 }
 
 async function restartNodeAction(node: string, flags: { stateDir: string }): Promise<void> {
-  const info = await runningSim(path.resolve(flags.stateDir));
-  if (!info) {
-    err(`no simulator running in ${path.resolve(flags.stateDir)}`);
-    process.exitCode = 1;
-    return;
-  }
-  if (!info.nodes.some((n) => n.id === node)) {
-    err(`unknown node ${node} (known: ${info.nodes.map((n) => n.id).join(', ')})`);
-    process.exitCode = 2;
-    return;
-  }
-  const faults = (await control(info, 'GET', '/_sim/faults')).json as Faults;
-  const note = (outcome: string): Promise<unknown> => control(info, 'POST', '/_sim/events', { event: 'restart_command', node, outcome });
-  if (appliesTo(faults.restartHang, node)) {
-    await note('hang');
-    err(`restart of ${node} hangs (fault restartHang)`);
-    setInterval(() => undefined, 60_000);
-    return new Promise(() => undefined);
-  }
-  if (appliesTo(faults.restartFail, node)) {
-    await note('fail');
-    err(`restart of ${node} failed (fault restartFail)`);
-    process.exitCode = 3;
-    return;
-  }
-  if (appliesTo(faults.restartNoop, node)) {
-    await note('noop');
-    out(`restart of ${node} requested (fault restartNoop: nothing restarted)`);
-    return;
-  }
-  await note('restart');
-  const r = await control(info, 'POST', `/_sim/nodes/${encodeURIComponent(node)}/restart`);
-  if (r.status === 404) {
-    err(`unknown node ${node}`);
-    process.exitCode = 2;
-    return;
-  }
-  if (r.status !== 200) {
-    err(`restart of ${node} failed: HTTP ${r.status} ${JSON.stringify(r.json)}`);
-    process.exitCode = 1;
-    return;
-  }
-  const body = r.json as { boot_id?: string; pid?: number };
-  out(`restarted ${node} (boot_id ${body.boot_id ?? '?'}, pid ${body.pid ?? '?'})`);
+  // The same function as dist/sim/restart-node.js, the generated config's restart command.
+  process.exitCode = await restartNode(flags.stateDir, node, { out, err });
 }
 
 async function faultsAction(pairs: string[], flags: { stateDir: string }): Promise<void> {

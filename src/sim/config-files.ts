@@ -17,6 +17,7 @@ export interface ConfigInput {
   lb: 'http' | 'none' | 'haproxy';
   /** With lb haproxy: the Runtime API socket, the backend of the nodes and the MQTT front door (`127.0.0.1:<port>`). */
   haproxy?: { socket: string; backends: string[]; frontDoor?: string } | undefined;
+  /** What the restart command runs: dist/sim/restart-node.js, or a CLI that takes `sim restart-node` (dist/cli.js). */
   cliPath: string;
   token: boolean;
   /** With `--tls`: every system trusts the simulator's CA (and presents the client cert under `--mtls`). */
@@ -41,7 +42,8 @@ export function orchestratorConfig(c: ConfigInput): Record<string, unknown> {
           ? { adapter: 'haproxy', socket: c.haproxy.socket, backends: c.haproxy.backends }
           : { adapter: 'none' },
     restart: {
-      command: [process.execPath, c.cliPath, 'sim', 'restart-node', '--state-dir', c.stateDir, '{node}'],
+      // dist/sim/restart-node.js is the command alone; a CLI (dist/cli.js, sim-cli.js) takes `sim restart-node`.
+      command: [process.execPath, c.cliPath, ...(path.basename(c.cliPath) === 'restart-node.js' ? [] : ['sim', 'restart-node']), '--state-dir', c.stateDir, '{node}'],
       timeout: '30s',
     },
     // Behind the real front door the brokers have real clients: after the grace, send them

@@ -18,10 +18,12 @@ export function supervisorMainPath(): string {
 }
 
 /**
- * The CLI used by the restart command: dist/cli.js when it exists, else the
- * simulator's own entry dist/sim/sim-cli.js (which accepts the same `sim …` argv).
+ * The restart command's program: dist/sim/restart-node.js (a small entry, no CLI start-up),
+ * or, when only the CLIs were built, dist/cli.js / dist/sim/sim-cli.js (`sim restart-node`).
  */
 export function defaultCliPath(): string {
+  const small = path.join(distSimDir, 'restart-node.js');
+  if (fs.existsSync(small)) return small;
   const main = path.join(projectRoot, 'dist', 'cli.js');
   return fs.existsSync(main) ? main : path.join(distSimDir, 'sim-cli.js');
 }

@@ -23,6 +23,12 @@ export interface PrecheckResult {
   canary?: RoundTrip;
 }
 
+/** A read whose failure is thrown where it is awaited, and never unhandled when a check before it refuses. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
 /** Reads only: the same function is the step's run and its plan. */
 async function precheck(ctx: PlanContext): Promise<StepResult<PrecheckResult>> {
   const { env, node } = ctx;
@@ -30,7 +36,17 @@ async function precheck(ctx: PlanContext): Promise<StepResult<PrecheckResult>> {
   const warnings: string[] = [];
   const next = `fix the cause, then run the same command again`;
 
-  const cpReady = await cp.readyz();
+  // These reads are independent of the verdicts before them: all are sent at once, and judged
+  // below in the runbook's order (the first failing check refuses, as if read one by one).
+  // Only the readiness of the other nodes needs the node list first. The node's own boot
+  // (restarted by someone else?) is read last, after every other check passed, as before.
+  const readyP = quiet(cp.readyz());
+  const stateP = quiet(cp.clusterState());
+  const prgsP = quiet(cp.listPrgs({ node: node.id }));
+  const lbP = quiet(env.lb.status(ctx.lbTarget));
+  const readinessP = quiet(stateP.then((s) => readinessOfAll(env, s.nodes)));
+
+  const cpReady = await readyP;
   const cpState = cpVerdict(cpReady);
   if (!cpState.healthy) {
     throw new RefusedError(
@@ -39,7 +55,7 @@ async function precheck(ctx: PlanContext): Promise<StepResult<PrecheckResult>> {
     );
   }
 
-  const state = await cp.clusterState();
+  const state = await stateP;
   const ratio = prgReadyRatio(state);
   const min = config.checks.min_prgs_ready_ratio;
   if (state.prgs.strict_fallback > 0 || ratio < min) {
@@ -57,7 +73,7 @@ async function precheck(ctx: PlanContext): Promise<StepResult<PrecheckResult>> {
     });
   }
 
-  const prgs = await cp.listPrgs({ node: node.id });
+  const prgs = await prgsP;
   const verdict = checkQuorumWithout(prgs, ctx.wave);
   if (!verdict.ok) {
     throw new RefusedError(
@@ -67,10 +83,10 @@ async function precheck(ctx: PlanContext): Promise<StepResult<PrecheckResult>> {
   }
 
   // The LB answers a read before anything changes.
-  const lb = await env.lb.status(ctx.lbTarget);
+  const lb = await lbP;
 
   // Spare capacity on the other ready nodes for this node's sessions.
-  const readiness = await readinessOfAll(env, state.nodes);
+  const readiness = await readinessP;
   const mine = readiness.get(node.id);
   if (mine instanceof Error) throw mine;
   const sessions = mine ? activeSessions(mine) : 0;

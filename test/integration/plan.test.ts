@@ -86,7 +86,7 @@ describe('plan: 6 nodes / 3 racks', { timeout: 120_000 }, () => {
     expect(text).toMatch(/^Plan: restart 6 nodes in 3 waves \(--parallel auto\) — dry run, nothing changed/);
     for (const i of [1, 2, 3]) expect(text).toContain(`Wave ${i}/3`);
     expect(text).toMatch(/NODE\s+RACK\s+LEADS\s+HOSTS\s+SESSIONS\s+LB \(http\)\s+RESTART/);
-    expect(text).toMatch(/node-1\s+r1\s+\d+\s+\d+\s+\d+\s+node-1: drain → enable\s+\S+.*sim restart-node .* node-1/);
+    expect(text).toMatch(/node-1\s+r1\s+\d+\s+\d+\s+\d+\s+node-1: drain → enable\s+\S+.*sim\/restart-node\.js .* node-1/);
     expect(text).toContain('Each node waits for');
     expect(text).toMatch(/quiesce\s+≈ 500ms\s+≤ 500ms\s+config\s+sessions ≤ 0 or the 500ms grace/);
     expect(text).toMatch(/ETA ≈ .* for 3 wave\(s\); at most .* if every wait runs to its timeout/);

@@ -57,7 +57,8 @@ describe('sim start / stop (detached supervisor)', () => {
     expect(config.control_plane).toEqual({ url: info.cpUrl, token_env: 'SIM_TOKEN' });
     expect(config.node_api).toEqual({ token_env: 'SIM_TOKEN' });
     expect(config.lb).toEqual({ adapter: 'http', url: info.lbUrl, pool: 'mqtt', token_env: 'SIM_TOKEN' });
-    expect(config.restart?.command).toEqual([process.execPath, expect.stringMatching(/cli\.js$/), 'sim', 'restart-node', '--state-dir', stateDir, '{node}']);
+    // The small restart entry (dist/sim/restart-node.js), not a whole CLI start per restart.
+    expect(config.restart?.command).toEqual([process.execPath, expect.stringMatching(/dist\/sim\/restart-node\.js$/), '--state-dir', stateDir, '{node}']);
 
     const auth = { authorization: 'Bearer s3cret' };
     const node = info.nodes[0]?.adminUrl ?? '';

@@ -8,6 +8,8 @@ import * as S from '../support/schemas.js';
 
 let sim: SimHandle;
 const simCli = path.resolve(import.meta.dirname, '../../dist/sim/sim-cli.js');
+/** The generated config's restart command: the small entry, without a CLI around it. */
+const restartEntry = path.resolve(import.meta.dirname, '../../dist/sim/restart-node.js');
 
 beforeAll(async () => {
   sim = await startSim({ stateDir: await tempDir(), nodes: 4, racks: 3, prgs: 60, replayMs: 200 });
@@ -24,8 +26,10 @@ function runCli(
   killAfterMs = 15_000,
   killWhen?: () => Promise<boolean>,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // `sim restart-node …` also runs as the small entry (restart-node.js …), as the generated config does.
+  const argv = args[0] === 'restart-node.js' ? [restartEntry, ...args.slice(1)] : [simCli, ...args];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [simCli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     if (killWhen) void waitFor(killWhen, killAfterMs).then(() => child.kill('SIGKILL'), () => undefined);
     let stdout = '';
     let stderr = '';
@@ -177,13 +181,17 @@ describe('node and LB faults', () => {
   });
 });
 
-describe('restart command (sim restart-node)', () => {
+describe.each([
+  ['sim restart-node', ['sim', 'restart-node']],
+  ['dist/sim/restart-node.js', ['restart-node.js']],
+])('restart command (%s)', (_name, cmd) => {
   const dir = (): string => sim.stateDir;
 
   it('restarts for real and returns once the new process listens', async () => {
     const before = await bootId(1);
-    const r = await runCli(['sim', 'restart-node', '--state-dir', dir(), 'node-2']);
+    const r = await runCli([...cmd, '--state-dir', dir(), 'node-2']);
     expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^restarted node-2 \(boot_id \S+, pid \d+\)\n$/);
     expect((await get(`${sim.nodes[1]?.adminUrl}/livez`)).status).toBe(200);
     expect(await bootId(1)).not.toBe(before);
   });
@@ -191,19 +199,29 @@ describe('restart command (sim restart-node)', () => {
   it('restartNoop exits 0 without restarting; restartFail exits 3; restartHang hangs', async () => {
     const before = await bootId(1);
     await sim.setFaults({ restartNoop: true });
-    expect((await runCli(['sim', 'restart-node', '--state-dir', dir(), 'node-2'])).code).toBe(0);
+    expect((await runCli([...cmd, '--state-dir', dir(), 'node-2'])).code).toBe(0);
     expect(await bootId(1)).toBe(before);
     await sim.setFaults({ restartNoop: false, restartFail: ['node-2'] });
-    expect((await runCli(['sim', 'restart-node', '--state-dir', dir(), 'node-2'])).code).toBe(3);
+    expect((await runCli([...cmd, '--state-dir', dir(), 'node-2'])).code).toBe(3);
     await sim.setFaults({ restartFail: false, restartHang: true });
     const hangNoted = async (): Promise<boolean> => (await sim.events()).some((e) => e.event === 'restart_command' && e.outcome === 'hang');
     // killed by us once it reported hanging (plus 500 ms): it never exits by itself
-    const hung = await runCli(['sim', 'restart-node', '--state-dir', dir(), 'node-2'], 15_000, async () => (await hangNoted()) && (await sleep(500), true));
+    const hung = await runCli([...cmd, '--state-dir', dir(), 'node-2'], 15_000, async () => (await hangNoted()) && (await sleep(500), true));
     expect(hung.code).toBeNull();
     expect(await bootId(1)).toBe(before);
     const outcomes = (await sim.events()).filter((e) => e.event === 'restart_command').map((e) => e.outcome);
     expect(outcomes).toEqual(expect.arrayContaining(['noop', 'fail', 'hang']));
-    expect((await runCli(['sim', 'restart-node', '--state-dir', dir(), 'node-99'])).code).toBe(2);
+    const unknown = await runCli([...cmd, '--state-dir', dir(), 'node-99']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown node node-99 (known: node-1, node-2, node-3, node-4)');
+  });
+
+  it('says when no simulator runs in the state dir (exit 1), and a missing node is a usage error (exit 2)', async () => {
+    const empty = await tempDir();
+    const none = await runCli([...cmd, '--state-dir', empty, 'node-2']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain(`no simulator running in ${empty}`);
+    expect((await runCli([...cmd, '--state-dir', dir()])).code).toBe(2);
   });
 });
 
