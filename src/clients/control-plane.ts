@@ -51,7 +51,8 @@ export class ControlPlaneClient {
         query: { node: filter.node, leader: filter.leader, limit: filter.limit ?? 1000, cursor },
         ...ctl,
       });
-      out.push(...r.data.items);
+      const items = r.data.items;
+      for (let i = 0; i < items.length; i++) out.push(items[i]!);
       const next = r.data.next_cursor;
       if (next === null) return out;
       if (seen.has(next)) {
