@@ -68,9 +68,19 @@ export function prgsPerNode(prgs: readonly Prg[]): PrgsPerNode {
       if (l) l.push(p.id);
       else led.set(p.leader, [p.id]);
     }
-    for (const n of new Set(p.replicas.map((r) => r.node))) hosted.set(n, (hosted.get(n) ?? 0) + 1);
+    const reps = p.replicas;
+    for (let i = 0; i < reps.length; i++) {
+      const n = reps[i]!.node;
+      if (!seenEarlier(reps, i, n)) hosted.set(n, (hosted.get(n) ?? 0) + 1);
+    }
   }
   return { led, hosted };
+}
+
+/** Whether a replica before index `i` is on `node` (two replicas on one node: a placement violation). */
+function seenEarlier(reps: Prg['replicas'], i: number, node: string): boolean {
+  for (let j = 0; j < i; j++) if (reps[j]!.node === node) return true;
+  return false;
 }
 
 /**
