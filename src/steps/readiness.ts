@@ -17,10 +17,35 @@ const dryRunReadiness = new WeakMap<readonly ClusterNode[], Promise<Map<string, 
 
 /** `/readyz` of every node that is not down, in parallel (bounded); a node that cannot be read maps to its error. */
 export function readinessOfAll(env: Pick<ReadEnv, 'options' | 'config' | 'runtimeFor'>, nodes: readonly ClusterNode[], deadline = Date.now() + 10_000): Promise<Map<string, Readiness | Error>> {
-  if (!env.options.dryRun) return readAll(env, nodes, deadline);
+  if (!env.options.dryRun) return joinInFlight(env, nodes, deadline);
   let shared = dryRunReadiness.get(nodes);
   if (!shared) dryRunReadiness.set(nodes, (shared = readAll(env, nodes, deadline)));
   return shared;
+}
+
+/** Reads in flight, per runtime factory (one per session) and node list (by ids). */
+const inFlight = new WeakMap<ReadEnv['runtimeFor'], Map<string, Promise<Map<string, Readiness | Error>>>>();
+
+/**
+ * A real run reads fresh: every call reads every node again, except that calls made while
+ * a read of the same nodes is still in flight share it. The prechecks of one wave start
+ * together and each asks for every node's readiness: a wave of 300 nodes on a 1,000-node
+ * cluster would otherwise send 300,000 reads at once, for the same answers. A call made
+ * after the read ended reads again.
+ */
+function joinInFlight(env: Pick<ReadEnv, 'options' | 'config' | 'runtimeFor'>, nodes: readonly ClusterNode[], deadline: number): Promise<Map<string, Readiness | Error>> {
+  let reads = inFlight.get(env.runtimeFor);
+  if (!reads) inFlight.set(env.runtimeFor, (reads = new Map()));
+  const key = nodes.map((n) => `${n.id}\u0000${n.state}\u0000${n.admin_url}`).join('\u0001');
+  const running = reads.get(key);
+  if (running) return running;
+  const p = readAll(env, nodes, deadline);
+  reads.set(key, p);
+  const done = () => {
+    if (reads.get(key) === p) reads.delete(key);
+  };
+  p.then(done, done);
+  return p;
 }
 
 async function readAll(env: Pick<ReadEnv, 'options' | 'config' | 'runtimeFor'>, nodes: readonly ClusterNode[], deadline: number): Promise<Map<string, Readiness | Error>> {
