@@ -21,6 +21,11 @@
  * run's journal holds: a throwaway simulator, nothing else is left half-done (the node was
  * neither drained nor taken out of the LB; its leaders move away, which harms nothing).
  *
+ * Each pair (bare read, command) runs QR_B4_REPS times (default 3), interleaved; the
+ * medians are compared. For restart the simulator refuses every leader move
+ * (noEligibleTarget) while it runs: its first change moves nothing, so every
+ * repetition plans and prechecks the same cluster.
+ *
  * Targets (issue 14), at 100k PRGs: each command ≤ 1.3× its bare read and ≤ 150 MB peak
  * RSS; from 1k to 100k PRGs wall and peak RSS grow at most linearly with the PRGs.
  */
@@ -32,11 +37,12 @@ import { join } from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { CLI, ROOT, expectExit, json, loadavg, ms, now, r2, runCli, runNode, startSim } from './lib.mjs';
+import { CLI, ROOT, expectExit, json, loadavg, median, ms, now, r2, runCli, runNode, startSim } from './lib.mjs';
 
 const NODES = 1000;
 const RACKS = 10;
 const SIZES = (process.env.QR_B4_SIZES ?? '1000,10000,100000').split(',').map(Number);
+const REPS = Number(process.env.QR_B4_REPS ?? 3);
 const TARGET_RATIO = 1.3;
 const TARGET_RSS_MB = 150;
 const COMMANDS = ['plan', 'status', 'restart'];
@@ -179,15 +185,32 @@ async function releaseLease(sim, stateDir) {
 
 async function restart(sim) {
   let first;
-  const m = await measured(sim, 'restart', async () => {
-    const r = await restartToFirstChange(sim);
-    first = r.first_change;
-    return r;
-  });
-  return { ...m.figures, first_change: first };
+  // The CP refuses every leader move (noEligibleTarget): the first change then moves
+  // nothing, and each repetition plans and prechecks the same cluster.
+  await sim.setFaults({ noEligibleTarget: true });
+  try {
+    const m = await measured(sim, 'restart', async () => {
+      const r = await restartToFirstChange(sim);
+      first = r.first_change;
+      return r;
+    });
+    return { ...m.figures, first_change: first };
+  } finally {
+    await sim.setFaults({ noEligibleTarget: false });
+  }
 }
 
 const RUN = { plan, status, restart };
+
+/** Each numeric figure's median over the runs (other fields from the first run). */
+function medianOf(list) {
+  const out = { ...list[0] };
+  for (const k of Object.keys(out)) {
+    const xs = list.map((x) => x[k]).filter((v) => typeof v === 'number');
+    if (xs.length === list.length) out[k] = median(xs);
+  }
+  return out;
+}
 
 export async function b4() {
   const sizes = [];
@@ -196,11 +219,26 @@ export async function b4() {
     const c = await startSim({ nodes: NODES, racks: RACKS, prgs, virtualNodes: true, sessionsPerNode: 100 });
     try {
       const entry = { prgs };
-      // Each command right after its own bare read, against the same cluster (restart last: it moves leaders).
+      // Each command right after its own bare read, against the same cluster, REPS times
+      // interleaved; the medians are compared (the machine is shared: one run is noise).
+      const runs = Object.fromEntries(COMMANDS.map((cmd) => [cmd, []]));
+      for (let i = 0; i < REPS; i++) {
+        for (const cmd of COMMANDS) {
+          const f = await floor(c.sim, cmd);
+          const x = await RUN[cmd](c.sim);
+          runs[cmd].push({ x, f });
+        }
+      }
       for (const cmd of COMMANDS) {
-        const f = await floor(c.sim, cmd);
-        const x = await RUN[cmd](c.sim);
-        entry[cmd] = { ...x, floor: f, ratio_to_floor: r2(x.wall_ms / f.wall_ms), cpu_ratio_to_floor: x.cpu_ms && f.cpu_ms ? r2(x.cpu_ms / f.cpu_ms) : null };
+        const x = medianOf(runs[cmd].map((r) => r.x));
+        const f = medianOf(runs[cmd].map((r) => r.f));
+        entry[cmd] = {
+          ...x,
+          floor: f,
+          ratio_to_floor: r2(x.wall_ms / f.wall_ms),
+          cpu_ratio_to_floor: x.cpu_ms && f.cpu_ms ? r2(x.cpu_ms / f.cpu_ms) : null,
+          runs: runs[cmd].map((r) => ({ wall_ms: r.x.wall_ms, cpu_ms: r.x.cpu_ms, peak_rss_mb: r.x.peak_rss_mb, floor_wall_ms: r.f.wall_ms, floor_cpu_ms: r.f.cpu_ms, ratio: r2(r.x.wall_ms / r.f.wall_ms), load_1m: r.x.load_1m })),
+        };
       }
       if (prgs === SIZES[SIZES.length - 1]) auto = await plan(c.sim, ['--parallel', 'auto']);
       sizes.push(entry);
@@ -237,7 +275,7 @@ export async function b4() {
   };
   return {
     name: 'B4 size',
-    method: `plan --all --json, status --json and restart --all --yes up to its first change, ${NODES} virtual nodes on ${RACKS} racks, ${SIZES.join('/')} PRGs; each right after its bare read (bench/floor.mjs plan|status|restart) in the same run`,
+    method: `plan --all --json, status --json and restart --all --yes up to its first change, ${NODES} virtual nodes on ${RACKS} racks, ${SIZES.join('/')} PRGs; each right after its bare read (bench/floor.mjs plan|status|restart) in the same run, ${REPS} interleaved runs, medians`,
     nodes: NODES,
     sizes,
     growth,
