@@ -77,10 +77,12 @@ export function placementViolations(
     out.push(...found);
   }
 
-  out.sort(
-    (a, b) => compareIds(a.prg, b.prg) || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compareIds(a.where, b.where),
-  );
-  return out;
+  return sortViolations(out);
+}
+
+/** The audit's order (by PRG id, kind, where), in place: also for violations gathered page by page. */
+export function sortViolations(list: PlacementViolation[]): PlacementViolation[] {
+  return list.sort((a, b) => compareIds(a.prg, b.prg) || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compareIds(a.where, b.where));
 }
 
 /**
