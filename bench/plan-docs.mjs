@@ -8,7 +8,9 @@
  *   node bench/plan-docs.mjs compare <dirA> <dirB>  # exit 0 when all are identical
  *
  * Compared after normalising what differs between two simulators or two runs and nothing
- * else: run id, generated_at, step durations, the simulator's ports and temp dir.
+ * else: run id, generated_at, step durations, the simulator's ports and temp dir, and
+ * where the CLI is (the restart command names it; the text's column widths follow it, so
+ * two trees compared by their text output sit at paths of the same length).
  * Default cluster: 1,000 virtual nodes on 10 racks, 100,000 PRGs.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,6 +30,7 @@ const scrub = (s) =>
   s
     .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
     .replace(/\/tmp\/qr-bench-[A-Za-z0-9]+/g, '/tmp/SIM')
+    .replace(/\S*\/dist\/cli\.js/g, '…/dist/cli.js')
     .replace(/\d{8}T\d{6}-[0-9a-f]{6}/g, 'RUN-ID');
 
 function normalise(x) {
