@@ -1,35 +1,215 @@
 /**
- * B4, size: `quantum-roll plan --all --json` against a virtual-nodes simulator of
- * 1,000 nodes on 10 racks, with 1k, 10k and 100k PRGs; then `--parallel auto` at
- * 100k for the wave count. Wall time (spawn → exit) and the CLI process's own peak
- * RSS and CPU time (process.resourceUsage(), reported by a preload on exit).
+ * B4, size: `plan --all --json`, `status --json` and `restart --all --yes` up to its first
+ * change, against a virtual-nodes simulator of 1,000 nodes on 10 racks with 1k, 10k and
+ * 100k PRGs; then `plan --all --parallel auto` at 100k for the wave count. Wall time
+ * (spawn → exit, or → the first change), the CLI process's own peak RSS and CPU time.
  *
- * Baseline, measured in the same run against the same simulator: a bare reader
- * (bench/floor.mjs, a separate Node process) that fetches what a plan cannot do
- * without — the cluster state, every PRG page, and each node's /readyz, /v1/node and
- * LB member (3 × 1,000 reads, 32 at a time) — with plain fetch and JSON.parse, no
- * validation, no planning. `plan --all ÷ floor` is the price of validating, planning
- * and rendering on top of reading.
+ * Baselines, each measured right before its command against the same simulator: a bare
+ * reader (bench/floor.mjs, a separate Node process, plain undici + JSON.parse, no
+ * validation, no planning, no output) that fetches what the command cannot do without:
+ *  - plan: the cluster state, every PRG page, each node's /readyz, /v1/node and LB member;
+ *  - status: the same and each node's /v1/drain;
+ *  - restart: the cluster state, every PRG page (the waves), each node's /readyz (the
+ *    precheck's spare capacity), one node's `?node=` and `?leader=` listings, /v1/node and
+ *    LB member: what a restart reads before its first change.
+ * `command ÷ floor` is the price of validating, planning and rendering on top of reading.
+ *
+ * restart --all's first change is the first changing request the simulator records
+ * (anything but a GET, leases aside: the leader transfer of wave 1's node). The bench
+ * watches the simulator's calls.ndjson, reads the CLI's peak RSS (VmHWM) and CPU time from
+ * /proc at that moment, then kills it (SIGKILL) and releases the lease with the token the
+ * run's journal holds: a throwaway simulator, nothing else is left half-done (the node was
+ * neither drained nor taken out of the LB; its leaders move away, which harms nothing).
+ *
+ * Each pair (bare read, command) runs QR_B4_REPS times (default 3), interleaved; the
+ * medians are compared. For restart the simulator refuses every leader move
+ * (noEligibleTarget) while it runs: its first change moves nothing, so every
+ * repetition plans and prechecks the same cluster.
+ *
+ * Targets (issue 14), at 100k PRGs: each command ≤ 1.3× its bare read and ≤ 150 MB peak
+ * RSS; from 1k to 100k PRGs wall and peak RSS grow at most linearly with the PRGs.
  */
+import { Buffer } from 'node:buffer';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, expectExit, json, ms, r2, runCli, runNode, startSim } from './lib.mjs';
+import process from 'node:process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { CLI, ROOT, expectExit, json, loadavg, median, ms, now, r2, runCli, runNode, startSim } from './lib.mjs';
 
 const NODES = 1000;
 const RACKS = 10;
-const SIZES = [1_000, 10_000, 100_000];
+const SIZES = (process.env.QR_B4_SIZES ?? '1000,10000,100000').split(',').map(Number);
+const REPS = Number(process.env.QR_B4_REPS ?? 3);
+const TARGET_RATIO = 1.3;
+const TARGET_RSS_MB = 150;
+const COMMANDS = ['plan', 'status', 'restart'];
 
 function summaryOf(r) {
   return { wall_ms: Math.round(r.wallMs), cpu_ms: r.cpuMs === undefined ? null : Math.round(r.cpuMs), peak_rss_mb: r.maxRssMb === undefined ? null : Math.round(r.maxRssMb) };
 }
 
-async function plan(sim, extra = []) {
+async function measured(sim, what, run) {
   const simCpu0 = await sim.cpuMs();
-  const r = await runCli(['plan', '--all', '--json', '--config', sim.configPath, ...extra], { rss: true, timeoutMs: 300_000 });
+  const load = loadavg()?.[0] ?? null;
+  const r = await run();
   const simCpu = (await sim.cpuMs()) - simCpu0;
-  expectExit(r, 0, `quantum-roll plan --all ${extra.join(' ')}`);
-  const doc = json(r);
   const calls = (await sim.calls()).filter((c) => c.t >= r.t0 && c.t <= r.t1);
-  return { ...summaryOf(r), sim_cpu_ms: Math.round(simCpu), waves: doc?.waves?.length ?? null, requests: calls.length, stdout_bytes: r.stdout.length };
+  return { what, r, figures: { ...summaryOf(r), sim_cpu_ms: Math.round(simCpu), requests: calls.length, load_1m: load } };
+}
+
+async function floor(sim, mode) {
+  const m = await measured(sim, `floor ${mode}`, () => runNode([join(ROOT, 'bench', 'floor.mjs'), sim.cpUrl, sim.lbUrl, mode], { rss: true, timeoutMs: 300_000 }));
+  expectExit(m.r, 0, `bench/floor.mjs ${mode}`);
+  return m.figures;
+}
+
+async function plan(sim, extra = []) {
+  const m = await measured(sim, 'plan', () => runCli(['plan', '--all', '--json', '--config', sim.configPath, ...extra], { rss: true, timeoutMs: 300_000 }));
+  expectExit(m.r, 0, `quantum-roll plan --all ${extra.join(' ')}`);
+  const doc = json(m.r);
+  return { ...m.figures, waves: doc?.waves?.length ?? null, stdout_bytes: m.r.stdout.length };
+}
+
+async function status(sim) {
+  const m = await measured(sim, 'status', () => runCli(['status', '--json', '--config', sim.configPath], { rss: true, timeoutMs: 300_000 }));
+  expectExit(m.r, 0, 'quantum-roll status --json');
+  return { ...m.figures, stdout_bytes: m.r.stdout.length };
+}
+
+/** Peak RSS (MB) and CPU time (ms) of a live process, from /proc (Linux); undefined elsewhere. */
+function procUsage(pid) {
+  try {
+    const hwm = /VmHWM:\s+(\d+)\s*kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields 14 and 15 of stat (utime, stime) in clock ticks of 1/100 s
+    return { maxRssMb: hwm ? Number(hwm[1]) / 1024 : undefined, cpuMs: (Number(f[11]) + Number(f[12])) * 10 };
+  } catch {
+    return { maxRssMb: undefined, cpuMs: undefined };
+  }
+}
+
+/** The changing requests of a restart: anything but a read, the maintenance lease aside. */
+const isChange = (c) => c.method !== 'GET' && !c.path.startsWith('/v1/leases');
+
+/**
+ * `restart --all --yes` until the simulator records its first change; then the CLI is
+ * killed and its lease released. Wall = spawn → that request's arrival.
+ */
+function restartToFirstChange(sim) {
+  const stateDir = mkdtempSync(join(tmpdir(), 'qr-b4-state-'));
+  const callsFile = join(sim.stateDir, 'calls.ndjson');
+  let offset = 0;
+  if (existsSync(callsFile)) {
+    const fd = openSync(callsFile, 'r');
+    offset = fstatSync(fd).size;
+    closeSync(fd);
+  }
+  const t0 = now();
+  const child = spawn(process.execPath, [CLI, 'restart', '--all', '--yes', '--json', '--config', sim.configPath, '--state-dir', stateDir], {
+    cwd: ROOT,
+    env: { ...process.env, QUANTUM_ROLL_CONFIG: '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    if (stderr.length < 200_000) stderr += d;
+  });
+  let exit;
+  const gone = new Promise((res) => child.once('exit', (code, signal) => res((exit = { code, signal }))));
+  const deadline = t0 + 300_000;
+  let rest = '';
+  const found = (async () => {
+    for (;;) {
+      if (exit) throw new Error(`restart --all exited (${exit.code ?? exit.signal}) before its first change\n${stderr.slice(-3000)}`);
+      if (now() > deadline) throw new Error('restart --all made no change within 300 s');
+      if (existsSync(callsFile)) {
+        const fd = openSync(callsFile, 'r');
+        try {
+          const size = fstatSync(fd).size;
+          if (size > offset) {
+            const buf = Buffer.alloc(size - offset);
+            readSync(fd, buf, 0, buf.length, offset);
+            offset = size;
+            const lines = (rest + buf.toString('utf8')).split('\n');
+            rest = lines.pop() ?? '';
+            for (const line of lines) {
+              let c;
+              try {
+                c = JSON.parse(line);
+              } catch {
+                continue;
+              }
+              if (c.t >= t0 && isChange(c)) return { c, usage: procUsage(child.pid) };
+            }
+          }
+        } finally {
+          closeSync(fd);
+        }
+      }
+      await sleep(5);
+    }
+  })();
+  return found.then(
+    async ({ c, usage }) => {
+      child.kill('SIGKILL');
+      await gone;
+      await releaseLease(sim, stateDir);
+      rmSync(stateDir, { recursive: true, force: true });
+      return { code: 0, t0, t1: c.t, wallMs: c.t - t0, maxRssMb: usage.maxRssMb, cpuMs: usage.cpuMs, first_change: `${c.method} ${c.path}`, stdout: '' };
+    },
+    async (err) => {
+      if (!exit) child.kill('SIGKILL');
+      await gone;
+      await releaseLease(sim, stateDir);
+      rmSync(stateDir, { recursive: true, force: true });
+      throw err;
+    },
+  );
+}
+
+/** The killed run held the maintenance lease: release it with the token of its journal. */
+async function releaseLease(sim, stateDir) {
+  let token;
+  try {
+    token = JSON.parse(readFileSync(join(stateDir, 'journal.json'), 'utf8')).lease?.token;
+  } catch {
+    return;
+  }
+  if (!token) return;
+  await request(`${sim.cpUrl}/v1/leases/rolling-restart?token=${encodeURIComponent(token)}`, { method: 'DELETE' }).then((r) => r.body.dump(), () => {});
+}
+
+async function restart(sim) {
+  let first;
+  // The CP refuses every leader move (noEligibleTarget): the first change then moves
+  // nothing, and each repetition plans and prechecks the same cluster.
+  await sim.setFaults({ noEligibleTarget: true });
+  try {
+    const m = await measured(sim, 'restart', async () => {
+      const r = await restartToFirstChange(sim);
+      first = r.first_change;
+      return r;
+    });
+    return { ...m.figures, first_change: first };
+  } finally {
+    await sim.setFaults({ noEligibleTarget: false });
+  }
+}
+
+const RUN = { plan, status, restart };
+
+/** Each numeric figure's median over the runs (other fields from the first run). */
+function medianOf(list) {
+  const out = { ...list[0] };
+  for (const k of Object.keys(out)) {
+    const xs = list.map((x) => x[k]).filter((v) => typeof v === 'number');
+    if (xs.length === list.length) out[k] = median(xs);
+  }
+  return out;
 }
 
 export async function b4() {
@@ -38,46 +218,71 @@ export async function b4() {
   for (const prgs of SIZES) {
     const c = await startSim({ nodes: NODES, racks: RACKS, prgs, virtualNodes: true, sessionsPerNode: 100 });
     try {
-      const p = await plan(c.sim);
-      const entry = { prgs, plan: p };
-      if (prgs === SIZES[SIZES.length - 1]) {
-        // The baseline where the target is: the bare read of the same cluster, right after.
-        const simCpu0 = await c.sim.cpuMs();
-        const floor = await runNode([join(ROOT, 'bench', 'floor.mjs'), c.sim.cpUrl, c.sim.lbUrl], { rss: true, timeoutMs: 300_000 });
-        const floorSimCpu = (await c.sim.cpuMs()) - simCpu0;
-        expectExit(floor, 0, 'bench/floor.mjs');
-        entry.floor = { ...summaryOf(floor), sim_cpu_ms: Math.round(floorSimCpu) };
-        entry.ratio_to_floor = r2(p.wall_ms / floor.wallMs);
-        auto = await plan(c.sim, ['--parallel', 'auto']);
+      const entry = { prgs };
+      // Each command right after its own bare read, against the same cluster, REPS times
+      // interleaved; the medians are compared (the machine is shared: one run is noise).
+      const runs = Object.fromEntries(COMMANDS.map((cmd) => [cmd, []]));
+      for (let i = 0; i < REPS; i++) {
+        for (const cmd of COMMANDS) {
+          const f = await floor(c.sim, cmd);
+          const x = await RUN[cmd](c.sim);
+          runs[cmd].push({ x, f });
+        }
       }
+      for (const cmd of COMMANDS) {
+        const x = medianOf(runs[cmd].map((r) => r.x));
+        const f = medianOf(runs[cmd].map((r) => r.f));
+        entry[cmd] = {
+          ...x,
+          floor: f,
+          ratio_to_floor: r2(x.wall_ms / f.wall_ms),
+          cpu_ratio_to_floor: x.cpu_ms && f.cpu_ms ? r2(x.cpu_ms / f.cpu_ms) : null,
+          runs: runs[cmd].map((r) => ({ wall_ms: r.x.wall_ms, cpu_ms: r.x.cpu_ms, peak_rss_mb: r.x.peak_rss_mb, floor_wall_ms: r.f.wall_ms, floor_cpu_ms: r.f.cpu_ms, ratio: r2(r.x.wall_ms / r.f.wall_ms), load_1m: r.x.load_1m })),
+        };
+      }
+      if (prgs === SIZES[SIZES.length - 1]) auto = await plan(c.sim, ['--parallel', 'auto']);
       sizes.push(entry);
     } finally {
       await c.stop();
     }
   }
   const big = sizes[sizes.length - 1];
-  const growth = sizes.slice(1).map((s, i) => ({
-    from: sizes[i].prgs,
-    to: s.prgs,
-    prgs_x: s.prgs / sizes[i].prgs,
-    wall_x: r2(s.plan.wall_ms / sizes[i].plan.wall_ms),
-    cpu_x: s.plan.cpu_ms && sizes[i].plan.cpu_ms ? r2(s.plan.cpu_ms / sizes[i].plan.cpu_ms) : null,
-  }));
-  const metWall = big.plan.wall_ms <= 2000;
-  const metRss = big.plan.peak_rss_mb !== null && big.plan.peak_rss_mb <= 200;
+  const growth = {};
+  for (const cmd of COMMANDS) {
+    growth[cmd] = sizes.slice(1).map((s, i) => {
+      const a = sizes[i][cmd];
+      const b = s[cmd];
+      const prgs_x = s.prgs / sizes[i].prgs;
+      const wall_x = r2(b.wall_ms / a.wall_ms);
+      const rss_x = a.peak_rss_mb && b.peak_rss_mb ? r2(b.peak_rss_mb / a.peak_rss_mb) : null;
+      return { from: sizes[i].prgs, to: s.prgs, prgs_x, wall_x, cpu_x: a.cpu_ms && b.cpu_ms ? r2(b.cpu_ms / a.cpu_ms) : null, rss_x, at_most_linear: wall_x <= prgs_x && (rss_x === null || rss_x <= prgs_x) };
+    });
+  }
+  const met = {};
+  for (const cmd of COMMANDS) {
+    const x = big[cmd];
+    met[cmd] = {
+      ratio: x.ratio_to_floor <= TARGET_RATIO,
+      rss: x.peak_rss_mb !== null && x.peak_rss_mb <= TARGET_RSS_MB,
+      growth: growth[cmd].every((g) => g.at_most_linear),
+    };
+  }
+  const all = Object.values(met).every((m) => m.ratio && m.rss && m.growth);
+  const yes = (b) => (b ? 'met' : 'NOT met');
+  const line = (cmd) => {
+    const x = big[cmd];
+    return `${cmd} ${ms(x.wall_ms)} = ${x.ratio_to_floor}× floor ${ms(x.floor.wall_ms)} (${yes(met[cmd].ratio)}), ${x.peak_rss_mb} MB (${yes(met[cmd].rss)}), growth ${growth[cmd].map((g) => `×${g.wall_x}`).join('/')}`;
+  };
   return {
     name: 'B4 size',
-    method: `plan --all --json, ${NODES} virtual nodes on ${RACKS} racks; bare reader (bench/floor.mjs) as baseline`,
+    method: `plan --all --json, status --json and restart --all --yes up to its first change, ${NODES} virtual nodes on ${RACKS} racks, ${SIZES.join('/')} PRGs; each right after its bare read (bench/floor.mjs plan|status|restart) in the same run, ${REPS} interleaved runs, medians`,
     nodes: NODES,
     sizes,
     growth,
     auto_100k: auto,
-    target: '≤ 2 s wall and ≤ 200 MB peak RSS at 100k PRGs',
-    met: metWall && metRss,
-    met_wall: metWall,
-    met_rss: metRss,
-    summary:
-      `B4 size: plan --all, 1000 nodes/100k PRGs: ${ms(big.plan.wall_ms)}, ${big.plan.peak_rss_mb} MB peak (target ≤ 2 s ${metWall ? 'met' : 'NOT met'}, ≤ 200 MB ${metRss ? 'met' : 'NOT met'}); ` +
-      `${r2(big.ratio_to_floor)}× the bare read (${ms(big.floor.wall_ms)}) | growth ${growth.map((g) => `${g.from / 1000}k→${g.to / 1000}k ×${g.wall_x}`).join(', ')} | auto: ${auto?.waves} waves in ${ms(auto?.wall_ms ?? 0)}`,
+    target: `at ${big.prgs} PRGs each command ≤ ${TARGET_RATIO}× its bare read and ≤ ${TARGET_RSS_MB} MB peak RSS; wall and peak RSS grow at most linearly with PRGs`,
+    met: all,
+    met_by_command: met,
+    summary: `B4 size, ${NODES} nodes/${big.prgs / 1000}k PRGs: ${COMMANDS.map(line).join(' | ')} | auto: ${auto?.waves} waves in ${ms(auto?.wall_ms ?? 0)}`,
   };
 }

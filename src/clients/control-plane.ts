@@ -43,6 +43,22 @@ export class ControlPlaneClient {
   /** Every PRG matching the filter, following `next_cursor` until null; a repeated cursor is a protocol error. */
   async listPrgs(filter: { node?: string; leader?: string; limit?: number } = {}, ctl: CallCtl = {}): Promise<Prg[]> {
     const out: Prg[] = [];
+    await this.eachPrgPage(filter, ctl, (items) => {
+      for (let i = 0; i < items.length; i++) out.push(items[i]!);
+    });
+    return out;
+  }
+
+  /**
+   * The same listing, page by page: `onPage` gets each page's PRGs (checked) before the
+   * next page is read, and may keep what it needs of them. A reader that only counts
+   * (`status`) so holds one page at a time instead of every PRG of the cluster.
+   */
+  async eachPrgPage(
+    filter: { node?: string; leader?: string; limit?: number },
+    ctl: CallCtl,
+    onPage: (items: readonly Prg[]) => void | Promise<void>,
+  ): Promise<void> {
     const seen = new Set<string>();
     let cursor: string | undefined;
     for (;;) {
@@ -51,9 +67,9 @@ export class ControlPlaneClient {
         query: { node: filter.node, leader: filter.leader, limit: filter.limit ?? 1000, cursor },
         ...ctl,
       });
-      out.push(...r.data.items);
+      await onPage(r.data.items);
       const next = r.data.next_cursor;
-      if (next === null) return out;
+      if (next === null) return;
       if (seen.has(next)) {
         throw new ProtocolError(
           `control plane: invalid response from GET ${this.http.url('/v1/prgs')}: field "next_cursor": cursor "${next.slice(0, 40)}" was already seen in this listing (the CP is looping)`,

@@ -3,7 +3,7 @@
  * ignored), known fields are checked for type and range, ids for the contract's pattern.
  */
 import { z } from 'zod';
-import { idSchema } from '../config/schema.js';
+import { ID_PATTERN, idSchema } from '../config/schema.js';
 
 const count = z.number().int().min(0);
 const ratio = z.number().min(0).max(1);
@@ -120,10 +120,87 @@ export const prgSchema = z.object({
 });
 export type Prg = z.infer<typeof prgSchema>;
 
-export const prgPageSchema = z.object({
+/** A page of `GET /v1/prgs`, as zod checks it (the definition; see `prgPageSchema`). */
+export const prgPageZodSchema = z.object({
   items: z.array(prgSchema),
   next_cursor: z.string().nullable(),
 });
+export type PrgPage = z.infer<typeof prgPageZodSchema>;
+
+/**
+ * `prgPageSchema`, the one every listing is checked with: the same verdict, data and
+ * error as `prgPageZodSchema`, ~10× cheaper on the common page. A page that
+ * `isCleanPrgPage` accepts is returned as parsed (no copy: zod would build a second
+ * object per PRG and per replica, 100,000 × 4 at once on a big cluster); any other page
+ * goes through zod, whose first issue (field path and message, e.g.
+ * `items.7.replicas.1.state`) is the one reported, exactly as before.
+ */
+export const prgPageSchema = z.unknown().transform((v, ctx): PrgPage => {
+  if (isCleanPrgPage(v)) return v;
+  const r = prgPageZodSchema.safeParse(v);
+  if (r.success) return r.data;
+  for (const issue of r.error.issues) ctx.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path });
+  return z.NEVER;
+});
+
+const PAGE_KEYS = ['items', 'next_cursor'] as const;
+const PRG_KEYS = ['id', 'tenant', 'leader', 'strict_fallback', 'commit_index', 'replicas'] as const;
+const REPLICA_KEYS = ['node', 'role', 'state', 'match_index'] as const;
+const REPLICA_STATES: ReadonlySet<unknown> = new Set(replicaSchema.shape.state.options);
+
+/** Exactly `keys`, in that order, and nothing else: then zod's output (shape order, unknown keys stripped) equals the input. */
+function exactKeys(o: object, keys: readonly string[]): boolean {
+  let i = 0;
+  for (const k in o) {
+    if (k !== keys[i]) return false;
+    i++;
+  }
+  return i === keys.length;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isId = (v: unknown): boolean => typeof v === 'string' && ID_PATTERN.test(v);
+/** Node ids that matched the pattern: the same few thousand come back on every replica of every page. */
+const nodeIdsSeen = new Set<string>();
+function isNodeId(v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  if (nodeIdsSeen.has(v)) return true;
+  if (!ID_PATTERN.test(v)) return false;
+  if (nodeIdsSeen.size < 65_536) nodeIdsSeen.add(v);
+  return true;
+}
+
+/**
+ * True only for a page that `prgPageZodSchema` accepts unchanged: every known field of the
+ * right type and range (ids match the contract's pattern, counts are non-negative safe
+ * integers, states are the enum's), no unknown field, keys in the schema's order. It may
+ * say false for a valid page (e.g. one with extra fields): zod then decides.
+ */
+export function isCleanPrgPage(v: unknown): v is PrgPage {
+  if (!isRecord(v) || !exactKeys(v, PAGE_KEYS)) return false;
+  const cursor = v.next_cursor;
+  if (cursor !== null && typeof cursor !== 'string') return false;
+  const items = v.items;
+  if (!Array.isArray(items)) return false;
+  for (let i = 0; i < items.length; i++) {
+    const p: unknown = items[i];
+    if (!isRecord(p) || !exactKeys(p, PRG_KEYS)) return false;
+    if (!isId(p.id) || typeof p.tenant !== 'string' || (p.leader !== null && !isNodeId(p.leader))) return false;
+    if (typeof p.strict_fallback !== 'boolean' || !isCount(p.commit_index)) return false;
+    const reps = p.replicas;
+    if (!Array.isArray(reps)) return false;
+    for (let j = 0; j < reps.length; j++) {
+      const r: unknown = reps[j];
+      if (!isRecord(r) || !exactKeys(r, REPLICA_KEYS)) return false;
+      if (!isNodeId(r.node) || typeof r.role !== 'string' || !REPLICA_STATES.has(r.state) || !isCount(r.match_index)) return false;
+    }
+  }
+  return true;
+}
 
 export const leaderTransferSchema = z.object({
   prg_id: idSchema,

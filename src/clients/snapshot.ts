@@ -7,7 +7,8 @@
  *
  * PRG listings: once the whole listing has been read (a plan of several nodes reads
  * it to make waves), `node=` and `leader=` listings are answered from it, through an
- * index built once, instead of paging through the CP again.
+ * index built once, instead of paging through the CP again. The index holds references
+ * into the one listing (no copy of any PRG), and its lists are handed out frozen.
  *
  * A failed read is not kept: the step that needs it reads again and reports the
  * failure in its own words.
@@ -30,6 +31,8 @@ class Memo {
     return p;
   }
 }
+
+const NONE: Prg[] = Object.freeze([]) as unknown as Prg[];
 
 type PrgFilter = { node?: string; leader?: string; limit?: number };
 
@@ -70,8 +73,9 @@ export class SnapshotControlPlane extends ControlPlaneClient {
     if (filter.node !== undefined && filter.leader !== undefined) {
       return (ix.byLeader.get(filter.leader) ?? []).filter((p) => p.replicas.some((r) => r.node === filter.node));
     }
-    if (filter.node !== undefined) return [...(ix.byNode.get(filter.node) ?? [])];
-    return [...(ix.byLeader.get(filter.leader!) ?? [])];
+    // The index's own (frozen) lists: no copy per precheck, and no caller can change them.
+    if (filter.node !== undefined) return ix.byNode.get(filter.node) ?? NONE;
+    return ix.byLeader.get(filter.leader!) ?? NONE;
   }
 
   private indexed(): NonNullable<SnapshotControlPlane['index']> {
@@ -94,6 +98,8 @@ export class SnapshotControlPlane extends ControlPlaneClient {
         if (!dup) push(byNode, node, p);
       }
     }
+    for (const l of byNode.values()) Object.freeze(l);
+    for (const l of byLeader.values()) Object.freeze(l);
     this.index = { byNode, byLeader };
     return this.index;
   }

@@ -41,6 +41,7 @@ export function placementViolations(
   const out: PlacementViolation[] = [];
 
   for (const prg of prgs) {
+    if (clean(prg, rackOf, perRack)) continue;
     const found: PlacementViolation[] = [];
     const perNode = new Map<string, number>();
     for (const r of prg.replicas) perNode.set(r.node, (perNode.get(r.node) ?? 0) + 1);
@@ -76,8 +77,29 @@ export function placementViolations(
     out.push(...found);
   }
 
-  out.sort(
-    (a, b) => compareIds(a.prg, b.prg) || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compareIds(a.where, b.where),
-  );
-  return out;
+  return sortViolations(out);
+}
+
+/** The audit's order (by PRG id, kind, where), in place: also for violations gathered page by page. */
+export function sortViolations(list: PlacementViolation[]): PlacementViolation[] {
+  return list.sort((a, b) => compareIds(a.prg, b.prg) || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compareIds(a.where, b.where));
+}
+
+/**
+ * The common case, without allocating: every replica on its own node and, under
+ * `one_replica_per_rack`, on its own known rack. Such a PRG has no violation of any kind;
+ * every other PRG goes through the full audit above.
+ */
+function clean(prg: Prg, rackOf: ReadonlyMap<string, string>, perRack: boolean): boolean {
+  const reps = prg.replicas;
+  for (let i = 0; i < reps.length; i++) {
+    const node = reps[i]!.node;
+    const rack = perRack ? rackOf.get(node) : undefined;
+    if (perRack && (rack === undefined || rack === '')) return false;
+    for (let j = 0; j < i; j++) {
+      const other = reps[j]!.node;
+      if (other === node || (perRack && rackOf.get(other) === rack)) return false;
+    }
+  }
+  return true;
 }

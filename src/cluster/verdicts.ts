@@ -60,17 +60,31 @@ export interface PrgsPerNode {
 
 /** Led and hosted PRGs per node, from one PRG listing: for status, the plan and the waves. */
 export function prgsPerNode(prgs: readonly Prg[]): PrgsPerNode {
-  const led = new Map<string, string[]>();
-  const hosted = new Map<string, number>();
+  return addPrgsPerNode({ led: new Map(), hosted: new Map() }, prgs);
+}
+
+/** Adds `prgs` (e.g. one page of a listing) to the counts of `acc`; returns `acc`. */
+export function addPrgsPerNode(acc: PrgsPerNode, prgs: readonly Prg[]): PrgsPerNode {
+  const { led, hosted } = acc;
   for (const p of prgs) {
     if (p.leader) {
       const l = led.get(p.leader);
       if (l) l.push(p.id);
       else led.set(p.leader, [p.id]);
     }
-    for (const n of new Set(p.replicas.map((r) => r.node))) hosted.set(n, (hosted.get(n) ?? 0) + 1);
+    const reps = p.replicas;
+    for (let i = 0; i < reps.length; i++) {
+      const n = reps[i]!.node;
+      if (!seenEarlier(reps, i, n)) hosted.set(n, (hosted.get(n) ?? 0) + 1);
+    }
   }
-  return { led, hosted };
+  return acc;
+}
+
+/** Whether a replica before index `i` is on `node` (two replicas on one node: a placement violation). */
+function seenEarlier(reps: Prg['replicas'], i: number, node: string): boolean {
+  for (let j = 0; j < i; j++) if (reps[j]!.node === node) return true;
+  return false;
 }
 
 /**

@@ -85,6 +85,9 @@ export function planWaves(nodes: readonly WaveNode[], prgs: readonly Prg[], opts
   if (byId.size === 0) return [];
   const cap = capOf(opts.maxWaveSize);
   const ids = [...byId.keys()].sort(compareIds);
+  // One node per wave: whatever the conflicts, every node is a wave of its own (a blocked
+  // one too), and the order below alone decides. No model of 100,000 PRGs for that.
+  if (cap === 1) return order(ids.map((id) => [id]), byId);
   const model = buildModel(ids, prgs);
 
   // Nodes whose own removal is already blocked go alone.

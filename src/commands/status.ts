@@ -4,7 +4,8 @@
  * needs a person's attention; render/status.ts draws it.
  */
 import { lbTargetOf } from '../steps/context.js';
-import { hardPlacementViolations, activeSessions, prgsPerNode } from '../cluster/verdicts.js';
+import { type PrgsPerNode, activeSessions, addPrgsPerNode } from '../cluster/verdicts.js';
+import { type PlacementViolation, placementViolations, sortViolations } from '../cluster/placement.js';
 import type { DrainStatus, LeaseInfo, NodeInfo, Readiness } from '../clients/schemas.js';
 import type { MemberStatus } from '../adapters/lb/types.js';
 import { targetOf } from '../cluster/targets.js';
@@ -36,9 +37,19 @@ export async function statusAction(opts: GlobalOptions): Promise<number> {
 export async function gatherStatus(s: Session): Promise<StatusFacts> {
   const deadline = Date.now() + 10_000;
   const readLease = () => settle(s.cp.lease(LEASE_NAME, { deadline }).then((l): LeaseInfo | null => l ?? null));
-  const [cpReady, state, prgs, firstLease] = await Promise.all([s.cp.readyz({ deadline }), s.cp.clusterState({ deadline }), s.cp.listPrgs({}, { deadline }), readLease()]);
+  const statePromise = s.cp.clusterState({ deadline });
+  // The PRGs are counted page by page (led and hosted per node, placement violations):
+  // status holds one page at a time, not every PRG of the cluster.
+  const perNode: PrgsPerNode = { led: new Map(), hosted: new Map() };
+  const found: PlacementViolation[] = [];
+  const counted = s.cp.eachPrgPage({}, { deadline }, async (items) => {
+    addPrgsPerNode(perNode, items);
+    const st = await statePromise;
+    for (const v of placementViolations(items, st.nodes, st.placement.policy)) if (v.kind !== 'unknown_node') found.push(v);
+  });
+  const [cpReady, state, , firstLease] = await Promise.all([s.cp.readyz({ deadline }), statePromise, counted, readLease()]);
   let lease = firstLease;
-  const { led, hosted } = prgsPerNode(prgs);
+  const { led, hosted } = perNode;
   const journal = Journal.read(s.stateDir);
   const holder = holderOf(lease);
   // Four reads per node, at most READYZ_CONCURRENCY nodes at a time (one pool per node: bound the sockets).
@@ -87,7 +98,7 @@ export async function gatherStatus(s: Session): Promise<StatusFacts> {
   return {
     cpReady,
     state,
-    violations: hardPlacementViolations(prgs, state.nodes, state.placement.policy),
+    violations: sortViolations(found),
     lease,
     nodes,
     journal: journal ? { file: journal.file, run_id: journal.data.run_id, status: journal.data.status, unfinished: journal.unfinished, error: journal.data.error } : undefined,

@@ -3,9 +3,9 @@
  * and not in strict fallback, every PRG on the node keeps a healthy quorum without
  * it, the LB answers, and the other nodes can take the node's sessions.
  */
-import { activeSessions, spareCapacity } from '../cluster/verdicts.js';
+import { activeSessions } from '../cluster/verdicts.js';
 import { cpVerdict, prgReadyRatio, totalSessions } from '../cluster/verdicts.js';
-import { readinessOfAll } from './readiness.js';
+import { readinessOfAll, spareElsewhere } from './readiness.js';
 import type { MemberStatus } from '../adapters/lb/types.js';
 import type { PlanContext, Step, StepResult } from './context.js';
 import { RefusedError } from '../util/errors.js';
@@ -90,16 +90,7 @@ async function precheck(ctx: PlanContext): Promise<StepResult<PrecheckResult>> {
   const mine = readiness.get(node.id);
   if (mine instanceof Error) throw mine;
   const sessions = mine ? activeSessions(mine) : 0;
-  let spare = 0;
-  const unknown: string[] = [];
-  for (const n of state.nodes) {
-    if (ctx.wave.includes(n.id)) continue;
-    const r = readiness.get(n.id);
-    if (!r || r instanceof Error || !r.ready) continue;
-    const s = spareCapacity(r);
-    if (s === undefined) unknown.push(n.id);
-    else spare += s;
-  }
+  const { spare, unknown } = spareElsewhere(readiness, state.nodes, ctx.wave);
   if (unknown.length) {
     warnings.push(`spare capacity unknown on ${unknown.join(', ')} (no max_sessions): cannot prove the other nodes can take ${sessions} sessions`);
   } else if (spare < sessions) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Prg } from '../../src/clients/schemas.js';
-import { checkQuorumWithout } from '../../src/cluster/quorum.js';
+import { checkQuorumWithout, compareIds } from '../../src/cluster/quorum.js';
 import { RefusedError } from '../../src/util/errors.js';
 import { conflictGraph, planWaves, revalidateWave, validateWave, type WaveNode } from '../../src/cluster/waves.js';
 import { prg, rackCluster, randomCluster } from '../support/fixtures.js';
@@ -264,5 +264,19 @@ describe('planWaves: big inputs', () => {
     const plan = planWaves(nodes, prgs, { maxWaveSize: 'auto' });
     expect(plan).toHaveLength(10);
     expectValidPlan(plan, nodes, prgs);
+  });
+
+  it('one node per wave: every node alone (blocked ones too), by CP leader last, then PRGs led, then id', () => {
+    const { nodes, prgs } = randomCluster(80, 3000, 8, 11);
+    // degraded PRGs block some nodes; the CP leader host goes last
+    for (const p of prgs.slice(0, 40)) p.replicas[1]!.state = 'lagging';
+    for (const p of prgs.slice(40, 45)) p.leader = null;
+    nodes[17]!.hostsCpLeader = true;
+    const serial = planWaves(nodes, prgs, { maxWaveSize: 1 });
+    const expected = [...nodes]
+      .sort((a, b) => Number(a.hostsCpLeader === true) - Number(b.hostsCpLeader === true) || a.prgsLed - b.prgsLed || compareIds(a.id, b.id))
+      .map((n) => [n.id]);
+    expect(serial).toEqual(expected);
+    expectValidPlan(serial, nodes, prgs, 1);
   });
 });

@@ -40,14 +40,21 @@ function runCommand(f: PlanFacts): string {
 /** The PRGs with a replica on any node of a wave (in listing order), from a node → positions index built once. */
 function prgsOfWaves(prgs: readonly Prg[]): (wave: readonly string[]) => Prg[] {
   const touching = new Map<string, number[]>();
-  prgs.forEach((p, i) => {
-    for (const n of new Set(p.replicas.map((x) => x.node))) {
+  for (let i = 0; i < prgs.length; i++) {
+    const reps = prgs[i]!.replicas;
+    for (let k = 0; k < reps.length; k++) {
+      const n = reps[k]!.node;
+      let dup = false;
+      for (let j = 0; j < k && !dup; j++) dup = reps[j]!.node === n;
+      if (dup) continue;
       let t = touching.get(n);
       if (!t) touching.set(n, (t = []));
       t.push(i);
     }
-  });
+  }
   return (w) => {
+    // One node: its positions are already distinct and in listing order.
+    if (w.length === 1) return (touching.get(w[0]!) ?? []).map((i) => prgs[i]!);
     const at = new Set<number>();
     for (const id of w) for (const i of touching.get(id) ?? []) at.add(i);
     return [...at].sort((x, y) => x - y).map((i) => prgs[i]!);
