@@ -264,6 +264,17 @@ function completionTree(cmd: Command, sim: Command): CompletionCommand {
   };
 }
 
+/**
+ * A commander usage/help/version signal. Not only `instanceof`: the simulator's commands
+ * (dist/sim, outside the bundle) use the package's own commander, whose CommanderError
+ * is another class than the bundled one.
+ */
+function isCommanderError(err: unknown): err is CommanderError {
+  if (err instanceof CommanderError) return true;
+  const e = err as { code?: unknown; exitCode?: unknown } | null;
+  return err instanceof Error && typeof e?.code === 'string' && e.code.startsWith('commander.') && typeof e.exitCode === 'number';
+}
+
 async function main(): Promise<void> {
   if (process.argv[2] === 'sim') {
     const { simCommand } = await import('./sim/command.js');
@@ -272,7 +283,7 @@ async function main(): Promise<void> {
     try {
       await sim.parseAsync(process.argv.slice(3), { from: 'user' });
     } catch (err) {
-      if (err instanceof CommanderError) await flushAndExit(err.exitCode === 0 ? 0 : ExitCode.usage);
+      if (isCommanderError(err)) await flushAndExit(err.exitCode === 0 ? 0 : ExitCode.usage);
       await flushAndExit(await reportError(err, argvJson));
     }
     return;
@@ -280,7 +291,7 @@ async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
-    if (err instanceof CommanderError) {
+    if (isCommanderError(err)) {
       if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') await flushAndExit(0);
       if (argvJson) process.stdout.write(`${JSON.stringify({ ok: false, exit_code: ExitCode.usage, error: { message: err.message } })}\n`);
       await flushAndExit(ExitCode.usage);

@@ -38,6 +38,19 @@ describe('version and help', { timeout: 60_000 }, () => {
     expect((await runCli(['check', '--help'])).stdout).toMatch(/Exit codes:\n {2}0 +every check passed\n {2}1 +a check failed[^\n]*\n {2}2 +configuration error/);
   });
 
+  it('the simulator\'s commands: --help exits 0, a usage error exits 2 with commander\'s message (no internal error)', async () => {
+    for (const cmd of ['sim --help', 'sim start --help', 'sim load --help', 'sim restart-node --help']) {
+      const r = await runCli(cmd.split(' '));
+      expect(r.code, `${cmd}: ${r.stderr}`).toBe(0);
+      expect(r.stdout, cmd).toMatch(/Usage: /);
+      expect(r.stderr, cmd).not.toMatch(/internal error/);
+    }
+    const bad = await runCli(['sim', 'start', '--nodes']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/option '--nodes <n>' argument missing/);
+    expect(bad.stderr).not.toMatch(/internal error/);
+  });
+
   it('--quiet: stdout stays empty, an error still goes to stderr with its exit code', async () => {
     const r = await runCli(['status', '--quiet', '--config', '/nonexistent/quantum-roll.yaml']);
     expect(r.code).toBe(2);
