@@ -118,7 +118,8 @@ export async function runPipeline(steps: readonly Step[], ctx: StepContext, opts
       return out;
     }
     env.reporter.stepEnded(node.id, step.name, outcome, duration, result.summary);
-    env.log.info({ event: 'step.done', node: node.id, step: step.name, duration_ms: duration, summary: result.summary }, `${node.id} ${step.name}: ${result.summary}`);
+    // A dry run's steps are planned, not done: debug (a plan of 1,000 nodes would write 7,000 such lines).
+    (opts.dryRun ? env.log.debug : env.log.info).call(env.log, { event: 'step.done', node: node.id, step: step.name, duration_ms: duration, summary: result.summary }, `${node.id} ${step.name}: ${result.summary}`);
     if (result.skipNode) {
       out.status = 'skipped';
       saveIfWritable(ctx, (r) => {
