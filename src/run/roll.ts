@@ -149,9 +149,9 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
    * refusal, exit 3, if no longer safe; then no node of it is checked), then every node's
    * leading checks against the same fresh state. Never rejects: what it found is in its result.
    */
-  const checkWave = async (i: number, wenv: RunEnv): Promise<WaveChecks> => {
+  const checkWave = async (i: number, wenv: RunEnv, pending: readonly string[]): Promise<WaveChecks> => {
     const wave = plan.waves[i]!;
-    const fresh = lastCheck ? pendingOf(i).filter((id) => isCheck(resume?.from.get(id))) : [];
+    const fresh = lastCheck ? pending.filter((id) => isCheck(resume?.from.get(id))) : [];
     if (fresh.length > 0 && wave.length > 1) {
       try {
         await revalidateWave(i + 1, plan.waves.length, wave, (id) => env.cp.listPrgs({ node: id }));
@@ -171,11 +171,14 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
   const backAt = steps.findIndex((st) => st.name === BACK_AFTER);
   const splitAt = backAt >= 0 && backAt < steps.length - 1 ? backAt : -1;
   /** The next wave's checks, when they began during this wave's last steps. */
-  let early: { wave: number; envOf: RunEnv; checks: Promise<WaveChecks> } | undefined;
+  let early: { wave: number; pending: string[]; envOf: RunEnv; checks: Promise<WaveChecks> } | undefined;
+  /** Nodes whose checks ran early and passed, before this wave's first change (nothing of them changed yet). */
+  let checkedOnly: string[] = [];
   try {
     if (!dry) await lease.refuseIfHeld(journal?.data.lease);
     for (const [i, wave] of plan.waves.entries()) {
-      const pending = pendingOf(i);
+      // (Early checks may have journalled a node skipped: what was pending is what they started from.)
+      const pending = early?.wave === i ? early.pending : pendingOf(i);
       if (pending.length === 0) continue;
       if (i > 0 && plan.pauseMs > 0 && anyChange && !dry) {
         env.reporter.info(`pausing ${Math.round(plan.pauseMs / 1000)} s before wave ${i + 1}`);
@@ -187,9 +190,10 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
       early = undefined;
       // Checks that ran while the previous wave finished and refused are taken again now, on the state the finished wave left.
       if (checks && refused(checks)) checks = undefined;
+      const checkedEarly = checks !== undefined;
       if (!checks) {
         wenv.log.info({ event: 'wave.start', nodes: pending, of: plan.waves.length }, `wave ${i + 1}: ${pending.join(', ')}`);
-        checks = await checkWave(i, wenv);
+        checks = await checkWave(i, wenv, pending);
       }
       if (checks.revalidation) throw checks.revalidation;
       const { checked } = checks;
@@ -208,6 +212,14 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
         continue;
       }
       if (go.length === 0) continue;
+      if (checkedEarly && !dry) {
+        // Checked while the previous wave finished: the quorum each node's removal needs is read again, fresh, right
+        // before the first change (a replica elsewhere may have gone down since). Readiness and strict fallback are
+        // what the previous wave's postchecks have just confirmed.
+        checkedOnly = go;
+        await revalidateWave(i + 1, plan.waves.length, go, (id) => env.cp.listPrgs({ node: id }));
+        checkedOnly = [];
+      }
       await takeLease();
       anyChange = true;
       // The next wave's checks may begin once every node of this one is back (see splitAt).
@@ -218,8 +230,9 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
       const isBack = () => {
         if (++back < go.length || anyFailed || !overlap) return;
         const nenv = envOf(next);
-        nenv.log.info({ event: 'wave.start', nodes: pendingOf(next), of: plan.waves.length }, `wave ${next + 1}: ${pendingOf(next).join(', ')}`);
-        early = { wave: next, envOf: nenv, checks: checkWave(next, nenv) };
+        const nextPending = pendingOf(next);
+        nenv.log.info({ event: 'wave.start', nodes: nextPending, of: plan.waves.length }, `wave ${next + 1}: ${nextPending.join(', ')}`);
+        early = { wave: next, pending: nextPending, envOf: nenv, checks: checkWave(next, nenv, nextPending) };
       };
       const results = await Promise.all(
         go.map(async (id) => {
@@ -255,12 +268,12 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
     }
     outcome.status = 'done';
   } catch (err) {
-    // Checks of a next wave that never started: nothing of it changed; its nodes are left as they were before them.
-    if (early) {
-      for (const { node: id } of (await early.checks).checked) {
-        if (journal) journal.update((d) => (d.nodes[id] = emptyNodeRecord()));
-        else memory.delete(id);
-      }
+    // Checks of a wave that never changed anything (it never started, or its fresh quorum read refused): its nodes
+    // are left journalled as before them.
+    const untouched = [...checkedOnly, ...(early ? (await early.checks).checked.map((o) => o.node) : [])];
+    for (const id of untouched) {
+      if (journal) journal.update((d) => (d.nodes[id] = emptyNodeRecord()));
+      else memory.delete(id);
     }
     const qr = asQrError(err);
     if (resume && journal && qr.exitCode === ExitCode.leaseHeld) nameLeftBehind(qr, journal.data);

@@ -419,3 +419,51 @@ describe('roll: the next wave checked beside the last steps of this one', () => 
     expect(await leaseHolder()).toBeNull();
   });
 });
+
+describe('roll: a wave checked early is read again right before it changes', () => {
+  it('a replica that went down after the early checks refuses that wave (exit 3) before anything in it changes; its nodes journalled as before', async () => {
+    const waves = await twoWavesOfTwo();
+    const plan = planOf(waves);
+    const { env, stateDir } = await envFor(plan);
+    const [first, second] = waves as [string[], string[]];
+    // A PRG of the second wave's first node, and one of its other replicas (on neither second-wave node).
+    const cp = new ControlPlaneClient({ baseUrl: sim.cpUrl });
+    const prg = (await cp.listPrgs({ node: second[0] })).find((p) => p.replicas.some((r) => !second.includes(r.node)))!;
+    const other = prg.replicas.find((r) => !second.includes(r.node))!.node;
+    const checkedNext = signal();
+    const seen = new Set<string>();
+    const book = backRunbook({
+      postcheckWaits: { nodes: first, until: checkedNext.bounded },
+      precheckOf: (ctx) => {
+        if (second.includes(ctx.node.id)) seen.add(ctx.node.id);
+        if (seen.size === second.length) checkedNext.resolve();
+      },
+    });
+    // Once the second wave was checked (during the first wave's postchecks), a replica of that PRG goes down.
+    let downed = false;
+    const postRun = book.postcheck.run;
+    book.postcheck.run = async (ctx) => {
+      const r = await postRun(ctx);
+      if (!downed && seen.size === second.length) {
+        downed = true;
+        await sim.setFaults({ replicaDown: [{ node: other, prgs: [prg.id] }] });
+      }
+      return r;
+    };
+    try {
+      const out = await roll(env, plan, book.steps);
+      expect(downed).toBe(true);
+      expect(out.status).toBe('refused');
+      expect(out.exitCode).toBe(3);
+      expect(out.error?.message).toMatch(/^wave 2 of 2 \(.*\) is no longer safe to restart together on fresh state/);
+      expect(out.error?.message).toContain(prg.id);
+      expect(book.drain.ran.sort()).toEqual([...first].sort());
+      expect(await leaseHolder()).toBeNull();
+      const journal = JSON.parse(readFileSync(Journal.path(stateDir), 'utf8'));
+      for (const id of first) expect(journal.nodes[id]).toMatchObject({ status: 'done' });
+      for (const id of second) expect(journal.nodes[id]).toMatchObject({ status: 'pending', steps: {} });
+    } finally {
+      await sim.setFaults({ replicaDown: [] });
+    }
+  });
+});
