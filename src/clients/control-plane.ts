@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { HttpError, LeaseHeldError, ProtocolError } from '../util/errors.js';
+import { idSchema } from '../config/schema.js';
 import { type HttpOptions, HttpClient } from './http.js';
 import type { CallCtl } from './runtime.js';
 import {
@@ -20,6 +21,9 @@ import {
   leaseSchema,
   prgPageSchema,
 } from './schemas.js';
+
+/** A page of `GET /v1/prgs` read for its ids only. */
+const prgIdPageSchema = z.object({ items: z.array(z.object({ id: idSchema })), next_cursor: z.string().nullable() });
 
 export type TransferTarget = { to: string } | { exclude: string[] };
 
@@ -75,6 +79,30 @@ export class ControlPlaneClient {
           `control plane: invalid response from GET ${this.http.url('/v1/prgs')}: field "next_cursor": cursor "${next.slice(0, 40)}" was already seen in this listing (the CP is looping)`,
           { endpoint: this.http.url('/v1/prgs') },
         );
+      }
+      seen.add(next);
+      cursor = next;
+    }
+  }
+
+  /**
+   * The ids of the PRGs matching the filter (as `listPrgs`, cursor checks included), for
+   * callers that need nothing else (leader transfers): only `id` of each item is parsed
+   * and kept, not a copy of every replica.
+   */
+  async listPrgIds(filter: { node?: string; leader?: string } = {}, ctl: CallCtl = {}): Promise<string[]> {
+    const out: string[] = [];
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    for (;;) {
+      const r = await this.http.call('GET', '/v1/prgs', { schema: prgIdPageSchema, query: { node: filter.node, leader: filter.leader, limit: 1000, cursor }, ...ctl });
+      for (const p of r.data.items) out.push(p.id);
+      const next = r.data.next_cursor;
+      if (next === null) return out;
+      if (seen.has(next)) {
+        throw new ProtocolError(`control plane: invalid response from GET ${this.http.url('/v1/prgs')}: field "next_cursor": cursor "${next.slice(0, 40)}" was already seen in this listing (the CP is looping)`, {
+          endpoint: this.http.url('/v1/prgs'),
+        });
       }
       seen.add(next);
       cursor = next;

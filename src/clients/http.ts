@@ -11,7 +11,6 @@ import { sleep } from '../util/sleep.js';
 import { type ConfigKey, clientToken, createDispatcher } from './dispatcher.js';
 import { errorBodySchema } from './schemas.js';
 import { CLOSED_CODES, errCode, isKnownTlsCode, probeTls, tlsFailure } from './tls-diagnosis.js';
-import { undici } from './undici.js';
 
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
@@ -83,6 +82,7 @@ export class HttpClient {
   private readonly access: AccessConfig;
   private counter = 0;
   private lastProbe = 0;
+  private base: string | undefined;
 
   constructor(opts: HttpOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
@@ -109,8 +109,29 @@ export class HttpClient {
     return u.toString();
   }
 
+  /**
+   * The URL of a call, as `url()` builds it, without parsing one per request: a path
+   * of plain URL characters (ids are encoded by the callers) is appended as is to the
+   * base URL parsed once; anything else goes through `url()`.
+   */
+  private target(path: string, query?: CallOptions<z.ZodType>['query']): string {
+    if (!PLAIN_PATH.test(path)) return this.url(path, query);
+    const base = (this.base ??= parseBase(this.baseUrl));
+    if (!base) return this.url(path, query);
+    let search = '';
+    if (query) {
+      const q = new URLSearchParams();
+      for (const k in query) {
+        const v = query[k];
+        if (v !== undefined) q.set(k, String(v));
+      }
+      search = q.size ? `?${q.toString()}` : '';
+    }
+    return base + path + search;
+  }
+
   async call<S extends z.ZodType>(method: string, path: string, opts: CallOptions<S>): Promise<Answer<z.infer<S>>> {
-    const url = this.url(path, opts.query);
+    const url = this.target(path, opts.query);
     const deadline = opts.deadline ?? Date.now() + this.retryBudgetMs;
     try {
       if (opts.retry === false) return await this.once(method, url, opts, deadline);
@@ -136,8 +157,11 @@ export class HttpClient {
   }
 
   private async once<S extends z.ZodType>(method: string, url: string, opts: CallOptions<S>, deadline: number): Promise<Answer<z.infer<S>>> {
-    const shown = displayUrl(url);
-    const where = `${method} ${shown}`;
+    // What messages say about this request; built only when one is needed.
+    let shown: string | undefined;
+    let where: string | undefined;
+    const show = () => (shown ??= displayUrl(url));
+    const at = () => (where ??= `${method} ${show()}`);
     const headers: Record<string, string> = {
       accept: 'application/json',
       'x-request-id': `${this.prefix}-${++this.counter}`,
@@ -150,44 +174,39 @@ export class HttpClient {
       headers['content-type'] = 'application/json';
     }
     const timeout = Math.max(50, Math.min(this.timeoutMs, deadline - Date.now()));
-    const signal = requestSignal(timeout, opts.signal);
-    let res: Dispatcher.ResponseData;
+    let res: Exchanged;
     try {
-      res = await undici.request(url, {
-        method: method as Dispatcher.HttpMethod,
-        headers,
-        body,
-        dispatcher: this.dispatcher,
-        signal,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      });
+      res = await exchange(this.dispatcher, url, method, headers, body, timeout, this.maxBody, opts.signal);
     } catch (err) {
-      throw await this.transportError(where, url, err, opts.signal);
+      if (err instanceof TooLarge) {
+        const what = err.declared !== undefined ? `is ${err.declared} bytes, over` : 'exceeds';
+        throw new AbortError(new ProtocolError(`${this.system}: response from ${at()} ${what} the ${this.maxBody}-byte cap`, { endpoint: show() }));
+      }
+      throw await this.transportError(at(), url, err, opts.signal);
     }
-    const text = await this.readBody(res, where, shown);
-    const status = res.statusCode;
+    const text = res.text;
+    const status = res.status;
     const ok = (status >= 200 && status < 300) || opts.answerStatuses?.includes(status);
     if (!ok) {
       const parsed = errorBodySchema.safeParse(tryJson(text));
       const code = parsed.success ? parsed.data.error.code : undefined;
       const msg = this.scrub((parsed.success ? parsed.data.error.message : text.slice(0, 200)).replace(/\p{Cc}+/gu, ' '));
       const err = new HttpError(
-        `${this.system}: ${where} answered ${status}${code ? ` ${code.slice(0, 64)}` : ''}${msg ? `: ${msg}` : ''}`,
+        `${this.system}: ${at()} answered ${status}${code ? ` ${code.slice(0, 64)}` : ''}${msg ? `: ${msg}` : ''}`,
         status,
         code,
-        { endpoint: shown },
+        { endpoint: show() },
         tryJson(text),
       );
       if (status >= 300 && status < 400) {
-        const loc = res.headers.location;
+        const loc = res.header('location');
         const to = typeof loc === 'string' ? ` to ${displayUrl(loc).slice(0, 200)}` : '';
         throw new AbortError(
-          new ProtocolError(`${this.system}: ${where} answered a redirect (${status}${to}); redirects are not followed`, { endpoint: shown }),
+          new ProtocolError(`${this.system}: ${at()} answered a redirect (${status}${to}); redirects are not followed`, { endpoint: show() }),
         );
       }
       if (status === 503 || status === 429 || status === 502 || status === 504) {
-        throw new Transient(err, retryAfterMs(res.headers['retry-after']));
+        throw new Transient(err, retryAfterMs(res.header('retry-after')));
       }
       throw new AbortError(err);
     }
@@ -197,44 +216,20 @@ export class HttpClient {
     }
     const json = tryJson(text);
     if (json === undefined) {
-      throw new AbortError(new ProtocolError(`${this.system}: invalid response from ${where}: body is not JSON`, { endpoint: shown }));
+      throw new AbortError(new ProtocolError(`${this.system}: invalid response from ${at()}: body is not JSON`, { endpoint: show() }));
     }
     const parsed = opts.schema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const field = issue.path.length ? issue.path.map(String).join('.') : '(body)';
       throw new AbortError(
-        new ProtocolError(`${this.system}: invalid response from ${where}: field "${field}": ${this.scrub(issue.message)}`, {
-          endpoint: shown,
+        new ProtocolError(`${this.system}: invalid response from ${at()}: field "${field}": ${this.scrub(issue.message)}`, {
+          endpoint: show(),
           evidence: { field, issue: issue.message },
         }),
       );
     }
     return { status, data: parsed.data };
-  }
-
-  private async readBody(res: Dispatcher.ResponseData, where: string, url: string): Promise<string> {
-    const declared = Number(res.headers['content-length'] ?? 0);
-    if (declared > this.maxBody) {
-      res.body.destroy();
-      throw new AbortError(new ProtocolError(`${this.system}: response from ${where} is ${declared} bytes, over the ${this.maxBody}-byte cap`, { endpoint: url }));
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > this.maxBody) {
-          res.body.destroy();
-          throw new AbortError(new ProtocolError(`${this.system}: response from ${where} exceeds the ${this.maxBody}-byte cap`, { endpoint: url }));
-        }
-        chunks.push(chunk as Buffer);
-      }
-    } catch (err) {
-      if (err instanceof AbortError) throw err;
-      throw await this.transportError(where, url, err);
-    }
-    return Buffer.concat(chunks).toString('utf8');
   }
 
   /** The token (should a server echo it) and lease tokens in URLs never reach a message. */
@@ -263,6 +258,16 @@ export class HttpClient {
   }
 }
 
+/** A path that `new URL()` would leave as it is: URL characters, no dot segments, no query or fragment. */
+const PLAIN_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,;=:@%]*)+$/;
+
+/** The base URL as `new URL()` prints it, without a trailing slash; undefined when it has a query or fragment. */
+function parseBase(baseUrl: string): string | undefined {
+  const u = new URL(baseUrl);
+  if (u.search || u.hash || u.username || u.password) return undefined;
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+}
+
 function tryJson(text: string): unknown {
   if (!text) return undefined;
   try {
@@ -281,13 +286,152 @@ function retryAfterMs(h: string | string[] | undefined): number | undefined {
   return Number.isNaN(d) ? undefined : Math.max(0, d - Date.now());
 }
 
+/** What one request came to: status, a header by name, the body as text. */
+interface Exchanged {
+  status: number;
+  header(name: string): string | undefined;
+  text: string;
+}
+
+/** A body over the size cap: declared so up front, or cut off while it arrived. */
+class TooLarge extends Error {
+  constructor(readonly declared?: number) {
+    super('response body over the size cap');
+  }
+}
+
 /**
- * A request's abort signal: its own timeout, plus the caller's signal when there is one.
- * One AbortController and one unref'd timer per request: AbortSignal.timeout with
- * AbortSignal.any costs about three times the CPU, which shows with thousands of requests.
+ * One request through the pool's own dispatch, with a handler that keeps only what a
+ * call needs: the status, the raw headers (read by name when a message or a retry
+ * needs one), and the body's chunks up to `maxBody` (a declared Content-Length over it
+ * ends the request before its body is read). undici's request() wraps every answer in
+ * a Readable stream, an AsyncResource and a parsed header object: with thousands of
+ * small answers (per-PRG transfers) that is most of what a request of ours costs
+ * beyond the bare client's.
+ *
+ * Timeouts: headersTimeout and bodyTimeout (undici's own), and `timeoutMs` for all of
+ * it, the wait for a connection included: requests whose timeouts end in the same
+ * 25 ms share one timer, which ends those still running (up to 25 ms late). The
+ * caller's signal ends it at once.
  */
-function requestSignal(timeoutMs: number, caller?: AbortSignal): AbortSignal {
-  const ac = new AbortController();
-  setTimeout(() => ac.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), timeoutMs).unref();
-  return caller ? AbortSignal.any([ac.signal, caller]) : ac.signal;
+function exchange(
+  dispatcher: Dispatcher,
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  timeoutMs: number,
+  maxBody: number,
+  caller: AbortSignal | undefined,
+): Promise<Exchanged> {
+  // URLs here are as `new URL().toString()` prints them: origin up to the first slash after the scheme's.
+  const slash = url.indexOf('/', url.indexOf('//') + 2);
+  const origin = slash < 0 ? url : url.slice(0, slash);
+  const path = slash < 0 ? '/' : url.slice(slash);
+  return new Promise<Exchanged>((resolve, reject) => {
+    let abort: ((reason?: Error) => void) | undefined;
+    let reason: Error | undefined;
+    let settled = false;
+    let status = 0;
+    let raw: Array<Buffer | string> = [];
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onCallerAbort = () => end(caller!.reason instanceof Error ? caller!.reason : new Error('aborted'));
+    const settle = () => {
+      settled = true;
+      timer.fire = undefined;
+      caller?.removeEventListener('abort', onCallerAbort);
+    };
+    /** Ends the request with `err`: rejected now, the connection's part aborted as soon as undici lets it. */
+    const end = (err: Error) => {
+      if (settled) return;
+      settle();
+      reason = err;
+      abort?.(err);
+      reject(err);
+    };
+    const handler: Dispatcher.DispatchHandler = {
+      onConnect(a: (err?: Error) => void) {
+        if (reason) return a(reason);
+        abort = a;
+      },
+      onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null) {
+        if (statusCode < 200) return true;
+        status = statusCode;
+        raw = rawHeaders ?? [];
+        const declared = Number(headerOf(raw, 'content-length') ?? 0);
+        if (declared > maxBody) {
+          end(new TooLarge(declared));
+          return false;
+        }
+        return true;
+      },
+      onData(chunk: Buffer) {
+        size += chunk.length;
+        if (size > maxBody) {
+          end(new TooLarge());
+          return false;
+        }
+        chunks.push(chunk);
+        return true;
+      },
+      onComplete() {
+        if (settled) return;
+        settle();
+        const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+        const headersRead = raw;
+        resolve({ status, text, header: (name) => headerOf(headersRead, name) });
+      },
+      onError(err: Error) {
+        if (settled) return;
+        settle();
+        reject(err);
+      },
+    };
+    const timer = onTimeout(timeoutMs, () => end(new DOMException('The operation was aborted due to timeout', 'TimeoutError')));
+    if (caller) {
+      if (caller.aborted) return onCallerAbort();
+      caller.addEventListener('abort', onCallerAbort, { once: true });
+    }
+    try {
+      dispatcher.dispatch({ origin, path, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, handler);
+    } catch (err) {
+      end(err as Error);
+    }
+  });
+}
+
+/** A header of an answer by its lower-case name (the first one), from undici's raw name/value list. */
+function headerOf(raw: ReadonlyArray<Buffer | string>, name: string): string | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = raw[i]!;
+    if (k.length === name.length && k.toString('latin1').toLowerCase() === name) return raw[i + 1]!.toString('latin1');
+  }
+  return undefined;
+}
+
+/**
+ * Timers shared by the requests whose timeouts end in the same 25 ms: a timer per
+ * request shows with thousands of requests in flight. A bucket holds one entry per
+ * request; a request that ends clears its entry's callback (so nothing of it is kept
+ * until the timer runs), the timer runs those still set.
+ */
+const BUCKET_MS = 25;
+type Pending = { fire: (() => void) | undefined };
+const buckets = new Map<number, Pending[]>();
+
+function onTimeout(timeoutMs: number, fire: () => void): Pending {
+  const at = Math.ceil((Date.now() + timeoutMs) / BUCKET_MS) * BUCKET_MS;
+  let bucket = buckets.get(at);
+  if (!bucket) {
+    const b: Pending[] = (bucket = []);
+    buckets.set(at, b);
+    setTimeout(() => {
+      buckets.delete(at);
+      for (const r of b) r.fire?.();
+    }, at - Date.now()).unref();
+  }
+  const entry: Pending = { fire };
+  bucket.push(entry);
+  return entry;
 }

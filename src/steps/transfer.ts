@@ -33,10 +33,9 @@ export interface TransferOutcome {
 
 export async function transferLeadersAway(cp: ControlPlaneClient, o: TransferOptions): Promise<TransferOutcome> {
   // Two independent reads: one round trip instead of two.
-  const [led, { batch }] = await Promise.all([cp.listPrgs({ leader: o.node }, { deadline: o.deadline }), cp.features({ deadline: o.deadline })]);
-  const ids = led.map((p) => p.id);
+  const [ids, { batch }] = await Promise.all([cp.listPrgIds({ leader: o.node }, { deadline: o.deadline }), cp.features({ deadline: o.deadline })]);
   o.onLed?.(ids);
-  if (led.length === 0) return { moved: [], via: 'none' };
+  if (ids.length === 0) return { moved: [], via: 'none' };
   const exclude = o.exclude.filter((n) => n !== o.node);
   let via: TransferOutcome['via'] = 'per-prg';
   if (batch) {
@@ -71,7 +70,7 @@ export async function transferLeadersAway(cp: ControlPlaneClient, o: TransferOpt
   }
   await waitFor(
     async () => {
-      const still = await cp.listPrgs({ leader: o.node }, { deadline: o.deadline });
+      const still = await cp.listPrgIds({ leader: o.node }, { deadline: o.deadline });
       o.onProgress?.(`${still.length} PRGs still led by ${o.node}`);
       return still.length === 0 ? true : undefined;
     },
@@ -82,6 +81,9 @@ export async function transferLeadersAway(cp: ControlPlaneClient, o: TransferOpt
 
 /** Where the window starts; it doubles per round trip until the first 503 or the ceiling. */
 const INITIAL_WINDOW = 16;
+
+/** Progress of the transfers is told at most this often (a reporter shows it once a second at most). */
+const PROGRESS_MS = 100;
 
 /** A cut keeps at most this share of the window, even when the estimate says more. */
 const DECREASE = 0.9;
@@ -132,6 +134,7 @@ async function perPrg(
   };
   let inFlight = 0;
   let done = 0;
+  let said = 0;
   let idleBackoff = 0;
   let timer: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve, reject) => {
@@ -202,7 +205,11 @@ async function perPrg(
       done++;
       idleBackoff = 0;
       limit = Math.min(ceiling, limit < threshold ? limit + 1 : limit + 1 / limit);
-      o.onProgress?.(`${done}/${ids.length} transfers accepted`);
+      const now = Date.now();
+      if (o.onProgress && (done === ids.length || now - said >= PROGRESS_MS)) {
+        said = now;
+        o.onProgress(`${done}/${ids.length} transfers accepted`);
+      }
       return false;
     };
     pump();
@@ -236,7 +243,7 @@ export async function transferLeadersTo(cp: ControlPlaneClient, node: string, id
   if (sent.length > 0 && !o.stop?.requested) {
     await waitFor(
       async () => {
-        led = new Set((await cp.listPrgs({ leader: node }, { deadline: o.deadline })).map((p) => p.id));
+        led = new Set(await cp.listPrgIds({ leader: node }, { deadline: o.deadline }));
         const back = sent.filter((id) => led.has(id)).length;
         o.onProgress?.(`${back}/${sent.length} PRGs led by ${node} again`);
         return back === sent.length || o.stop?.requested ? true : undefined;

@@ -291,3 +291,179 @@ describe('roll', () => {
     expect(ids.map((id) => journal.nodes[id].status)).toEqual(['done', 'done', 'done']);
   });
 });
+
+/**
+ * The runbook around "back": a leading check, a change, `readmit` (after it the node is back
+ * and healthy) and `postcheck`. `postcheckWaits` is awaited by the postcheck of the nodes named
+ * (so the next wave's checks certainly run while it is unfinished); `precheckOf` runs in every
+ * precheck.
+ */
+function backRunbook(o: { postcheckWaits?: { nodes: string[]; until: Promise<unknown> }; precheckOf?: (ctx: StepContext) => void; failPostcheckOn?: string } = {}) {
+  const precheck = fakeStep('precheck', { kind: 'check', onRun: (ctx) => o.precheckOf?.(ctx) });
+  const drain = fakeStep('drain');
+  const readmit = fakeStep('readmit');
+  const postcheck = before(
+    fakeStep('postcheck', {
+      onRun: (ctx) => {
+        if (ctx.node.id === o.failPostcheckOn) throw new StepError(`postcheck of ${ctx.node.id}: 3 PRGs in strict fallback`, { next: 'quantum-roll status' });
+      },
+    }),
+    async (ctx) => {
+      if (o.postcheckWaits?.nodes.includes(ctx.node.id)) await o.postcheckWaits.until;
+    },
+  );
+  return { steps: [precheck, drain, readmit, postcheck], precheck, drain, readmit, postcheck };
+}
+
+/** A promise and its resolve; `bounded` gives up after `ms` (only when what the test waits for never happens). */
+function signal(ms = 10_000) {
+  let resolve!: () => void;
+  const p = new Promise<void>((r) => (resolve = r));
+  const bounded = Promise.race([p, new Promise<void>((r) => setTimeout(r, ms).unref())]);
+  return { resolve, bounded };
+}
+
+describe('roll: the next wave checked beside the last steps of this one', () => {
+  it("starts the next wave's prechecks once every node of this wave is back (readmitted), its first change only after this wave's postchecks", async () => {
+    const waves = await twoWavesOfTwo();
+    const plan = planOf(waves);
+    const { env, reporter } = await envFor(plan);
+    const checkedNext = signal();
+    const seen = new Set<string>();
+    const book = backRunbook({
+      postcheckWaits: { nodes: waves[0]!, until: checkedNext.bounded },
+      precheckOf: (ctx) => {
+        if (waves[1]!.includes(ctx.node.id)) seen.add(ctx.node.id);
+        if (seen.size === waves[1]!.length) checkedNext.resolve();
+      },
+    });
+    const out = await roll(env, plan, book.steps);
+    expect(out.status).toBe('done');
+    expect(out.nodes.map((n) => [n.node, n.status])).toEqual(waves.flat().map((id) => [id, 'done']));
+    expect(out.nodes.find((n) => n.node === waves[1]![0])!.steps.map((s) => s.step)).toEqual(['precheck', 'drain', 'readmit', 'postcheck']);
+    const ev = reporter.events;
+    const at = (e: string) => {
+      const i = ev.indexOf(e);
+      expect(i, e).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    const [first, second] = waves as [string[], string[]];
+    const allBack = Math.max(...first.map((id) => at(`done ${id} readmit`)));
+    const allPostchecked = Math.max(...first.map((id) => at(`done ${id} postcheck`)));
+    for (const id of second) {
+      expect(at(`start ${id} precheck`)).toBeGreaterThan(allBack);
+      // The reads ran while the first wave's postchecks were unfinished (they waited for them) …
+      expect(at(`done ${id} precheck`)).toBeLessThan(allPostchecked);
+      // … and nothing changed before the first wave was done.
+      expect(at(`start ${id} drain`)).toBeGreaterThan(allPostchecked);
+    }
+    expect(book.precheck.ran.filter((id) => second.includes(id)).sort()).toEqual([...second].sort());
+    expect(await leaseHolder()).toBeNull();
+  });
+
+  it("a postcheck that fails after the next wave was checked: exit 1, the next wave never changes, its nodes journalled as before the checks", async () => {
+    const waves = await twoWavesOfTwo();
+    const plan = planOf(waves);
+    const { env, stateDir } = await envFor(plan);
+    const checkedNext = signal();
+    const seen = new Set<string>();
+    const book = backRunbook({
+      postcheckWaits: { nodes: waves[0]!, until: checkedNext.bounded },
+      precheckOf: (ctx) => {
+        if (waves[1]!.includes(ctx.node.id)) seen.add(ctx.node.id);
+        if (seen.size === waves[1]!.length) checkedNext.resolve();
+      },
+      failPostcheckOn: waves[0]![1],
+    });
+    const out = await roll(env, plan, book.steps);
+    expect(out.status).toBe('failed');
+    expect(out.exitCode).toBe(1);
+    expect(out.error?.message).toMatch(/strict fallback/);
+    expect([...seen].sort()).toEqual([...waves[1]!].sort());
+    expect(book.drain.ran.sort()).toEqual([...waves[0]!].sort());
+    expect(out.nodes.map((n) => n.node).sort()).toEqual([...waves[0]!].sort());
+    expect(await leaseHolder()).toBeNull();
+    const journal = JSON.parse(readFileSync(Journal.path(stateDir), 'utf8'));
+    expect(journal.status).toBe('failed');
+    for (const id of waves[1]!) expect(journal.nodes[id]).toMatchObject({ status: 'pending', steps: {} });
+  });
+
+  it('a next-wave precheck refused while this wave was finishing is taken again once it is done, and passes then', async () => {
+    const waves = await twoWavesOfTwo();
+    const plan = planOf(waves);
+    const { env } = await envFor(plan);
+    const [first, second] = waves as [string[], string[]];
+    const refusedOnce = signal();
+    let firstDone = 0;
+    const book = backRunbook({
+      // The first wave's postchecks end only once a precheck of the second was refused.
+      postcheckWaits: { nodes: first, until: refusedOnce.bounded },
+      precheckOf: (ctx) => {
+        if (ctx.node.id === second[0] && firstDone < first.length) {
+          refusedOnce.resolve();
+          throw new RefusedError(`${ctx.node.id}: 2 PRGs would lose quorum (a replica on ${first[0]} still lagging)`, { next: 'wait, then run again' });
+        }
+      },
+    });
+    const postRun = book.postcheck.run;
+    book.postcheck.run = async (ctx) => {
+      const r = await postRun(ctx);
+      if (first.includes(ctx.node.id)) firstDone++;
+      return r;
+    };
+    const out = await roll(env, plan, book.steps);
+    expect(out.status).toBe('done');
+    expect(out.exitCode).toBe(0);
+    expect(book.precheck.ran.filter((id) => id === second[0])).toHaveLength(2);
+    expect(book.drain.ran.sort()).toEqual([...first, ...second].sort());
+    expect(await leaseHolder()).toBeNull();
+  });
+});
+
+describe('roll: a wave checked early is read again right before it changes', () => {
+  it('a replica that went down after the early checks refuses that wave (exit 3) before anything in it changes; its nodes journalled as before', async () => {
+    const waves = await twoWavesOfTwo();
+    const plan = planOf(waves);
+    const { env, stateDir } = await envFor(plan);
+    const [first, second] = waves as [string[], string[]];
+    // A PRG of the second wave's first node, and one of its other replicas (on neither second-wave node).
+    const cp = new ControlPlaneClient({ baseUrl: sim.cpUrl });
+    const prg = (await cp.listPrgs({ node: second[0] })).find((p) => p.replicas.some((r) => !second.includes(r.node)))!;
+    const other = prg.replicas.find((r) => !second.includes(r.node))!.node;
+    const checkedNext = signal();
+    const seen = new Set<string>();
+    const book = backRunbook({
+      postcheckWaits: { nodes: first, until: checkedNext.bounded },
+      precheckOf: (ctx) => {
+        if (second.includes(ctx.node.id)) seen.add(ctx.node.id);
+        if (seen.size === second.length) checkedNext.resolve();
+      },
+    });
+    // Once the second wave was checked (during the first wave's postchecks), a replica of that PRG goes down.
+    let downed = false;
+    const postRun = book.postcheck.run;
+    book.postcheck.run = async (ctx) => {
+      const r = await postRun(ctx);
+      if (!downed && seen.size === second.length) {
+        downed = true;
+        await sim.setFaults({ replicaDown: [{ node: other, prgs: [prg.id] }] });
+      }
+      return r;
+    };
+    try {
+      const out = await roll(env, plan, book.steps);
+      expect(downed).toBe(true);
+      expect(out.status).toBe('refused');
+      expect(out.exitCode).toBe(3);
+      expect(out.error?.message).toMatch(/^wave 2 of 2 \(.*\) is no longer safe to restart together on fresh state/);
+      expect(out.error?.message).toContain(prg.id);
+      expect(book.drain.ran.sort()).toEqual([...first].sort());
+      expect(await leaseHolder()).toBeNull();
+      const journal = JSON.parse(readFileSync(Journal.path(stateDir), 'utf8'));
+      for (const id of first) expect(journal.nodes[id]).toMatchObject({ status: 'done' });
+      for (const id of second) expect(journal.nodes[id]).toMatchObject({ status: 'pending', steps: {} });
+    } finally {
+      await sim.setFaults({ replicaDown: [] });
+    }
+  });
+});

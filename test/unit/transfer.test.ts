@@ -12,8 +12,8 @@ function fakeCp(opts: { prgs: number; capacity: number; serviceMs: number; refus
   const stats = { requests: 0, rejected: 0, inFlight: 0, maxInFlight: 0, maxAfterFirstReject: 0 };
   let rejectedOnce = false;
   const cp = {
-    async listPrgs(filter: { leader?: string }) {
-      return [...leader].filter(([, l]) => l === filter.leader).map(([id]) => ({ id }));
+    async listPrgIds(filter: { leader?: string }) {
+      return [...leader].filter(([, l]) => l === filter.leader).map(([id]) => id);
     },
     async features() {
       return { batch: false };
