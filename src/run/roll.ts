@@ -3,7 +3,6 @@
  * journal it, and take wave after wave of nodes through the pipeline. Within a wave
  * every node is prechecked before any of them changes; waves run one after another.
  */
-import { hostname } from 'node:os';
 import { lbTargetOf, type NodeTarget, type RunEnv, type Step, type StepContext } from '../steps/context.js';
 import { ExitCode, type QrError, RefusedError, asQrError } from '../util/errors.js';
 import { Journal, type JournalData, type NodeRecord, type StepName, configDigest, configDigests, emptyNodeRecord } from './journal.js';
@@ -31,24 +30,6 @@ export interface RollOutcome {
   error?: QrError;
 }
 
-/** The step after which a node is back and healthy: see `splitAt` in roll(). */
-const BACK_AFTER = 'readmit';
-
-/** What the reads before a wave's first change found. */
-interface WaveChecks {
-  checked: NodeOutcome[];
-  /** the wave is no longer safe together on fresh PRGs (a refusal), when so */
-  revalidation?: QrError;
-}
-
-/** Checks that refused (exit 3) rather than failed: on a state still settling, worth taking again. */
-function refused(c: WaveChecks): boolean {
-  return c.revalidation?.exitCode === ExitCode.refused || c.checked.some((o) => o.status === 'failed' && o.error?.exitCode === ExitCode.refused);
-}
-
-export function initiatorFor(runId: string): string {
-  return `quantum-roll@${hostname()}:${process.pid}/${runId}`;
-}
 
 export function newJournal(env: RunEnv, plan: RollPlan, stateDir: string): Journal {
   const now = new Date(env.startedAt).toISOString();
@@ -141,63 +122,23 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
     });
     journal?.persist();
   };
-  /** The nodes of wave `i` still to do (on a resume: not done or skipped yet). */
-  const pendingOf = (i: number) => plan.waves[i]!.filter((id) => resume?.from.get(id) !== 'done' && recordOf(id).status !== 'skipped' && recordOf(id).status !== 'done');
-  const envOf = (i: number): RunEnv => ({ ...env, log: env.log.child({ wave: i + 1 }) });
-  /**
-   * The reads before wave `i` changes anything: the wave re-validated on fresh PRGs (a
-   * refusal, exit 3, if no longer safe; then no node of it is checked), then every node's
-   * leading checks against the same fresh state. Never rejects: what it found is in its result.
-   */
-  const checkWave = async (i: number, wenv: RunEnv, pending: readonly string[]): Promise<WaveChecks> => {
-    const wave = plan.waves[i]!;
-    const fresh = lastCheck ? pending.filter((id) => isCheck(resume?.from.get(id))) : [];
-    if (fresh.length > 0 && wave.length > 1) {
-      try {
-        await revalidateWave(i + 1, plan.waves.length, wave, (id) => env.cp.listPrgs({ node: id }));
-      } catch (err) {
-        return { checked: [], revalidation: asQrError(err) };
-      }
-    }
-    const checked = await Promise.all(fresh.map((id) => runPipeline(steps, ctxFor(byId.get(id)!, wave, wenv), { dryRun: dry, until: lastCheck })));
-    return { checked };
-  };
-  /**
-   * Where a node counts as back and healthy (the drain cleared, the LB member back in
-   * service and seen healthy): the steps after it (the postcheck) only read, report and
-   * give leadership back. Once every node of a wave is past it, the next wave's checks,
-   * reads only, run beside those; its first change still waits for the whole wave.
-   */
-  const backAt = steps.findIndex((st) => st.name === BACK_AFTER);
-  const splitAt = backAt >= 0 && backAt < steps.length - 1 ? backAt : -1;
-  /** The next wave's checks, when they began during this wave's last steps. */
-  let early: { wave: number; pending: string[]; envOf: RunEnv; checks: Promise<WaveChecks> } | undefined;
-  /** Nodes whose checks ran early and passed, before this wave's first change (nothing of them changed yet). */
-  let checkedOnly: string[] = [];
   try {
     if (!dry) await lease.refuseIfHeld(journal?.data.lease);
     for (const [i, wave] of plan.waves.entries()) {
-      // (Early checks may have journalled a node skipped: what was pending is what they started from.)
-      const pending = early?.wave === i ? early.pending : pendingOf(i);
+      const pending = wave.filter((id) => resume?.from.get(id) !== 'done' && recordOf(id).status !== 'skipped' && recordOf(id).status !== 'done');
       if (pending.length === 0) continue;
       if (i > 0 && plan.pauseMs > 0 && anyChange && !dry) {
         env.reporter.info(`pausing ${Math.round(plan.pauseMs / 1000)} s before wave ${i + 1}`);
         await sleep(plan.pauseMs, env.stop.signal);
         env.stop.check(`the pause before wave ${i + 1}`);
       }
-      const wenv = early?.wave === i ? early.envOf : envOf(i);
-      let checks = early?.wave === i ? await early.checks : undefined;
-      early = undefined;
-      // Checks that ran while the previous wave finished and refused are taken again now, on the state the finished wave left.
-      if (checks && refused(checks)) checks = undefined;
-      const checkedEarly = checks !== undefined;
-      if (!checks) {
-        wenv.log.info({ event: 'wave.start', nodes: pending, of: plan.waves.length }, `wave ${i + 1}: ${pending.join(', ')}`);
-        checks = await checkWave(i, wenv, pending);
-      }
-      if (checks.revalidation) throw checks.revalidation;
-      const { checked } = checks;
-      // Phase 1 (above): every node of the wave checked against the same fresh state, before any change.
+      const wenv: RunEnv = { ...env, log: env.log.child({ wave: i + 1 }) };
+      (dry ? wenv.log.debug : wenv.log.info).call(wenv.log, { event: 'wave.start', nodes: pending, of: plan.waves.length }, `wave ${i + 1}: ${pending.join(', ')}`);
+      const fresh = lastCheck ? pending.filter((id) => isCheck(resume?.from.get(id))) : [];
+      // The plan was made on the state at the start: re-validate the wave on fresh PRGs (exit 3 if no longer safe).
+      if (fresh.length > 0 && wave.length > 1) await revalidateWave(i + 1, plan.waves.length, wave, (id) => env.cp.listPrgs({ node: id }));
+      // Phase 1: precheck every node of the wave against the same fresh state, before any change.
+      const checked = await Promise.all(fresh.map((id) => runPipeline(steps, ctxFor(byId.get(id)!, wave, wenv), { dryRun: dry, until: lastCheck })));
       const bad = checked.find((o) => o.status === 'failed' || o.status === 'interrupted');
       if (bad) {
         outcome.nodes.push(...checked);
@@ -212,48 +153,13 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
         continue;
       }
       if (go.length === 0) continue;
-      if (checkedEarly && !dry) {
-        // Checked while the previous wave finished: the quorum each node's removal needs is read again, fresh, right
-        // before the first change (a replica elsewhere may have gone down since). Readiness and strict fallback are
-        // what the previous wave's postchecks have just confirmed.
-        checkedOnly = go;
-        await revalidateWave(i + 1, plan.waves.length, go, (id) => env.cp.listPrgs({ node: id }));
-        checkedOnly = [];
-      }
       await takeLease();
       anyChange = true;
-      // The next wave's checks may begin once every node of this one is back (see splitAt).
-      const next = plan.waves.findIndex((w, j) => j > i && pendingOf(j).length > 0);
-      const overlap = !dry && splitAt >= 0 && plan.pauseMs === 0 && next > i;
-      let back = 0;
-      let anyFailed = false;
-      const isBack = () => {
-        if (++back < go.length || anyFailed || !overlap) return;
-        const nenv = envOf(next);
-        const nextPending = pendingOf(next);
-        nenv.log.info({ event: 'wave.start', nodes: nextPending, of: plan.waves.length }, `wave ${next + 1}: ${nextPending.join(', ')}`);
-        early = { wave: next, pending: nextPending, envOf: nenv, checks: checkWave(next, nenv, nextPending) };
-      };
       const results = await Promise.all(
         go.map(async (id) => {
           const from = resume?.from.get(id);
           const startAt: StepName | undefined = from && from !== 'done' && !isCheck(from) ? from : lastCheck ? firstChange : undefined;
-          const ctx = ctxFor(byId.get(id)!, wave, wenv);
-          const startIdx = startAt === undefined ? 0 : steps.findIndex((st) => st.name === startAt);
-          let r: NodeOutcome;
-          if (overlap && startIdx <= splitAt) {
-            r = await runPipeline(steps, ctx, { dryRun: dry, from: startAt, until: steps[splitAt]!.name as StepName });
-            if (r.status !== 'done') anyFailed = true;
-            else {
-              isBack();
-              const rest = await runPipeline(steps, ctx, { dryRun: dry, from: steps[splitAt + 1]!.name as StepName });
-              r = { ...rest, steps: [...r.steps, ...rest.steps], warnings: [...r.warnings, ...rest.warnings] };
-            }
-          } else {
-            r = await runPipeline(steps, ctx, { dryRun: dry, from: startAt });
-            if (r.status === 'done') isBack();
-            else anyFailed = true;
-          }
+          const r = await runPipeline(steps, ctxFor(byId.get(id)!, wave, wenv), { dryRun: dry, from: startAt });
           const pre = checked.find((c) => c.node === id);
           if (pre) {
             r.steps.unshift(...pre.steps);
@@ -268,13 +174,6 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
     }
     outcome.status = 'done';
   } catch (err) {
-    // Checks of a wave that never changed anything (it never started, or its fresh quorum read refused): its nodes
-    // are left journalled as before them.
-    const untouched = [...checkedOnly, ...(early ? (await early.checks).checked.map((o) => o.node) : [])];
-    for (const id of untouched) {
-      if (journal) journal.update((d) => (d.nodes[id] = emptyNodeRecord()));
-      else memory.delete(id);
-    }
     const qr = asQrError(err);
     if (resume && journal && qr.exitCode === ExitCode.leaseHeld) nameLeftBehind(qr, journal.data);
     outcome.error = qr;

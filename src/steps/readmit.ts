@@ -62,7 +62,7 @@ export const readmitStep: Step<{ canary?: CanaryFigures }> = {
           stop: env.stop,
           where: `readmit of ${node.id} (waiting for readiness)`,
           initialMs: 20,
-          maxMs: 250,
+          maxMs: 100, // a node API read: seeing the end late costs the whole wave
           // Poll again when replay should be done, not up to maxMs after it.
           progress: () => last?.replay.progress,
           // A deadline without progress: while replay keeps rising, the wait extends (up to the hard cap).

@@ -97,7 +97,7 @@ export const restartStep: Step<RestartResult> = {
         deadline: Date.now() + ready,
         what: `a new boot_id on ${node.id}`,
         initialMs: 20,
-        maxMs: 250,
+        maxMs: 100,
         onTimeout: () => {
           throw new StepError(
             `restart of ${node.id} not proven: the restart command exited 0 but boot_id is still ${bootBefore} after ${formatDuration(ready)} (timeouts.ready). ${node.id} is left drained and out of the LB.`,
