@@ -30,12 +30,22 @@ const scrub = (s) =>
   s
     .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
     .replace(/\/tmp\/qr-bench-[A-Za-z0-9]+/g, '/tmp/SIM')
+    // The simulator's restart command (its choice, not the planner's): the whole CLI before issue 14, a small entry since.
+    .replace(/"[^"]*\/dist\/cli\.js","sim","restart-node"/g, '"SIM-RESTART"')
+    .replace(/"[^"]*\/dist\/sim\/restart-node\.js"/g, '"SIM-RESTART"')
+    .replace(/\S*\/dist\/cli\.js sim restart-node/g, 'SIM-RESTART')
+    .replace(/\S*\/dist\/sim\/restart-node\.js/g, 'SIM-RESTART')
     .replace(/\S*\/dist\/cli\.js/g, '…/dist/cli.js')
     .replace(/\d{8}T\d{6}-[0-9a-f]{6}/g, 'RUN-ID');
 
 function normalise(x) {
   if (typeof x === 'string') return scrub(x);
-  if (Array.isArray(x)) return x.map(normalise);
+  if (Array.isArray(x)) {
+    // restart_argv of the simulator's restart command, in either form (see scrub)
+    if (typeof x[1] === 'string' && /\/dist\/cli\.js$/.test(x[1]) && x[2] === 'sim' && x[3] === 'restart-node') return [x[0], 'SIM-RESTART', ...x.slice(4).map(normalise)];
+    if (typeof x[1] === 'string' && /\/dist\/sim\/restart-node\.js$/.test(x[1])) return [x[0], 'SIM-RESTART', ...x.slice(2).map(normalise)];
+    return x.map(normalise);
+  }
   if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, VOLATILE.has(k) ? '…' : normalise(v)]));
   return x;
 }
