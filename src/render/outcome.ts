@@ -4,6 +4,7 @@
  * docs/plan-schema.md, filled in with what happened; without them (drain, undrain,
  * resume) a smaller document with the same `waves`/`nodes`/`checks` keys.
  */
+import { writeJsonLine } from './json-out.js';
 import type { RollOutcome, RollPlan } from '../run/roll.js';
 import { formatDuration } from '../config/duration.js';
 import { resultOf } from '../run/pipeline.js';
@@ -111,7 +112,7 @@ export function renderOutcome(o: RollOutcome, r: RenderOptions): void {
     // The run log's last event: the outcome, as --json prints it.
     r.runLog?.outcome(doc);
     if (r.json) {
-      process.stdout.write(`${JSON.stringify(doc)}\n`);
+      writeJsonLine((text) => process.stdout.write(text), doc);
       return;
     }
   }
