@@ -20,71 +20,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { parse } from 'yaml';
 import { readFileSync } from 'node:fs';
-import { dist, expectExit, logLines, median, ms, r2, r3, runCli, startSim } from './lib.mjs';
+import { dist, expectExit, imposedWaits, logLines, median, ms, r2, r3, runCli, startSim } from './lib.mjs';
 
 const REPLAY_MS = 2000;
 const SETTLE_MS = 1500;
 const RUNS = ['node-2', 'node-3', 'node-4'];
 
-function imposed(events, calls, node, graceMs, r) {
-  const inRun = (x) => x.t >= r.t0 && x.t <= r.t1;
-  const ev = events.filter((e) => inRun(e) && (e.node === node || e.from === node));
-  const cs = calls.filter(inRun);
-  const first = (pred, what) => {
-    const x = ev.find(pred);
-    if (!x) throw new Error(`B1: the simulator recorded no ${what} for ${node}`);
-    return x.t;
-  };
-  const transferReq = cs.find((c) => c.method === 'POST' && (c.path === '/v1/leader-transfers' || c.path.endsWith('/leader-transfer')));
-  const transfersDone = ev.filter((e) => e.event === 'transfer_done' && e.from === node);
-  const transferStart = transferReq?.t;
-  const transferEnd = transfersDone.length ? transfersDone[transfersDone.length - 1].t : undefined;
-  const lbOut = first((e) => e.event === 'lb_admin_state' && e.node === node && e.admin_state !== 'enabled', 'LB drain');
-  const restartCmd = first((e) => e.event === 'restart_command' && e.node === node, 'restart command');
-  const processDown = first((e) => e.event === 'process_down' && e.node === node, 'process_down');
-  const processUp = first((e) => e.event === 'process_up' && e.node === node, 'process_up');
-  const replayDone = first((e) => e.event === 'replay_done' && e.node === node, 'replay_done');
-  // (replay_done reaches the record through a heartbeat, up to 25 ms after the node knows: compare with the restart.)
-  const drainCleared = cs.find((c) => c.method === 'DELETE' && c.path === '/v1/drain' && c.node === node && c.t > restartCmd)?.t;
-  if (drainCleared === undefined) throw new Error(`B1: no drain clear recorded for ${node}`);
-  const lbIn = ev.find((e) => e.event === 'lb_admin_state' && e.node === node && e.admin_state === 'enabled' && e.t > restartCmd)?.t;
-  if (lbIn === undefined) throw new Error(`B1: no LB enable recorded for ${node}`);
-  // The LB's health check sees the node ready once its drain flag is cleared (which may be before the member is enabled).
-  const lbUp = ev.find((e) => e.event === 'lb_health' && e.node === node && e.health === 'up' && e.t >= drainCleared)?.t;
-  if (lbUp === undefined) throw new Error(`B1: no LB health up recorded for ${node}`);
-  // Leadership moved back after the postcheck: per-PRG (or batch) transfers to the node.
-  const restoreReq = cs.find(
-    (c) => c.t > lbUp && c.method === 'POST' && (c.path === '/v1/leader-transfers' || c.path.endsWith('/leader-transfer')) && c.body && c.body.to === node,
-  )?.t;
-  const restoredAll = restoreReq === undefined ? [] : events.filter((e) => e.t >= restoreReq && e.t <= r.t1 && e.event === 'transfer_done' && e.to === node);
-  const restoreEnd = restoredAll.length ? restoredAll[restoredAll.length - 1].t : undefined;
-  const waits = {
-    transfer: transferStart !== undefined && transferEnd !== undefined ? Math.max(0, transferEnd - transferStart) : 0,
-    grace: graceMs,
-    restart: replayDone - restartCmd,
-    lb_detection: lbUp - drainCleared,
-    restore: restoreReq !== undefined && restoreEnd !== undefined ? Math.max(0, restoreEnd - restoreReq) : 0,
-  };
-  const marks = {
-    spawn: r.t0,
-    first_request: cs[0]?.t,
-    transfer_request: transferStart,
-    transfers_done: transferEnd,
-    lb_out: lbOut,
-    grace_end: lbOut + graceMs,
-    restart_command: restartCmd,
-    process_down: processDown,
-    process_up: processUp,
-    replay_done: replayDone,
-    drain_cleared: drainCleared,
-    lb_enabled: lbIn,
-    lb_up: lbUp,
-    restore_request: restoreReq,
-    restore_done: restoreEnd,
-    exit: r.t1,
-  };
-  return { waits, marks };
-}
 
 /** Where the overhead went, between the simulator's marks (ms). */
 function gaps(m, restartExecAt) {
@@ -120,7 +61,7 @@ export async function b1() {
       const r = await runCli(['restart', node, '--yes', '--json', '--config', c.sim.configPath]);
       expectExit(r, 0, `quantum-roll restart ${node}`);
       const [events, calls] = await Promise.all([c.sim.events(), c.sim.calls()]);
-      const { waits, marks } = imposed(events, calls, node, graceMs, r);
+      const { waits, marks } = imposedWaits(events, calls, node, graceMs, r, 'B1');
       // When the orchestrator spawned the restart command: its own log (pino `time`, epoch ms).
       const exec = logLines(r.stderr).find((l) => l.event === 'restart.exec' && l.node === node);
       const execAt = exec ? (typeof exec.time === 'number' ? exec.time : Date.parse(exec.time)) : undefined;

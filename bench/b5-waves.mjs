@@ -23,56 +23,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { dist, expectExit, json, loadavg, logLines, ms, r2, r3, runCli, startSim } from './lib.mjs';
+import { dist, expectExit, imposedWaits, json, loadavg, logLines, ms, r2, r3, runCli, startSim } from './lib.mjs';
 
 const NODES = 12;
 const RACKS = 3;
 
-/** The waits the simulator imposed on `node` during the run `r`, with the marks they come from. */
-function imposed(events, calls, node, graceMs, r) {
-  const inRun = (x) => x.t >= r.t0 && x.t <= r.t1;
-  const ev = events.filter((e) => inRun(e) && (e.node === node || e.from === node));
-  const first = (pred, what) => {
-    const x = ev.find(pred);
-    if (!x) throw new Error(`B5: the simulator recorded no ${what} for ${node}`);
-    return x.t;
-  };
-  // A batch names the node it moves leadership away from; per-PRG transfers do not: the first transfer_done's PRG does.
-  const transferReq = calls.find(
-    (c) => inRun(c) && c.method === 'POST' && ((c.path === '/v1/leader-transfers' && c.body?.away_from === node) || (c.path.endsWith('/leader-transfer') && c.body?.exclude?.includes?.(node))),
-  );
-  const lbOut = first((e) => e.event === 'lb_admin_state' && e.node === node && e.admin_state !== 'enabled', 'LB drain');
-  // Leadership leaves before the drain (later transfers away from it are other nodes' restores).
-  const done = ev.filter((e) => e.event === 'transfer_done' && e.from === node && e.t <= lbOut && (transferReq === undefined || e.t >= transferReq.t));
-  const restartCmd = first((e) => e.event === 'restart_command' && e.node === node, 'restart command');
-  const replayDone = first((e) => e.event === 'replay_done' && e.node === node && e.t > restartCmd, 'replay_done');
-  const drainCleared = calls.find((c) => inRun(c) && c.method === 'DELETE' && c.path === '/v1/drain' && c.node === node && c.t > restartCmd)?.t;
-  if (drainCleared === undefined) throw new Error(`B5: no drain clear recorded for ${node}`);
-  const lbUp = ev.find((e) => e.event === 'lb_health' && e.node === node && e.health === 'up' && e.t >= drainCleared)?.t;
-  if (lbUp === undefined) throw new Error(`B5: no LB health up recorded for ${node}`);
-  const lbIn = ev.find((e) => e.event === 'lb_admin_state' && e.node === node && e.admin_state === 'enabled' && e.t > restartCmd)?.t ?? lbUp;
-  const transferStart = transferReq?.t;
-  // leader_transfer.restore: leadership moves back once the node is back (per PRG, {"to": node}); the CP's transfer time is a wait too.
-  const restoreReqs = calls.filter((c) => inRun(c) && c.t >= lbUp && c.method === 'POST' && c.path.endsWith('/leader-transfer') && c.body?.to === node);
-  // Each restore request's own transfer_done (its PRG onto the node, after it): later ones are other nodes' transfers away.
-  const restored = restoreReqs
-    .map((q) => events.find((e) => e.event === 'transfer_done' && e.to === node && e.t >= q.t && q.path === `/v1/prgs/${e.prg}/leader-transfer`))
-    .filter((e) => e !== undefined)
-    .sort((a, b) => a.t - b.t);
-  const restore = restoreReqs.length && restored.length ? Math.max(0, restored[restored.length - 1].t - restoreReqs[0].t) : 0;
-  const transferEnd = done.length ? done[done.length - 1].t : undefined;
-  const waits = {
-    transfer: transferStart !== undefined && transferEnd !== undefined ? Math.max(0, transferEnd - transferStart) : 0,
-    grace: graceMs,
-    restart: replayDone - restartCmd,
-    lb_detection: lbUp - drainCleared,
-    restore,
-  };
-  // The node's first change: its transfer request, else its drain.
-  const firstChange = Math.min(transferStart ?? Infinity, lbOut);
-  const back = Math.max(lbUp, lbIn, restored.length ? restored[restored.length - 1].t : 0);
-  return { waits, sum: waits.transfer + waits.grace + waits.restart + waits.lb_detection + waits.restore, firstChange, back, restartCmd };
-}
 
 export async function roll(parallel) {
   const c = await startSim({ nodes: NODES, racks: RACKS, prgs: 360, replayMs: 500, sessionsPerNode: 40, faults: { sessionDecay: 0 } });
@@ -94,7 +49,7 @@ export async function roll(parallel) {
       return l ? (typeof l.time === 'number' ? l.time : Date.parse(l.time)) : undefined;
     };
     const waves = (doc?.waves ?? []).map(({ nodes }) => {
-      const per = nodes.map((node) => ({ node, ...imposed(events, calls, node, graceMs, r), exec: execAt(node) }));
+      const per = nodes.map((node) => ({ node, ...imposedWaits(events, calls, node, graceMs, r, 'B5'), exec: execAt(node) }));
       const slowest = per.reduce((a, b) => (b.sum > a.sum ? b : a));
       return {
         nodes,
