@@ -99,9 +99,8 @@ describe('listPrgs: a malformed PRG on a later page', () => {
   let server: Server | undefined;
   afterEach(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
 
-  it('names the field, the position of the PRG and the page it came on (a ProtocolError)', async () => {
-    const pages = [page(1000, 'p2'), page(1000, 'p3'), page(1000, null)];
-    pages[2].items[417].replicas[2].state = 'gone';
+  /** A CP that serves `pages` as one listing: the first without a cursor, then cursors p2 and p3. */
+  async function serve(pages: unknown[]): Promise<ControlPlaneClient> {
     server = createServer((req, res) => {
       const u = new URL(req.url ?? '/', 'http://x');
       const i = u.searchParams.get('cursor') === 'p2' ? 1 : u.searchParams.get('cursor') === 'p3' ? 2 : 0;
@@ -109,7 +108,13 @@ describe('listPrgs: a malformed PRG on a later page', () => {
       res.end(JSON.stringify(pages[i]));
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
-    const cp = new ControlPlaneClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, access: {} });
+    return new ControlPlaneClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, access: {} });
+  }
+
+  it('names the field, the position of the PRG and the page it came on (a ProtocolError)', async () => {
+    const pages = [page(1000, 'p2'), page(1000, 'p3'), page(1000, null)];
+    pages[2].items[417].replicas[2].state = 'gone';
+    const cp = await serve(pages);
     try {
       const err = await cp.listPrgs().then(
         () => undefined,
@@ -126,14 +131,7 @@ describe('listPrgs: a malformed PRG on a later page', () => {
 
   it('reads every PRG of a clean listing, in order', async () => {
     const pages = [page(1000, 'p2'), page(1000, 'p3'), page(7, null)];
-    server = createServer((req, res) => {
-      const u = new URL(req.url ?? '/', 'http://x');
-      const i = u.searchParams.get('cursor') === 'p2' ? 1 : u.searchParams.get('cursor') === 'p3' ? 2 : 0;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(pages[i]));
-    });
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
-    const cp = new ControlPlaneClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, access: {} });
+    const cp = await serve(pages);
     try {
       const all = await cp.listPrgs();
       expect(all).toEqual([...pages[0].items, ...pages[1].items, ...pages[2].items]);
