@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimEvent } from '../../src/sim/index.js';
 import { now, spawnCli, startCluster, toResult, type TestCluster } from '../support/cli.js';
-import { cpPrgs, parsePlan, readJournal, until } from '../support/plan.js';
-import { on, parkThrough, unpark } from '../support/park.js';
+import { cpPrgs, parsePlan, readJournal } from '../support/plan.js';
+import { type ParkRule, on, parkedCalls, parkThrough, unpark } from '../support/park.js';
 
 const NODES = ['node-1', 'node-2', 'node-3', 'node-4', 'node-5', 'node-6'];
 
@@ -201,16 +201,23 @@ describe('restart --all --parallel auto: 6 nodes / 3 racks', { timeout: 240_000 
 
   it('a wave that is no longer safe on fresh state stops the run with exit 3 before anything in it changes', async () => {
     const t0 = now();
-    const previous = (await readJournal(c))?.run_id;
-    const run = spawnCli(['restart', '--all', '--parallel', 'auto', '--pause', '4s', '--yes', '--config', c.config, '--json'], { cwd: c.dir });
-    // Once wave 1 is done (the run pauses), a replica on a wave-1 node goes down: the wave-2 node sharing that PRG would now break its quorum.
-    const waves = await until('wave 1 to finish', async () => {
-      const j = await readJournal(c);
-      return j && j.run_id !== previous && j.waves[0]!.every((id) => j.nodes[id]?.status === 'done') ? j.waves : undefined;
-    });
-    const [w1, w2, w3] = waves.map((nodes) => ({ nodes }));
+    const [w1, w2, w3] = parsePlan((await c.cli(['plan', '--all', '--parallel', 'auto'])).json).waves.map((w) => ({ nodes: w.nodes }));
+    expect(w2!.nodes.length, 'a wave of one node is not re-validated').toBeGreaterThan(1);
+    // Held at wave 2's re-validation, its first read of a wave-2 node's PRGs (nothing before it reads them):
+    // wave 1 is done, nothing of wave 2 was read or changed. The knob is set before the run starts.
+    const rule: ParkRule = { system: 'cp', method: 'GET', pattern: `^/v1/prgs\\?(.*&)?node=(${w2!.nodes.join('|')})(&|$)` };
+    await c.sim.setFaults({ park: rule });
+    const run = spawnCli(['restart', '--all', '--parallel', 'auto', '--yes', '--config', c.config, '--json'], { cwd: c.dir });
+    while ((await parkedCalls(c)).length === 0) {
+      if (run.exitCode !== null) throw new Error(`the run ended before wave 2's re-validation: ${toResult(await run).stdout.slice(0, 1500)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const j: any = await readJournal(c);
+    for (const id of w1!.nodes) expect(j.nodes[id].status).toBe('done');
+    // A replica on a wave-1 node goes down: the wave-2 node sharing that PRG would now break its quorum.
     const [p] = await cpPrgs(c, `node=${w1!.nodes[0]}`);
     await c.sim.setFaults({ replicaDown: [{ node: w1!.nodes[0]!, prgs: [p!.id] }] });
+    await unpark(c);
     try {
       const r = toResult(await run);
       expect(r.code, r.stderr.slice(-2000)).toBe(3);
