@@ -61,7 +61,10 @@ interface AedesInternals {
   listen(): Promise<void>;
 }
 
-export type Admission = { ok: true } | { ok: false; draining: boolean; serverReference: string | null };
+export type Admission =
+  | { ok: true }
+  /** `full`: the listener is at its max_sessions (refused like a draining node: 0x9C + Server Reference, or 0x88 / rc 3). */
+  | { ok: false; draining: boolean; full?: boolean; serverReference: string | null };
 
 export interface BrokerOptions {
   nodeId: string;
@@ -80,6 +83,8 @@ export interface BrokerOptions {
 type Kind = 'probe' | 'raw' | 'mqtt';
 const CONNECT_BYTE = 0x10;
 const OWNER = (id: string): string => `qr:owner:${id}`;
+/** Why a CONNECT was refused, for `quantum_sim_connects_refused_total{reason}`. */
+const refusal = (a: Exclude<Admission, { ok: true }>): string => (a.draining ? 'draining' : a.full ? 'full' : 'not_ready');
 /** Time a kicked client has to close its side after our DISCONNECT before we close it. */
 const KICK_CLOSE_MS = 1_000;
 
@@ -93,7 +98,7 @@ export class SimBroker {
   private storeDown = false;
   /** Session ends (expiry, or a clean session's close): wiped, or skipped because another broker owns it now. */
   readonly wipes = { wiped: 0, skipped: 0 };
-  /** CONNECTs refused, by reason (`draining`, `not_ready`, `store`). */
+  /** CONNECTs refused, by reason (`draining`, `not_ready`, `full`, `store`). */
   readonly refused = new Map<string, number>();
   /** Disconnects nobody asked for, by MQTT 5 reason code: a cross-node takeover (0x8E), a keep-alive timeout (0x8D). */
   readonly failures = new Map<number, number>();
@@ -142,7 +147,7 @@ export class SimBroker {
         const a = this.opts.admission();
         if (a.ok) return cb(null, true);
         if (packet.protocolVersion === 5 && a.serverReference) {
-          this.count(a.draining ? 'draining' : 'not_ready');
+          this.count(refusal(a));
           return cb(Object.assign(new Error('node not accepting connections'), { serverReference: a.serverReference }), false);
         }
         // No reference to give (or MQTT 3.1.1): `authenticate` answers with "server unavailable".
@@ -153,7 +158,7 @@ export class SimBroker {
         const c = client as AedesClient & { qrRefuse?: boolean };
         const a = this.opts.admission();
         if (c.qrRefuse || !a.ok) {
-          this.count(!a.ok && a.draining ? 'draining' : 'not_ready');
+          this.count(a.ok ? 'not_ready' : refusal(a));
           const e = Object.assign(new Error('server unavailable'), { returnCode: 3 as const });
           if (!a.ok && a.serverReference && c.version === 5) Object.assign(e, { serverReference: a.serverReference });
           return cb(e, null);

@@ -143,7 +143,11 @@ async function main(): Promise<void> {
       dropPublish: () => runtime.dropPublish,
       log: (line) => process.stderr.write(`${nodeId}: ${line}\n`),
       admission: () => {
-        if (runtime.readiness().ready || (runtime.acceptWhileDraining && runtime.draining)) return { ok: true };
+        if (runtime.readiness().ready || (runtime.acceptWhileDraining && runtime.draining)) {
+          // A listener at its max_sessions takes no more (the capacity the precheck counts on is real).
+          if (runtime.full()) return { ok: false, draining: false, full: true, serverReference: runtime.serverReference };
+          return { ok: true };
+        }
         return { ok: false, draining: runtime.draining, serverReference: runtime.serverReference };
       },
     });

@@ -142,6 +142,11 @@ export class NodeRuntime {
     return this.dataPlane?.tcpConnections() ?? 0;
   }
 
+  /** The listener is at its `max_sessions` (never with an unknown capacity). */
+  full(): boolean {
+    return this.opts.maxSessions !== null && this.activeSessions() >= this.opts.maxSessions;
+  }
+
   activeSessions(): number {
     return this.simSessions + (this.dataPlane?.sessions() ?? 0);
   }

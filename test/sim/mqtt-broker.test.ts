@@ -367,3 +367,37 @@ describe('losing the session store', () => {
     }
   });
 });
+
+describe('a listener at its max_sessions', () => {
+  let sim: SimHandle;
+  beforeAll(async () => {
+    sim = await startSim({ stateDir: await tempDir(), nodes: 2, racks: 2, prgs: 10, replayMs: 200, sessionsPerNode: 0, maxSessions: 2, rebalance: false });
+  });
+  afterAll(async () => {
+    for (const c of opened) c.end(true);
+    await sim?.stop();
+  });
+
+  it('refuses the next CONNECT (MQTT 5: 0x9C to another node, 3.1.1: return code 3) and takes one again once a session ends', async () => {
+    const [a, b] = sim.nodes as [SimHandle['nodes'][number], SimHandle['nodes'][number]];
+    const one = await connect(a.mqttPort, v5('cap-1', 0, true));
+    const two = await connect(a.mqttPort, v4('cap-2', true));
+    expect(one.connack.reasonCode ?? 0).toBe(0);
+    expect(two.connack.returnCode ?? 0).toBe(0);
+    const ready = (await get(`${a.adminUrl}/readyz`)).json as { listeners: Array<{ active_sessions: number; max_sessions: number }> };
+    expect(ready.listeners[0]).toMatchObject({ active_sessions: 2, max_sessions: 2 });
+    const five = await connect(a.mqttPort, v5('cap-3', 0, true));
+    expect(five.connack.reasonCode).toBe(0x9c);
+    expect(five.connack.properties?.serverReference).toBe(`127.0.0.1:${b.mqttPort}`);
+    const four = await connect(a.mqttPort, v4('cap-4', true));
+    expect(four.connack.returnCode).toBe(3);
+    expect(await metric(a.adminUrl, 'quantum_sim_connects_refused_total{reason="full"}')).toBe(2);
+    // The other node has room: the referred client gets in there.
+    const moved = await connect(b.mqttPort, v5('cap-3', 0, true));
+    expect(moved.connack.reasonCode ?? 0).toBe(0);
+    await one.client.endAsync();
+    await waitFor(async () => ((await get(`${a.adminUrl}/readyz`)).json as { listeners: Array<{ active_sessions: number }> }).listeners[0]!.active_sessions === 1);
+    const again = await connect(a.mqttPort, v5('cap-5', 0, true));
+    expect(again.connack.reasonCode ?? 0).toBe(0);
+  });
+});
