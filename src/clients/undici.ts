@@ -1,20 +1,11 @@
 /**
- * The two parts of undici the clients use: Agent and the request API. undici's package
- * entry loads all of it (fetch, websockets, caches, mocks: ~160 ms of CPU at every CLI
- * start on the bench machine); these two modules cost about a third of that. Static
- * imports, so that the bundle (scripts/bundle.mjs) carries them: a release that moves
- * them fails the build, not a run.
+ * The one part of undici the clients use: its Agent (requests go through the agent's own
+ * dispatch, clients/http.ts `exchange`). undici's package entry loads all of it (fetch,
+ * websockets, caches, mocks: ~160 ms of CPU at every CLI start on the bench machine).
+ * A static import, so that the bundle (scripts/bundle.mjs) carries it: a release that
+ * moves it fails the build, not a run.
  */
-import type { Agent, Dispatcher } from 'undici';
+import type { Agent } from 'undici';
 import AgentClass from 'undici/lib/dispatcher/agent.js';
-import apiRequest from 'undici/lib/api/api-request.js';
 
-export type RequestOptions = Omit<Dispatcher.RequestOptions, 'origin' | 'path'> & { dispatcher: Dispatcher };
-
-export const undici: { Agent: typeof Agent; request: (url: string, opts: RequestOptions) => Promise<Dispatcher.ResponseData> } = {
-  Agent: AgentClass,
-  request: (url, { dispatcher, ...opts }) => {
-    const u = new URL(url);
-    return apiRequest.call(dispatcher, { ...opts, origin: u.origin, path: `${u.pathname}${u.search}` } as Dispatcher.RequestOptions);
-  },
-};
+export const undici: { Agent: typeof Agent } = { Agent: AgentClass };
