@@ -63,26 +63,7 @@ export class ControlPlaneClient {
     ctl: CallCtl,
     onPage: (items: readonly Prg[]) => void | Promise<void>,
   ): Promise<void> {
-    const seen = new Set<string>();
-    let cursor: string | undefined;
-    for (;;) {
-      const r = await this.http.call('GET', '/v1/prgs', {
-        schema: prgPageSchema,
-        query: { node: filter.node, leader: filter.leader, limit: filter.limit ?? 1000, cursor },
-        ...ctl,
-      });
-      await onPage(r.data.items);
-      const next = r.data.next_cursor;
-      if (next === null) return;
-      if (seen.has(next)) {
-        throw new ProtocolError(
-          `control plane: invalid response from GET ${this.http.url('/v1/prgs')}: field "next_cursor": cursor "${next.slice(0, 40)}" was already seen in this listing (the CP is looping)`,
-          { endpoint: this.http.url('/v1/prgs') },
-        );
-      }
-      seen.add(next);
-      cursor = next;
-    }
+    await this.pages(prgPageSchema, filter, ctl, (page) => onPage(page.items));
   }
 
   /**
@@ -92,17 +73,35 @@ export class ControlPlaneClient {
    */
   async listPrgIds(filter: { node?: string; leader?: string } = {}, ctl: CallCtl = {}): Promise<string[]> {
     const out: string[] = [];
+    await this.pages(prgIdPageSchema, filter, ctl, (page) => {
+      for (const p of page.items) out.push(p.id);
+    });
+    return out;
+  }
+
+  /** The pages of `GET /v1/prgs`, each checked with `schema`, following `next_cursor` until null; a repeated cursor is a protocol error. */
+  private async pages<S extends z.ZodType<{ next_cursor: string | null }>>(
+    schema: S,
+    filter: { node?: string; leader?: string; limit?: number },
+    ctl: CallCtl,
+    onPage: (page: z.infer<S>) => void | Promise<void>,
+  ): Promise<void> {
     const seen = new Set<string>();
     let cursor: string | undefined;
     for (;;) {
-      const r = await this.http.call('GET', '/v1/prgs', { schema: prgIdPageSchema, query: { node: filter.node, leader: filter.leader, limit: 1000, cursor }, ...ctl });
-      for (const p of r.data.items) out.push(p.id);
+      const r = await this.http.call('GET', '/v1/prgs', {
+        schema,
+        query: { node: filter.node, leader: filter.leader, limit: filter.limit ?? 1000, cursor },
+        ...ctl,
+      });
+      await onPage(r.data);
       const next = r.data.next_cursor;
-      if (next === null) return out;
+      if (next === null) return;
       if (seen.has(next)) {
-        throw new ProtocolError(`control plane: invalid response from GET ${this.http.url('/v1/prgs')}: field "next_cursor": cursor "${next.slice(0, 40)}" was already seen in this listing (the CP is looping)`, {
-          endpoint: this.http.url('/v1/prgs'),
-        });
+        throw new ProtocolError(
+          `control plane: invalid response from GET ${this.http.url('/v1/prgs')}: field "next_cursor": cursor "${next.slice(0, 40)}" was already seen in this listing (the CP is looping)`,
+          { endpoint: this.http.url('/v1/prgs') },
+        );
       }
       seen.add(next);
       cursor = next;
