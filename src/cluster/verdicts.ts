@@ -81,8 +81,8 @@ export function addPrgsPerNode(acc: PrgsPerNode, prgs: readonly Prg[]): PrgsPerN
   return acc;
 }
 
-/** Whether a replica before index `i` is on `node` (two replicas on one node: a placement violation). */
-function seenEarlier(reps: Prg['replicas'], i: number, node: string): boolean {
+/** Whether a replica before index `i` is on `node` (two replicas on one node: a placement violation), so a node is counted once per PRG. */
+export function seenEarlier(reps: Prg['replicas'], i: number, node: string): boolean {
   for (let j = 0; j < i; j++) if (reps[j]!.node === node) return true;
   return false;
 }

@@ -7,7 +7,7 @@
 import type { Prg } from '../../clients/schemas.js';
 import { formatDuration } from '../../config/duration.js';
 import { compareIds } from '../../cluster/quorum.js';
-import { cpVerdict, prgsPerNode } from '../../cluster/verdicts.js';
+import { cpVerdict, prgsPerNode, seenEarlier } from '../../cluster/verdicts.js';
 import { validateWave } from '../../cluster/waves.js';
 import { type PlanEta, planEta } from '../eta.js';
 import type { NodeOutcome } from '../pipeline.js';
@@ -44,9 +44,7 @@ function prgsOfWaves(prgs: readonly Prg[]): (wave: readonly string[]) => Prg[] {
     const reps = prgs[i]!.replicas;
     for (let k = 0; k < reps.length; k++) {
       const n = reps[k]!.node;
-      let dup = false;
-      for (let j = 0; j < k && !dup; j++) dup = reps[j]!.node === n;
-      if (dup) continue;
+      if (seenEarlier(reps, k, n)) continue;
       let t = touching.get(n);
       if (!t) touching.set(n, (t = []));
       t.push(i);
