@@ -76,28 +76,49 @@ describe('node runtime API', () => {
   });
 });
 
-describe('raw TCP "MQTT" listener', () => {
-  const connect = (port: number): Promise<net.Socket> =>
+describe('MQTT listener, byte by byte', () => {
+  // A minimal MQTT 3.1.1 CONNECT (clean session, keepalive 60): no client library between
+  // the test and what the listener answers.
+  const connectPacket = (clientId: string): Buffer => {
+    const id = Buffer.from(clientId);
+    const body = Buffer.concat([Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 60, 0, id.length]), id]);
+    return Buffer.concat([Buffer.from([0x10, body.length]), body]);
+  };
+  /** Opens a socket, sends CONNECT, resolves with the socket and the CONNACK's return code. */
+  const mqttConnect = (port: number, clientId: string): Promise<{ socket: net.Socket; rc: number }> =>
     new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(s));
-      s.resume(); // read, so that the server's close is seen
-      s.on('error', reject);
+      const socket = net.connect(port, '127.0.0.1', () => socket.write(connectPacket(clientId)));
+      let got = Buffer.alloc(0);
+      const onData = (d: Buffer): void => {
+        got = Buffer.concat([got, d]);
+        if (got.length < 4) return;
+        socket.off('data', onData);
+        socket.resume(); // keep reading, so that the server's close is seen
+        if (got[0] !== 0x20 || got[1] !== 2) return reject(new Error(`not a CONNACK: ${got.toString('hex')}`));
+        resolve({ socket, rc: got[3] ?? -1 });
+      };
+      socket.on('data', onData);
+      socket.on('error', reject);
+      socket.on('close', () => reject(new Error(`closed before a CONNACK (read ${got.toString('hex')})`)));
     });
   const closed = (s: net.Socket): Promise<void> => new Promise((r) => (s.destroyed ? r() : s.once('close', () => r())));
   const tcp = async (base: string): Promise<number> => Number(/^quantum_sim_tcp_connections (\d+)$/m.exec((await get(`${base}/metrics`)).text)?.[1]);
 
-  it('counts sockets as sessions, refuses new ones while draining, disconnect closes them', async () => {
+  it('counts connections as sessions, refuses a CONNECT while draining (CONNACK 3), disconnect closes them', async () => {
     const base = node(3);
     const port = sim.nodes[3]?.mqttPort ?? 0;
-    const socks = await Promise.all([connect(port), connect(port), connect(port)]);
+    const before = S.readyz.parse((await get(`${base}/readyz`)).json).listeners[0]?.active_sessions ?? 0;
+    const conns = await Promise.all(['raw-1', 'raw-2', 'raw-3'].map((id) => mqttConnect(port, id)));
+    expect(conns.map((c) => c.rc)).toEqual([0, 0, 0]);
     await waitFor(async () => (await tcp(base)) === 3);
     const r = S.readyz.parse((await get(`${base}/readyz`)).json);
-    expect(r.listeners[0]?.active_sessions).toBeGreaterThanOrEqual(3);
+    expect(r.listeners[0]?.active_sessions).toBe(before + 3);
     await put(`${base}/v1/drain`, { reason: 'tcp', initiator: 't' });
-    const late = await connect(port);
-    await closed(late);
+    const late = await mqttConnect(port, 'raw-late');
+    expect(late.rc).toBe(3); // MQTT 3.1.1 has no "use another server": "server unavailable"
+    await closed(late.socket);
     await post(`${base}/v1/sessions/disconnect`, { reason_code: 139, rate_per_s: 100000 });
-    await Promise.all(socks.map(closed));
+    await Promise.all(conns.map((c) => closed(c.socket)));
     await waitFor(async () => (await tcp(base)) === 0); // the server side closes them too
     await waitFor(async () => S.drainStatus.parse((await get(`${base}/v1/drain`)).json).active_sessions === 0);
     await del(`${base}/v1/drain`);
