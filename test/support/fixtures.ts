@@ -10,13 +10,10 @@ export function prg(
   replicas: readonly ReplicaSpec[],
   opts: { leader?: string | null; strict_fallback?: boolean } = {},
 ): Prg {
-  const reps: Replica[] = replicas.map((spec) => {
-    const [node, state] = typeof spec === 'string' ? [spec, 'healthy' as const] : spec;
-    return { node, role: 'follower', state, match_index: state === 'healthy' ? 100 : 90 };
-  });
-  const leader = 'leader' in opts ? (opts.leader ?? null) : (reps[0]?.node ?? null);
-  for (const r of reps) if (r.node === leader) r.role = 'leader';
-  return { id, tenant: 't', leader, strict_fallback: opts.strict_fallback ?? false, commit_index: 100, replicas: reps };
+  const specs = replicas.map((spec) => (typeof spec === 'string' ? ([spec, 'healthy'] as const) : spec));
+  const leader = 'leader' in opts ? (opts.leader ?? null) : (specs[0]?.[0] ?? null);
+  const reps: Replica[] = specs.map(([node, state]) => ({ node, role: node === leader ? 'leader' : 'follower', state }));
+  return { id, leader, strict_fallback: opts.strict_fallback ?? false, replicas: reps };
 }
 
 export function clusterNode(id: string, rack: string): ClusterNode {

@@ -1,11 +1,11 @@
 // The PRG page check without zod per item (clients/schemas.ts prgPageSchema) must give
-// exactly zod's verdict, data and first issue, and a listing must still name the field
-// and the page of a malformed PRG.
+// exactly zod's verdict and first issue, and zod's data as the tool keeps it (slimPrg);
+// a listing must still name the field and the page of a malformed PRG.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlPlaneClient } from '../../src/clients/control-plane.js';
-import { isCleanPrgPage, prgPageSchema, prgPageZodSchema } from '../../src/clients/schemas.js';
+import { isCleanPrgPage, prgPageSchema, prgPageZodSchema, slimPrg } from '../../src/clients/schemas.js';
 import { ProtocolError } from '../../src/util/errors.js';
 
 function page(n = 5, cursor: string | null = 'c2'): any {
@@ -71,9 +71,10 @@ describe('prgPageSchema (no zod per item)', () => {
     const zod = prgPageZodSchema.safeParse(structuredClone(p));
     expect(ours.success).toBe(zod.success);
     if (ours.success && zod.success) {
-      expect(ours.data).toEqual(zod.data);
+      const kept = { items: zod.data.items.map(slimPrg), next_cursor: zod.data.next_cursor };
+      expect(ours.data).toEqual(kept);
       // same keys in the same order: unknown fields stripped as zod strips them
-      expect(JSON.stringify(ours.data)).toBe(JSON.stringify(zod.data));
+      expect(JSON.stringify(ours.data)).toBe(JSON.stringify(kept));
     } else {
       const a = ours.error!.issues[0]!;
       const b = zod.error!.issues[0]!;
@@ -82,16 +83,32 @@ describe('prgPageSchema (no zod per item)', () => {
     }
   });
 
-  it('takes the common page without copying it, and leaves an odd one to zod', () => {
+  it('keeps what the tool reads of a PRG, one shared frozen object per distinct replica, and leaves an odd page to zod', () => {
     const p = page();
     expect(isCleanPrgPage(p)).toBe(true);
-    const r = prgPageSchema.safeParse(p);
-    expect(r.success && r.data.items[0]).toBe(p.items[0]);
+    const r = prgPageSchema.parse(p);
+    const first = r.items[0]!;
+    expect(Object.keys(first)).toEqual(['id', 'leader', 'strict_fallback', 'replicas']);
+    expect(first).toEqual({ id: 'prg-1', leader: 'node-1', strict_fallback: false, replicas: [
+      { node: 'node-1', role: 'voter', state: 'healthy' },
+      { node: 'node-2', role: 'voter', state: 'healthy' },
+      { node: 'node-3', role: 'learner', state: 'replaying' },
+    ] });
+    // prg-1's second replica and prg-2's first are both node-2/voter/healthy: one object
+    expect(r.items[1]!.replicas[0]).toBe(first.replicas[1]);
+    expect(Object.isFrozen(first.replicas[1])).toBe(true);
+    // the same node in another state is another object
+    const lagging = page();
+    lagging.items[0].replicas[1].state = 'lagging';
+    const l = prgPageSchema.parse(lagging).items[0]!.replicas[1]!;
+    expect(l).toEqual({ node: 'node-2', role: 'voter', state: 'lagging' });
+    expect(l).not.toBe(first.replicas[1]);
     const extra = page();
     extra.items[0].zone = 'z';
     expect(isCleanPrgPage(extra)).toBe(false);
     const z = prgPageSchema.safeParse(extra);
     expect(z.success && 'zone' in z.data.items[0]!).toBe(false);
+    expect(z.success && z.data.items[1]!.replicas[0]).toBe(first.replicas[1]);
   });
 });
 
@@ -134,7 +151,7 @@ describe('listPrgs: a malformed PRG on a later page', () => {
     const cp = await serve(pages);
     try {
       const all = await cp.listPrgs();
-      expect(all).toEqual([...pages[0].items, ...pages[1].items, ...pages[2].items]);
+      expect(all).toEqual([...pages[0].items, ...pages[1].items, ...pages[2].items].map(slimPrg));
     } finally {
       await cp.http.close();
     }

@@ -269,8 +269,11 @@ describe('planWaves: big inputs', () => {
   it('one node per wave: every node alone (blocked ones too), by CP leader last, then PRGs led, then id', () => {
     const { nodes, prgs } = randomCluster(80, 3000, 8, 11);
     // degraded PRGs block some nodes; the CP leader host goes last
-    for (const p of prgs.slice(0, 40)) p.replicas[1]!.state = 'lagging';
-    for (const p of prgs.slice(40, 45)) p.leader = null;
+    for (let i = 0; i < 40; i++) {
+      const p = prgs[i]!;
+      prgs[i] = { ...p, replicas: p.replicas.map((r, j) => (j === 1 ? { ...r, state: 'lagging' } : r)) };
+    }
+    for (let i = 40; i < 45; i++) prgs[i] = { ...prgs[i]!, leader: null };
     nodes[17]!.hostsCpLeader = true;
     const serial = planWaves(nodes, prgs, { maxWaveSize: 1 });
     const expected = [...nodes]
