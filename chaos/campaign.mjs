@@ -9,6 +9,7 @@
  *            --out file.json                       # every run's result
  *            --keep                                # keep the state dir of each run (replay)
  *            --triggers                            # half the faults land at step boundaries (journal)
+ *            --all-triggers                        # every timed fault and signal does (speed-independent)
  *
  * Each run: a fresh simulator (5–6 nodes, 3 racks), a fault plan drawn from the run's
  * seed (chaos/plan.mjs), `restart --all --parallel auto` or one named node through
@@ -39,6 +40,7 @@ function parseArgs(argv) {
     else if (a === '--out') o.out = v();
     else if (a === '--keep') o.keep = true;
     else if (a === '--triggers') o.triggers = true;
+    else if (a === '--all-triggers') o.triggers = 'all';
     else if (a === '--quiet') o.quiet = true;
     else throw new Error(`unknown option ${a} (see chaos/campaign.mjs)`);
   }
@@ -110,7 +112,7 @@ async function main() {
           console.log(`  ${v.exposure ? 'exposure' : v.finding ? 'finding' : 'VIOLATION'}: ${v.invariant}: ${v.detail}`);
         }
         if (r.dir) console.log(`  state dir kept: ${r.dir}`);
-        console.log(`  replay: npm run chaos -- --replay ${seed}${o.triggers ? ' --triggers' : ''}${o.exclude.length ? ` --exclude ${o.exclude.join(',')}` : ''}`);
+        console.log(`  replay: npm run chaos -- --replay ${seed}${o.triggers === 'all' ? ' --all-triggers' : o.triggers ? ' --triggers' : ''}${o.exclude.length ? ` --exclude ${o.exclude.join(',')}` : ''}`);
       }
     }
   };

@@ -7,6 +7,8 @@
  * cluster safe (a signal that killed the CLI instead of reaching its handler).
  */
 
+import { signalWhen } from './plan.mjs';
+
 /** How late a heartbeat-borne event (replay_done) may be recorded after the fact. */
 const HEARTBEAT_SLACK_MS = 250;
 
@@ -138,7 +140,7 @@ export function checkRun(r) {
     out.push({
       invariant: 'SIGINT/SIGTERM handled once the journal exists',
       finding: true,
-      detail: `${inv.args?.[0] ?? 'cli'} (invocation ${k + 1}) was killed by ${inv.sent} ${sig.after} ms after its first journal write: no handler, no JSON outcome`,
+      detail: `${inv.args?.[0] ?? 'cli'} (invocation ${k + 1}) was killed by ${inv.sent} ${signalWhen(sig)}: no handler, no JSON outcome`,
     });
   });
 

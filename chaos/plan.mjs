@@ -69,7 +69,7 @@ export const NEEDS_REASSERT = ['lb_reload', 'lb_reenable'];
 /**
  * Draws the plan of one run.
  * @param {number} seed
- * @param {{exclude?: string[], triggers?: boolean}} [opts]
+ * @param {{exclude?: string[], triggers?: boolean | 'all'}} [opts]
  */
 export function drawPlan(seed, opts = {}) {
   const r = rng(seed);
@@ -129,11 +129,15 @@ export function drawPlan(seed, opts = {}) {
   faults.sort((a, b) => a.at - b.at);
   // Opt-in (--triggers): half the timed faults land at a step boundary instead of on the
   // clock: when the nth node enters a step (from the journal), after a short delay. Drawn
-  // last, so the plan of a seed without --triggers is unchanged.
+  // last, so the plan of a seed without --triggers is unchanged. --all-triggers: every
+  // timed fault, and every signal (below), so that what a run meets does not depend on
+  // how fast the machine is (the test suite's smoke).
+  const all = opts.triggers === 'all';
   if (opts.triggers) {
     for (const f of faults) {
-      if (f.at === 0 || !r.chance(0.5)) continue;
-      f.when = { step: r.pick(['leader-transfer', 'drain', 'quiesce', 'restart', 'readmit']), nth: r.int(1, nodes), delay: r.int(0, 250) };
+      if (f.at === 0 || (!all && !r.chance(0.5))) continue;
+      // (--all-triggers counts only the nodes the run restarts: one when it names one.)
+      f.when = { step: r.pick(['leader-transfer', 'drain', 'quiesce', 'restart', 'readmit']), nth: r.int(1, all && target !== 'all' ? 1 : nodes), delay: r.int(0, 250) };
     }
   }
   // Signals: the i-th entry hits the i-th CLI invocation (the run, then each resume) `after` ms after it started.
@@ -146,8 +150,17 @@ export function drawPlan(seed, opts = {}) {
       const early = r.chance(0.2);
       signals.push({ sig, early, after: early ? r.int(0, 1500) : r.int(0, 3000), twice: sig !== 'SIGKILL' && r.chance(0.3) });
     }
+    // --all-triggers: each signal instead lands `delay` ms after the invocation's nth step
+    // change (any node, read from the journal): mid-roll whatever the machine's speed.
+    if (all) for (const s of signals) Object.assign(s, { early: false, when: { nth: r.int(1, 4), delay: r.int(0, 250) } });
   }
   return { seed, nodes, racks: 3, target, faults, signals };
+}
+
+/** When a planned signal lands, in words. */
+export function signalWhen(s) {
+  if (s.when) return `${s.when.delay} ms after step change #${s.when.nth} of its invocation`;
+  return `${s.after} ms after ${s.early ? 'its start' : 'its first journal write'}`;
 }
 
 /** The plan in one line per fault, for a failing run's report. */
@@ -159,7 +172,7 @@ export function describePlan(plan) {
     lines.push(`  ${when}${f.for ? ` for ${f.for} ms` : ''}: ${f.kind} ${what}`);
   }
   plan.signals.forEach((s, i) =>
-    lines.push(`  invocation ${i + 1}: ${s.sig}${s.twice ? ' ×2' : ''} ${s.after} ms after ${s.early ? 'its start' : 'its first journal write'}`),
+    lines.push(`  invocation ${i + 1}: ${s.sig}${s.twice ? ' ×2' : ''} ${signalWhen(s)}`),
   );
   return lines.join('\n');
 }

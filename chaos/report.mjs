@@ -21,7 +21,7 @@ for (const file of process.argv.slice(2)) {
   }
   const s = summarize(results);
   const opts = doc.options;
-  console.log(`### Campaign seed ${opts.seed}${opts.triggers ? ' with --triggers' : ''}${opts.exclude?.length ? ` --exclude ${opts.exclude.join(',')}` : ''}: ${s.runs} runs\n`);
+  console.log(`### Campaign seed ${opts.seed}${opts.triggers === 'all' ? ' with --all-triggers' : opts.triggers ? ' with --triggers' : ''}${opts.exclude?.length ? ` --exclude ${opts.exclude.join(',')}` : ''}: ${s.runs} runs\n`);
   const ms = results.map((r) => r.ms).sort((a, b) => a - b);
   console.log(`Median run ${Math.round(ms[ms.length >> 1] / 1000)} s; ${s.resumes} resumes; ${results.reduce((n, r) => n + r.invocations.length, 0)} CLI invocations.\n`);
   console.log('| outcome | runs |\n| --- | ---: |');

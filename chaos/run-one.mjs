@@ -46,8 +46,10 @@ async function http(method, url, body) {
 }
 
 /**
- * Runs the CLI. `signal` ({sig, after, twice, early}) is sent `after` ms after the start
- * (`early`) or after this invocation's first journal write, if the CLI still runs then.
+ * Runs the CLI. `signal` ({sig, after, twice, early, when?}) is sent `after` ms after the
+ * start (`early`) or after this invocation's first journal write, or with `when` ({nth,
+ * delay}) `delay` ms after the nth step change the journal shows during this invocation;
+ * each only if the CLI still runs then.
  */
 function runCli(args, { cwd, journal, signal, timeoutMs = 120_000 }) {
   return new Promise((resolvePromise, reject) => {
@@ -66,7 +68,28 @@ function runCli(args, { cwd, journal, signal, timeoutMs = 120_000 }) {
       child.kill(signal.sig);
       if (signal.twice) timers.push(setTimeout(() => child.exitCode === null && child.kill(signal.sig), 150));
     };
-    if (signal?.early) timers.push(setTimeout(fire, signal.after));
+    if (signal?.when) {
+      // The nth step change of this invocation (any node), against the journal as it found it.
+      const stepsOf = () => {
+        try {
+          return Object.entries(JSON.parse(readFileSync(journal, 'utf8')).nodes ?? {}).map(([n, rec]) => [n, rec?.step]);
+        } catch {
+          return undefined; // not written yet, or caught mid-write
+        }
+      };
+      const last = new Map(stepsOf() ?? []);
+      let changes = 0;
+      const watch = () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        for (const [n, step] of stepsOf() ?? []) {
+          if (last.get(n) === step) continue;
+          if (last.has(n)) changes++; // a node's first sighting (the journal's first write) is where it starts from
+          last.set(n, step);
+        }
+        timers.push(changes >= signal.when.nth ? setTimeout(fire, signal.when.delay) : setTimeout(watch, 10));
+      };
+      watch();
+    } else if (signal?.early) timers.push(setTimeout(fire, signal.after));
     else if (signal) {
       const poll = () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
@@ -178,7 +201,7 @@ let DEFAULTS;
 
 /**
  * @param {number} seed
- * @param {{exclude?: string[], triggers?: boolean, keep?: boolean, log?: (s: string) => void}} [opts]
+ * @param {{exclude?: string[], triggers?: boolean | 'all', keep?: boolean, log?: (s: string) => void}} [opts]
  */
 export async function runOne(seed, opts = {}) {
   requireBuild();
