@@ -29,7 +29,9 @@ export const restartStep: Step<RestartResult> = {
   boundBy: ['restart.timeout', 'timeouts.ready'],
   waits: (config) => ({
     for: `the restart command (≤ ${formatDuration(config.restart.timeout)}), then a new boot_id`,
-    maxMs: config.restart.timeout + config.timeouts.ready,
+    // At most: the re-reads before the command wait only when the cluster changed under the
+    // run (a quorum lost elsewhere: ≤ timeouts.ready; the LB forgot the drain: ≤ timeouts.lb).
+    maxMs: config.timeouts.ready + config.timeouts.lb + config.restart.timeout + config.timeouts.ready,
     expectedMs: 15_000,
     expectedFrom: 'default',
   }),
