@@ -20,6 +20,8 @@ async function singleStep(command: string, step: Step, opts: GlobalOptions, node
     });
     renderOutcome(outcome, { json: opts.json === true, dryRun: opts.dryRun === true, verbose: false, plan, runLog: s.runLog() });
     return outcome.exitCode;
+  } catch (err) {
+    throw s.failed(err);
   } finally {
     await s.close();
   }

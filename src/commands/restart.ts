@@ -84,6 +84,8 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
       );
     }
     return renderExecuted(await execute(s, plan, opts, runHooks(s, opts), undefined, facts), opts);
+  } catch (err) {
+    throw s.failed(err);
   } finally {
     await s.close();
   }

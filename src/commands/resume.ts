@@ -11,6 +11,7 @@ import { openSession } from './session.js';
 
 export async function resumeAction(opts: RestartOptions): Promise<number> {
   const s = await openSession(opts);
+  let runId: string | undefined;
   try {
     const journal = Journal.read(s.stateDir);
     if (!journal || !journal.unfinished) {
@@ -21,6 +22,7 @@ export async function resumeAction(opts: RestartOptions): Promise<number> {
       );
     }
     if (journal.data.command !== 'restart') throw new UsageError(`nothing to resume: the last run was "${journal.data.command}", which is not resumable`);
+    runId = journal.data.run_id; // a failure from here on ends this run: its log gets it
     const digest = configDigest(s.loaded.config);
     if (digest !== journal.data.config_digest) {
       const now = configDigests(s.loaded.config);
@@ -53,6 +55,8 @@ export async function resumeAction(opts: RestartOptions): Promise<number> {
     await confirm(opts, `quantum-roll will resume run ${journal.data.run_id}: ${where.join(', ')}`);
     const run = { ...opts, allowOverload: o.allow_overload === true || opts.allowOverload, force: o.force === true || opts.force };
     return renderExecuted(await execute(s, plan, run, runHooks(s, run), { journal, from }), run);
+  } catch (err) {
+    throw s.failed(err, runId);
   } finally {
     await s.close();
   }

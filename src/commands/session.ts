@@ -11,7 +11,7 @@ import { type LoadedConfig, loadConfig, tokenEnvNames } from '../config/load.js'
 import { defaultStateDir } from '../config/locate.js';
 import { type ClusterAccess, type NodeTarget, type RunOptions, lbTargetOf } from '../steps/context.js';
 import { targetOf } from '../cluster/targets.js';
-import { QrError, UsageError } from '../util/errors.js';
+import { ExitCode, QrError, UsageError, errorDocument } from '../util/errors.js';
 import { type Journal, newRunId } from '../run/journal.js';
 import { type LogLevel, type Logger, type RunLog, LOG_LEVELS, RunLogSink, createLogger, createRunLoggers, moreVerbose } from '../util/log.js';
 import type { RollEnv } from '../run/roll.js';
@@ -44,6 +44,14 @@ export interface Session extends ClusterAccess {
   env(runId?: string, startedAt?: number, journal?: Journal): RollEnv;
   /** The run log, once a run that may change anything began (`env()`); undefined otherwise. */
   runLog(): RunLog | undefined;
+  /**
+   * A failure that ends the command before its run's outcome was rendered (the cluster
+   * state unreadable, a placement refusal, an unreadable journal): recorded as the run's
+   * end in its log, opened now under `runId` (a new id if none) when the run never began,
+   * so that every run that may change anything leaves its log (invariant 11). Returns the
+   * error, now naming the log.
+   */
+  failed(err: unknown, runId?: string): unknown;
   /** Dry runs: read what the plans of these nodes need, once and in parallel (no-op otherwise). */
   prefetch(targets: readonly NodeTarget[]): Promise<void>;
   close(): Promise<void>;
@@ -112,6 +120,7 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
   const lb = dry ? snapshotLb(adapter) : adapter;
   const stateDir = stateDirOf(opts, loaded.file);
   const reporter = createReporter({ json: opts.json === true, log, quiet: opts.quiet === true, record });
+  let runLogId: string | undefined;
   const openRunLog = (runId: string) => {
     if (!sink || runLog) return;
     const file = runLogPath(stateDir, runId);
@@ -127,6 +136,7 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
       );
     }
     const end = record;
+    runLogId = runId;
     runLog = { file, outcome: (doc) => end?.info({ event: 'run.end', run_id: runId, outcome: doc }, `run ${runId} ended: ${String(doc.status)}`) };
   };
   const stop = processStop;
@@ -152,6 +162,20 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
       await settleLimited(jobs, 32);
     },
     runLog: () => runLog,
+    failed(err, runId) {
+      // Usage errors (exit 2) are not runs; a dry run has no log; one already recorded stays so.
+      if (!sink || !(err instanceof QrError) || err instanceof UsageError || err.run) return err;
+      try {
+        openRunLog(runId ?? newRunId());
+      } catch {
+        return err; // the state dir is not writable: the failure itself is what to report
+      }
+      if (!runLog) return err;
+      const refused = err.exitCode === ExitCode.refused || err.exitCode === ExitCode.leaseHeld;
+      err.run = { run_id: runLogId!, status: refused ? 'refused' : 'failed', log_file: runLog.file };
+      runLog.outcome(errorDocument(err));
+      return err;
+    },
     env(runId = newRunId(), startedAt = Date.now(), journal) {
       openRunLog(runId);
       return {

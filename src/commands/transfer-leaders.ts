@@ -34,6 +34,8 @@ export async function transferLeadersAction(opts: GlobalOptions & { restore?: bo
     });
     renderOutcome(outcome, { json: opts.json === true, dryRun: opts.dryRun === true, verbose: false, plan, runLog: s.runLog() });
     return outcome.exitCode;
+  } catch (err) {
+    throw s.failed(err);
   } finally {
     await s.close();
   }

@@ -32,9 +32,18 @@ export interface ErrorDetails {
   evidence?: Record<string, unknown>;
 }
 
+/** The run log a failure was recorded in (invariant 11): its document and its text name it. */
+export interface RunRef {
+  run_id: string;
+  status: 'failed' | 'refused';
+  log_file: string;
+}
+
 export class QrError extends Error {
   readonly exitCode: ExitCode = ExitCode.failed;
   readonly details: ErrorDetails;
+  /** Set once the failure is recorded as its run's end (commands/session.ts `failed`). */
+  run?: RunRef;
   constructor(message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -158,13 +167,13 @@ export function asQrError(err: unknown, ctx: InternalContext = {}): QrError {
  */
 export function errorDocument(err: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const qr = asQrError(err);
-  return { ok: false, exit_code: qr.exitCode, ...extra, error: { message: qr.message, kind: qr.name, ...qr.details } };
+  return { ok: false, exit_code: qr.exitCode, ...qr.run, ...extra, error: { message: qr.message, kind: qr.name, ...qr.details } };
 }
 
 /** The stderr lines of a failure: the message, then what to run next. */
 export function errorText(err: unknown): string {
   const qr = asQrError(err);
-  return `quantum-roll: ${qr.message}\n${qr.details.next ? `  next: ${qr.details.next}\n` : ''}`;
+  return `quantum-roll: ${qr.message}\n${qr.details.next ? `  next: ${qr.details.next}\n` : ''}${qr.run ? `  log: ${qr.run.log_file}\n` : ''}`;
 }
 
 export function exitCodeOf(err: unknown): ExitCode {

@@ -138,6 +138,35 @@ describe('the run log (invariant 11)', { timeout: 180_000 }, () => {
     expect(ev.at(-1)!.outcome.error.message).toContain(p!.id);
   });
 
+  it('a run that fails before it begins (the cluster state unreadable) writes its log too; JSON and text name it', async () => {
+    const before = logsNow(c);
+    const fail = (args: string[]) =>
+      withConfig(
+        c,
+        (cfg) => (cfg.control_plane.request_timeout = '1s'),
+        async () => {
+          await c.sim.setFaults({ cpUnavailable: true });
+          try {
+            return await (args[0] === 'json' ? c.cli(['restart', 'node-3', '--yes']) : runCli(['restart', 'node-3', '--yes', '--config', c.config], { cwd: c.dir }));
+          } finally {
+            await c.sim.setFaults({ cpUnavailable: false });
+          }
+        },
+      );
+    const r = await fail(['json']);
+    expect(r.code, r.stderr.slice(-1500)).toBe(1);
+    const doc = r.json as any;
+    expect(doc).toMatchObject({ ok: false, exit_code: 1, status: 'failed', error: { step: 'precheck' } });
+    const ev = checkedLog(c, doc);
+    expect(ev.at(-1)!.outcome.error.message).toMatch(/could not read the cluster state/);
+    expect(logsNow(c)).toEqual([...before, `${doc.run_id}.ndjson`].sort());
+    const text = await fail(['text']);
+    expect(text.code).toBe(1);
+    const named = /^ {2}log: (\S+)$/m.exec(text.stderr)?.[1];
+    expect(named, text.stderr).toMatch(new RegExp(`^${runsDir(c)}/\\d{8}T\\d{6}-[0-9a-f]{6}\\.ndjson$`));
+    expect(events(named!).at(-1)).toMatchObject({ event: 'run.end', outcome: { exit_code: 1, status: 'failed' } });
+  });
+
   it('a failed step (exit 1): the log is complete, ending with the failure', async () => {
     const r = await withConfig(
       c,
