@@ -192,15 +192,22 @@ function exactKeys(o: object, keys: readonly string[]): boolean {
  * thousand) against three per PRG (300,000 on a big cluster). Bounded, in case a CP
  * sends a different role string on every replica: past the bound replicas are made anew.
  */
-const replicaPool = new Map<string, Replica>();
+const replicaPool = new Map<string, Replica[]>();
 const REPLICA_POOL_MAX = 65_536;
+let pooled = 0;
 
 function sharedReplica(node: string, role: string, state: ReplicaState): Replica {
-  const key = `${node}\n${state}\n${role}`;
-  let r = replicaPool.get(key);
-  if (r === undefined) {
-    r = Object.freeze({ node, role, state });
-    if (replicaPool.size < REPLICA_POOL_MAX) replicaPool.set(key, r);
+  // Per node a short list (roles × states: a handful), scanned: no key string to build.
+  let list = replicaPool.get(node);
+  if (list === undefined) replicaPool.set(node, (list = []));
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i]!;
+    if (r.state === state && r.role === role) return r;
+  }
+  const r: Replica = Object.freeze({ node, role, state });
+  if (pooled < REPLICA_POOL_MAX && list.length < 64) {
+    list.push(r);
+    pooled++;
   }
   return r;
 }
