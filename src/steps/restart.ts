@@ -26,7 +26,7 @@ export const restartStep: Step<RestartResult> = {
   label: 'restart',
   doing: 'running the restart command',
   kind: 'change',
-  boundBy: ['restart.timeout', 'timeouts.ready'],
+  boundBy: ['timeouts.ready', 'timeouts.lb', 'restart.timeout'],
   waits: (config) => ({
     for: `the restart command (≤ ${formatDuration(config.restart.timeout)}), then a new boot_id`,
     // At most: the re-reads before the command wait only when the cluster changed under the
