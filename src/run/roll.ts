@@ -78,23 +78,29 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
     return r;
   };
   // `wenv` is the run's environment with a logger bound to the wave: every event a step logs carries `wave`.
-  const ctxFor = (node: NodeTarget, wave: string[], wenv: RunEnv = env): StepContext => ({
-    env: wenv,
-    node,
-    runtime: env.runtimeFor(node),
-    lbTarget: lbTargetOf(node),
-    wave,
-    get record() {
-      return recordOf(node.id);
-    },
-    save: (change) => {
-      if (journal) journal.update((d) => change(d.nodes[node.id]!));
-      else change(recordOf(node.id));
-    },
-    say: () => {},
-    log: wenv.log.child({ node: node.id }),
-    step: steps[0]?.name ?? '',
-  });
+  const ctxFor = (node: NodeTarget, wave: string[], wenv: RunEnv = env): StepContext => {
+    let nodeLog: StepContext['log'] | undefined;
+    return {
+      env: wenv,
+      node,
+      runtime: env.runtimeFor(node),
+      lbTarget: lbTargetOf(node),
+      wave,
+      get record() {
+        return recordOf(node.id);
+      },
+      save: (change) => {
+        if (journal) journal.update((d) => change(d.nodes[node.id]!));
+        else change(recordOf(node.id));
+      },
+      say: () => {},
+      // Made at the node's first log line: a plan of 1,000 nodes makes 2,000 contexts.
+      get log() {
+        return (nodeLog ??= wenv.log.child({ node: node.id }));
+      },
+      step: steps[0]?.name ?? '',
+    };
+  };
 
   // The checks the steps open with (the precheck) run for every node of a wave before any of them changes.
   const checks = leadingChecks(steps);

@@ -4,8 +4,8 @@
  * it, the LB answers, and the other nodes can take the node's sessions.
  */
 import { activeSessions } from '../cluster/verdicts.js';
-import { cpVerdict, prgReadyRatio, totalSessions } from '../cluster/verdicts.js';
-import { readinessOfAll, spareElsewhere } from './readiness.js';
+import { cpVerdict, prgReadyRatio } from '../cluster/verdicts.js';
+import { readinessOfAll, sessionsOfAll, spareElsewhere } from './readiness.js';
 import type { MemberStatus } from '../adapters/lb/types.js';
 import type { PlanContext, Step, StepResult } from './context.js';
 import { RefusedError } from '../util/errors.js';
@@ -123,7 +123,7 @@ async function precheck(ctx: PlanContext): Promise<StepResult<PrecheckResult>> {
   const canary = await precheckCanary(ctx);
 
   ctx.save((r) => {
-    r.sessions_before = totalSessions(readiness);
+    r.sessions_before = sessionsOfAll(readiness);
   });
   return {
     summary: `CP healthy, ${state.prgs.ready}/${state.prgs.total} PRGs ready, ${prgs.length} PRGs on ${node.id} keep quorum, LB member ${lb.adminState}/${lb.health}, ${sessions} sessions (spare elsewhere: ${spare})${canary.summary ? `; ${canary.summary}` : ''}`,
