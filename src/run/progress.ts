@@ -118,7 +118,10 @@ export class Progress {
     if (nodeDone) r.endedAt = Date.now();
     let waveDone = false;
     if (nodeDone && r.wave && !this.waveEnd.has(r.wave)) {
-      const members = [...this.rows.values()].filter((x) => x.wave === r.wave);
+      // The wave's own nodes (waves are numbered from the plan's), not every row: a plan of
+      // 1,000 one-node waves would otherwise look at 10⁶ rows.
+      const ids = this.plan?.waves[r.wave - 1];
+      const members = ids ? ids.map((id) => this.row(id)) : [...this.rows.values()].filter((x) => x.wave === r.wave);
       if (members.every((x) => x.status === 'done' || x.status === 'failed' || x.status === 'skipped')) {
         this.waveEnd.set(r.wave, Date.now());
         waveDone = true;
