@@ -83,33 +83,24 @@ export function quorumNeeded(voters: number): number {
   return Math.floor(voters / 2) + 1;
 }
 
-/**
- * The verdict for one PRG given a leaving-node predicate, or null when the PRG does not
- * touch a leaving node or stays safe. Shared by `checkQuorumWithout` and the wave planner.
- */
-export function prgBlocker(prg: Prg, isLeaving: (node: string) => boolean): QuorumBlocker | 'untouched' | null {
-  let touched = false;
-  let healthyRemaining = 0;
-  for (const r of prg.replicas) {
-    if (isLeaving(r.node)) touched = true;
-    else if (r.state === 'healthy') healthyRemaining++;
-  }
-  if (!touched) return 'untouched';
+/** Why a PRG touching a leaving node would be unsafe with `healthyRemaining` healthy replicas left, or null when it stays safe. */
+function blockReason(prg: Prg, healthyRemaining: number): QuorumBlocker['reason'] | null {
+  if (healthyRemaining < quorumNeeded(prg.replicas.length)) return 'quorum';
+  if (prg.leader === null) return 'no_leader';
+  if (prg.strict_fallback) return 'strict_fallback';
+  return null;
+}
+
+function describeBlocker(prg: Prg, reason: QuorumBlocker['reason'], healthyRemaining: number, leavingNodes: ReadonlySet<string>): QuorumBlocker {
   const voters = prg.replicas.length;
-  const needed = quorumNeeded(voters);
-  let reason: QuorumBlocker['reason'] | null = null;
-  if (healthyRemaining < needed) reason = 'quorum';
-  else if (prg.leader === null) reason = 'no_leader';
-  else if (prg.strict_fallback) reason = 'strict_fallback';
-  if (reason === null) return null;
   const unavailable: UnavailableReplica[] = [];
   for (const r of prg.replicas) {
-    const leaving = isLeaving(r.node);
+    const leaving = leavingNodes.has(r.node);
     if (leaving || r.state !== 'healthy') unavailable.push({ node: r.node, state: r.state, leaving });
   }
   // leaving replicas first, then by node id: the operator reads "what I asked for" first
   unavailable.sort((x, y) => (x.leaving === y.leaving ? compareIds(x.node, y.node) : x.leaving ? -1 : 1));
-  return { prg: prg.id, reason, voters, needed, healthyRemaining, unavailable };
+  return { prg: prg.id, reason, voters, needed: quorumNeeded(voters), healthyRemaining, unavailable };
 }
 
 /**
@@ -118,7 +109,7 @@ export function prgBlocker(prg: Prg, isLeaving: (node: string) => boolean): Quor
  *
  * Cost: one pass over the replicas of `prgs`, no allocation for a PRG that stays safe
  * (the precheck and the plan run this for every node of a 100,000-PRG cluster); only a
- * blocking PRG is described, by `prgBlocker`.
+ * blocking PRG is described (`describeBlocker`).
  */
 export function checkQuorumWithout(prgs: readonly Prg[], leaving: ReadonlySet<string> | readonly string[]): QuorumVerdict {
   const set: ReadonlySet<string> = isSet(leaving) ? leaving : new Set(leaving);
@@ -127,7 +118,6 @@ export function checkQuorumWithout(prgs: readonly Prg[], leaving: ReadonlySet<st
   if (set.size > 0) {
     // One leaving node (a serial plan, every precheck of one): compare strings, no set lookup.
     const only: string | undefined = set.size === 1 ? (set.values().next().value as string) : undefined;
-    const isLeaving = (n: string): boolean => set.has(n);
     for (let p = 0; p < prgs.length; p++) {
       const prg = prgs[p]!;
       const reps = prg.replicas;
@@ -140,9 +130,8 @@ export function checkQuorumWithout(prgs: readonly Prg[], leaving: ReadonlySet<st
       }
       if (!touched) continue;
       checked++;
-      if (healthyRemaining >= quorumNeeded(reps.length) && prg.leader !== null && !prg.strict_fallback) continue;
-      const b = prgBlocker(prg, isLeaving);
-      if (b !== null && b !== 'untouched') blockers.push(b);
+      const reason = blockReason(prg, healthyRemaining);
+      if (reason !== null) blockers.push(describeBlocker(prg, reason, healthyRemaining, set));
     }
   }
   blockers.sort((x, y) => compareIds(x.prg, y.prg));
