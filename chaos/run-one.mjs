@@ -70,18 +70,13 @@ function runCli(args, { cwd, journal, signal, timeoutMs = 120_000 }) {
     };
     if (signal?.when) {
       // The nth step change of this invocation (any node), against the journal as it found it.
-      const stepsOf = () => {
-        try {
-          return Object.entries(JSON.parse(readFileSync(journal, 'utf8')).nodes ?? {}).map(([n, rec]) => [n, rec?.step]);
-        } catch {
-          return undefined; // not written yet, or caught mid-write
-        }
-      };
-      const last = new Map(stepsOf() ?? []);
+      // (`journal` is the file readJournal(cwd) reads; not written yet: no steps.)
+      const stepsOf = () => Object.entries(readJournal(cwd)?.nodes ?? {}).map(([n, rec]) => [n, rec?.step]);
+      const last = new Map(stepsOf());
       let changes = 0;
       const watch = () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
-        for (const [n, step] of stepsOf() ?? []) {
+        for (const [n, step] of stepsOf()) {
           if (last.get(n) === step) continue;
           if (last.has(n)) changes++; // a node's first sighting (the journal's first write) is where it starts from
           last.set(n, step);
