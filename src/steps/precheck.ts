@@ -3,8 +3,7 @@
  * and not in strict fallback, every PRG on the node keeps a healthy quorum without
  * it, the LB answers, and the other nodes can take the node's sessions.
  */
-import { activeSessions } from '../cluster/verdicts.js';
-import { cpVerdict, prgReadyRatio } from '../cluster/verdicts.js';
+import { activeSessions, cpVerdict, prgReadyRatio } from '../cluster/verdicts.js';
 import { readinessOfAll, sessionsOfAll, spareElsewhere } from './readiness.js';
 import type { MemberStatus } from '../adapters/lb/types.js';
 import type { PlanContext, Step, StepResult } from './context.js';

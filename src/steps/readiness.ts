@@ -65,7 +65,6 @@ async function readAll(env: Pick<ReadEnv, 'options' | 'config' | 'runtimeFor'>, 
   return out;
 }
 
-
 /** What the other ready nodes can take: the sum of their spare capacity, and the ready nodes whose capacity is unknown. */
 export interface SpareElsewhere {
   spare: number;
