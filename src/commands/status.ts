@@ -4,8 +4,8 @@
  * needs a person's attention; render/status.ts draws it.
  */
 import { lbTargetOf } from '../steps/context.js';
-import { type PrgsPerNode, activeSessions, addPrgsPerNode } from '../cluster/verdicts.js';
-import { type PlacementViolation, placementViolations, sortViolations } from '../cluster/placement.js';
+import { type PrgsPerNode, activeSessions, addPrgsPerNode, hardPlacementViolations } from '../cluster/verdicts.js';
+import { type PlacementViolation, sortViolations } from '../cluster/placement.js';
 import type { DrainStatus, LeaseInfo, NodeInfo, Readiness } from '../clients/schemas.js';
 import type { MemberStatus } from '../adapters/lb/types.js';
 import { targetOf } from '../cluster/targets.js';
@@ -45,7 +45,7 @@ export async function gatherStatus(s: Session): Promise<StatusFacts> {
   const counted = s.cp.eachPrgPage({}, { deadline }, async (items) => {
     addPrgsPerNode(perNode, items);
     const st = await statePromise;
-    for (const v of placementViolations(items, st.nodes, st.placement.policy)) if (v.kind !== 'unknown_node') found.push(v);
+    for (const v of hardPlacementViolations(items, st.nodes, st.placement.policy)) found.push(v);
   });
   const [cpReady, state, , firstLease] = await Promise.all([s.cp.readyz({ deadline }), statePromise, counted, readLease()]);
   let lease = firstLease;
