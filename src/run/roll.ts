@@ -30,7 +30,6 @@ export interface RollOutcome {
   error?: QrError;
 }
 
-
 export function newJournal(env: RunEnv, plan: RollPlan, stateDir: string): Journal {
   const now = new Date(env.startedAt).toISOString();
   const data: JournalData = {
