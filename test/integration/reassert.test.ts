@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { now, startCluster, type TestCluster } from '../support/cli.js';
-import { eventually, expectStepFailure, finish, finishWithResume, nodeView, readJournal, resetFaults, startCli, untilOutput, withConfig } from '../support/inspect.js';
+import { eventually, expectStepFailure, finish, finishWithResume, nodeView, readJournal, resetFaults, startCli, untilOutput, useCluster, withConfig } from '../support/inspect.js';
 import { on, parkAt, parkThrough, unpark } from '../support/park.js';
 import { adminBits, haproxyInstalled, rawCommand, haproxyInFront, type HaproxyHandle } from '../support/haproxy.js';
 import type { SimEvent } from '../../src/sim/index.js';
@@ -28,11 +28,8 @@ const adminUrl = (c: TestCluster, id: string) => c.sim.nodes.find((n) => n.id ==
 const restartCommandAt = (events: SimEvent[], node: string) => events.find((e) => e.event === 'restart_command' && e.node === node)?.t;
 
 describe('re-assert before the restart (invariant 5), generic HTTP LB', () => {
-  let c: TestCluster;
-  beforeAll(async () => {
-    c = await startCluster();
-  }, 120_000);
-  afterAll(async () => c?.stop());
+  let c!: TestCluster;
+  useCluster((cl) => (c = cl));
 
   it('an LB member put back in service during quiesce is taken out again before the restart command runs', async () => {
     const t0 = now();
@@ -131,11 +128,8 @@ async function sharedPrg(c: TestCluster, node: string): Promise<{ prg: string; o
 }
 
 describe('quorum read again before the restart (invariant 1 at the moment the command starts)', () => {
-  let c: TestCluster;
-  beforeAll(async () => {
-    c = await startCluster();
-  }, 120_000);
-  afterAll(async () => c?.stop());
+  let c!: TestCluster;
+  useCluster((cl) => (c = cl));
 
   it('a replica elsewhere that went down during quiesce holds the restart back until its PRG keeps quorum again', async () => {
     const t0 = now();
