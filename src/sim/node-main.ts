@@ -233,7 +233,7 @@ async function main(): Promise<void> {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(runtime.heartbeat()),
-        timeoutMs: 1000,
+        timeoutMs: 3000, // a late answer still refreshes the CP cache (see CACHE_FRESH_MS)
       });
       if (res.status === 200) runtime.applyReply(JSON.parse(res.text) as HeartbeatReply);
     } catch {

@@ -112,7 +112,12 @@ interface DisconnectRequest {
 
 export const MAX_DISCONNECT_LIMIT = 10_000_000;
 export const VALID_DISCONNECT_CODES = new Set([139, 137, 156, 157]);
-const CACHE_FRESH_MS = 2000;
+/**
+ * The CP cache is fresh while a heartbeat succeeded less than this long ago. The bed's CP is
+ * the supervisor process: on a loaded two-core box it answers late, and at 2 s healthy nodes
+ * went `cp_cache_stale` and refused every CONNECT for 14 s in the middle of an eviction.
+ */
+const CACHE_FRESH_MS = 5000;
 const STUCK_PROGRESS = 0.95;
 const BROKER_PENDING_PROGRESS = 0.99;
 
