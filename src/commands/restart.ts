@@ -73,7 +73,18 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
     const [state, m] = await Promise.all([read, loading]);
     const { confirm, renderPlanText, colorFor, planDocument, gatherFacts, execute, renderExecuted, runHooks } = m;
     const targets = opts.all ? state.nodes.map((n) => targetOf(s.loaded.config, n)) : resolveTargets(s.loaded.config, state, nodes);
-    const options = { parallel, pauseMs, all: opts.all === true, force: opts.force === true, allowOverload: opts.allowOverload === true, nodes };
+    const source = s.loaded.location?.source;
+    const options = {
+      parallel,
+      pauseMs,
+      all: opts.all === true,
+      force: opts.force === true,
+      allowOverload: opts.allowOverload === true,
+      nodes,
+      // What the plan's run_command must carry to act on the same cluster with the same journal.
+      ...(source === '--config' || source === '$QUANTUM_ROLL_CONFIG' ? { configFile: s.loaded.file } : {}),
+      ...(opts.stateDir !== undefined ? { stateDir: s.stateDir } : {}),
+    };
     const facts = await gatherFacts(s, targets, (prgs) => planFor(m.planWaves, targets, prgs, parallel, state.cp.leader, opts.all === true), options, state);
     const waves = facts.waves.map((w) => [...w]);
     const plan: RollPlan = {
