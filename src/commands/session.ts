@@ -165,8 +165,8 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
     },
     runLog: () => runLog,
     failed(err, runId) {
-      // Usage errors (exit 2) are not runs; a dry run has no log; one already recorded stays so.
-      if (!sink || !(err instanceof QrError) || err instanceof UsageError || err.run) return err;
+      // Usage errors (exit 2: nothing was changed) are not runs; a dry run has no log; one already recorded stays so.
+      if (!sink || !(err instanceof QrError) || err.exitCode === ExitCode.usage || err.run) return err;
       try {
         openRunLog(runId ?? newRunId());
       } catch {
