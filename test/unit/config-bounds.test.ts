@@ -10,7 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ConfigProblems, parseConfig } from '../../src/config/load.js';
 import { locateConfig } from '../../src/config/locate.js';
-import { MAX_DURATION_MS } from '../../src/config/schema.js';
+import { LB_EXEC_PLACEHOLDERS, MAX_DURATION_MS, RESTART_PLACEHOLDERS } from '../../src/config/schema.js';
+import { restartArgv } from '../../src/steps/restart-command.js';
+import { substitute } from '../../src/util/argv-text.js';
 import { parseParallel, parsePause } from '../../src/commands/restart.js';
 import { stateDirOf } from '../../src/commands/session.js';
 import { ExitCode, UsageError } from '../../src/util/errors.js';
@@ -88,6 +90,15 @@ describe('argv placeholders', () => {
     expect(problems(withKey('lb', lb({ drain: ['lbctl', 'drain', '{admin_url}'] })))).toEqual([['lb.drain.2', expect.stringContaining('{admin_url}')]]);
     expect(problems(withKey('lb', lb({ enable: ['lbctl', '--pool={pool}', '{member}'] })))).toEqual([['lb.enable.1', expect.stringContaining('{pool}')]]);
     expect(problems(withKey('lb', lb({ status: ['lbctl', 'status', '{Node}', '{membr}'] })))).toEqual([['lb.status.3', expect.stringContaining('{membr}')]]);
+  });
+
+  it('what the loader accepts is what the code substitutes: every known placeholder is replaced at run time', () => {
+    const all = (names: readonly string[]) => ['prog', ...names.map((n) => `{${n}}`)];
+    expect(() => parse(withKey('restart.command', all(RESTART_PLACEHOLDERS)))).not.toThrow();
+    const node = { id: 'node-3', rack: 'r1', adminUrl: 'https://node-3.internal:9443', lbMember: 'node3' };
+    expect(restartArgv(all(RESTART_PLACEHOLDERS), node)).toEqual(['prog', 'node-3', 'node3', 'https://node-3.internal:9443']);
+    // The exec adapter substitutes {node} and {member} (adapters/lb/exec.ts).
+    expect(substitute(all(LB_EXEC_PLACEHOLDERS), { node: 'node-3', member: 'node3' })).toEqual(['prog', 'node-3', 'node3']);
   });
 
   it('an empty program is refused at load', () => {
