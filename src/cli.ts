@@ -118,7 +118,7 @@ common(program);
 examples(
   program,
   [
-    'quantum-roll check  # can the tool do its job? (read only)',
+    'quantum-roll check  # can the tool do its job? (changes nothing)',
     'quantum-roll plan node-3  # preview',
     'quantum-roll restart --all --parallel auto  # roll the cluster',
   ],
@@ -201,7 +201,9 @@ common(placement.command('check'), false)
 examples(placement.commands.at(-1)!, ['quantum-roll placement check  # exit 3 when any violation', 'quantum-roll placement check --json | jq .nodes_involved']);
 
 common(program.command('check'), false)
-  .description('preflight, read only: config, CP, every node admin API and LB member, restart program, state dir, secret file modes')
+  .description(
+    'preflight that changes nothing in the cluster (its canary round trip, if configured, publishes one message to its own topic): config (durations, placeholders), CP, every node admin API and LB member, restart program, state dir, secret file modes',
+  )
   .action(wire(async () => (await import('./commands/check.js')).checkAction));
 examples(
   program.commands.at(-1)!,

@@ -1,10 +1,14 @@
 /**
- * `check`: the preflight before a maintenance window. Read only — it sends GETs and
- * LB status reads, nothing else — and says, one line per check, whether the tool can do
- * its job: the config, the CP (`/readyz`, `/v1/features`), every node's admin API with
- * its TLS and token, every node's LB member, the restart command's program, the state
- * dir, and the permissions of token and key files. Exit 0 when all pass, 1 when any
- * fails (each failure names the endpoint or key and what to fix), 2 for a config error.
+ * `check`: the preflight before a maintenance window. It changes nothing in the cluster:
+ * it sends GETs and LB status reads, and, when `canary` is configured, one MQTT round trip
+ * that publishes one message to its own topic (`canary.topic_prefix`/check-<pid>) — the
+ * only thing it writes. It says, one line per check, whether the tool can do its job: the
+ * config (durations and argv placeholders included: a config error lists every problem
+ * with its key path), the CP (`/readyz`, `/v1/features`), every node's admin API with its
+ * TLS and token, every node's LB member, the restart command's program, the state dir, and
+ * the mode of every secret file (token files, private keys, the canary's password file and
+ * TLS key). Exit 0 when all pass, 1 when any fails (each failure names the endpoint or key
+ * and what to fix), 2 for a config error.
  */
 import { accessSync, constants, existsSync, mkdtempSync, rmdirSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -118,25 +122,34 @@ export function stateDirCheck(dir: string): CheckResult {
   }
 }
 
-/** Token and private key files: readable by their owner only. */
-export function secretFileChecks(config: Config): CheckResult[] {
-  const out: CheckResult[] = [];
+/** Every secret file of the config (key path, file): token files, private keys, the canary's password file and TLS key. */
+export function secretFiles(config: Config): Array<[key: string, path: string]> {
+  const out: Array<[string, string]> = [];
   for (const sys of ['control_plane', 'node_api', 'lb'] as const) {
     for (const k of ['token_file', 'key_file'] as const) {
       const path = config[sys][k];
-      if (!path) continue;
-      const key = `${sys}.${k}`;
-      try {
-        const mode = statSync(path).mode & 0o777;
-        const octal = mode.toString(8).padStart(3, '0');
-        if ((mode & 0o077) !== 0) {
-          out.push({ name: `${key} permissions`, status: 'fail', detail: `${path} has mode ${octal}: readable or writable by group/others`, endpoint: path, key, fix: `chmod 600 ${path}` });
-        } else {
-          out.push({ name: `${key} permissions`, status: 'pass', detail: `${path} mode ${octal}`, endpoint: path, key });
-        }
-      } catch (err) {
-        out.push({ name: `${key} permissions`, status: 'fail', detail: `cannot stat ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, endpoint: path, key });
+      if (path) out.push([`${sys}.${k}`, path]);
+    }
+  }
+  if (config.canary?.password_file) out.push(['canary.password_file', config.canary.password_file]);
+  if (config.canary?.tls?.key_file) out.push(['canary.tls.key_file', config.canary.tls.key_file]);
+  return out;
+}
+
+/** Secret files: readable by their owner only. */
+export function secretFileChecks(config: Config): CheckResult[] {
+  const out: CheckResult[] = [];
+  for (const [key, path] of secretFiles(config)) {
+    try {
+      const mode = statSync(path).mode & 0o777;
+      const octal = mode.toString(8).padStart(3, '0');
+      if ((mode & 0o077) !== 0) {
+        out.push({ name: `${key} permissions`, status: 'fail', detail: `${path} has mode ${octal}: readable or writable by group/others`, endpoint: path, key, fix: `chmod 600 ${path}` });
+      } else {
+        out.push({ name: `${key} permissions`, status: 'pass', detail: `${path} mode ${octal}`, endpoint: path, key });
       }
+    } catch (err) {
+      out.push({ name: `${key} permissions`, status: 'fail', detail: `cannot stat ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, endpoint: path, key });
     }
   }
   return out;
@@ -145,7 +158,7 @@ export function secretFileChecks(config: Config): CheckResult[] {
 /** The program of an argv: an absolute (or relative) path must be an executable file; a bare name must be found on PATH. */
 export function programCheck(name: string, key: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CheckResult {
   const program = argv[0]!;
-  if (/\{(node|member|admin_url)\}/.test(program)) {
+  if (/\{[a-z_][a-z0-9_]*\}/.test(program)) {
     return { name, status: 'skip', detail: `the program ${program} depends on the node; not checked`, key };
   }
   const executable = (p: string) => {

@@ -1,5 +1,6 @@
 /** `restart <node...>` / `--all`, and `plan` (the same with --dry-run). */
 import { parseDuration } from '../config/duration.js';
+import { durationProblem } from '../config/schema.js';
 import { resolveTargets, targetOf } from '../cluster/targets.js';
 import type { Prg } from '../clients/schemas.js';
 import type { NodeTarget } from '../steps/context.js';
@@ -35,20 +36,30 @@ export async function planAction(opts: RestartOptions, nodes: string[] = []): Pr
   return restartAction({ ...opts, dryRun: true }, nodes);
 }
 
+/** `--parallel`: `auto`, or a whole number as written (`3`; not `1e2`, `2.0`, ` 3` or `03`). */
 export function parseParallel(v: string | undefined): number | 'auto' {
-  if (v === undefined || v === '') return 1;
+  if (v === undefined) return 1;
   if (v === 'auto') return 'auto';
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--parallel must be a positive whole number or "auto" (got "${v}")`);
+  if (!/^[1-9][0-9]*$/.test(v) || !Number.isSafeInteger(n)) throw new UsageError(`--parallel must be a positive whole number such as 2, or "auto" (got ${JSON.stringify(v)})`);
   return n;
+}
+
+/** `--pause`: a duration, `0s` allowed (no pause), at most 2^31−1 ms like every duration. */
+export function parsePause(v: string | undefined): number {
+  if (v === undefined) return 0;
+  const ms = parseDuration(v);
+  if (ms === undefined) throw new UsageError(`--pause must be a duration such as 30s or 2m (got ${JSON.stringify(v)})`);
+  const problem = durationProblem(ms, false);
+  if (problem) throw new UsageError(`--pause ${JSON.stringify(v)} ${problem}`);
+  return ms;
 }
 
 export async function restartAction(opts: RestartOptions, nodes: string[] = []): Promise<number> {
   if (opts.all && nodes.length) throw new UsageError('name nodes or pass --all, not both');
   if (!opts.all && nodes.length === 0) throw new UsageError('name at least one node (e.g. quantum-roll restart node-3), or pass --all');
   const parallel = parseParallel(opts.parallel);
-  const pauseMs = opts.pause === undefined ? 0 : parseDuration(opts.pause);
-  if (pauseMs === undefined) throw new UsageError(`--pause must be a duration such as 30s or 2m (got "${opts.pause}")`);
+  const pauseMs = parsePause(opts.pause);
   // Off a TTY without --yes: refuse before reading or changing anything.
   requireConfirmable(opts);
   const s = await openSession(opts);
@@ -62,7 +73,18 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
     const [state, m] = await Promise.all([read, loading]);
     const { confirm, renderPlanText, colorFor, planDocument, gatherFacts, execute, renderExecuted, runHooks } = m;
     const targets = opts.all ? state.nodes.map((n) => targetOf(s.loaded.config, n)) : resolveTargets(s.loaded.config, state, nodes);
-    const options = { parallel, pauseMs, all: opts.all === true, force: opts.force === true, allowOverload: opts.allowOverload === true, nodes };
+    const source = s.loaded.location?.source;
+    const options = {
+      parallel,
+      pauseMs,
+      all: opts.all === true,
+      force: opts.force === true,
+      allowOverload: opts.allowOverload === true,
+      nodes,
+      // What the plan's run_command must carry to act on the same cluster with the same journal.
+      ...(source === '--config' || source === '$QUANTUM_ROLL_CONFIG' ? { configFile: s.loaded.file } : {}),
+      ...(opts.stateDir !== undefined ? { stateDir: s.stateDir } : {}),
+    };
     const facts = await gatherFacts(s, targets, (prgs) => planFor(m.planWaves, targets, prgs, parallel, state.cp.leader, opts.all === true), options, state);
     const waves = facts.waves.map((w) => [...w]);
     const plan: RollPlan = {

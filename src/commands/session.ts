@@ -66,6 +66,8 @@ export function logLevelOf(opts: GlobalOptions): LogLevel {
 }
 
 export function stateDirOf(opts: GlobalOptions, configFile: string): string {
+  // `--state-dir ''` would resolve to the working directory: a journal where nobody looks for it.
+  if (opts.stateDir !== undefined && opts.stateDir.trim() === '') throw new UsageError('--state-dir is empty: give a directory (or leave --state-dir out for the default beside the config)');
   return resolve(opts.stateDir ?? defaultStateDir(configFile));
 }
 
@@ -88,6 +90,7 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
   else log = createLogger(consoleLevel);
   let runLog: RunLog | undefined;
   const loaded = loadConfig(opts.config);
+  const stateDir = stateDirOf(opts, loaded.file);
   const { config } = loaded;
   // A dry run reads the cluster once and plans every node from that snapshot (src/clients/snapshot.ts).
   const dry = opts.dryRun === true;
@@ -118,7 +121,6 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
     withoutEnv: tokenEnvNames(config),
   });
   const lb = dry ? snapshotLb(adapter) : adapter;
-  const stateDir = stateDirOf(opts, loaded.file);
   const reporter = createReporter({ json: opts.json === true, log, quiet: opts.quiet === true, record });
   let runLogId: string | undefined;
   const openRunLog = (runId: string) => {
@@ -163,8 +165,8 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
     },
     runLog: () => runLog,
     failed(err, runId) {
-      // Usage errors (exit 2) are not runs; a dry run has no log; one already recorded stays so.
-      if (!sink || !(err instanceof QrError) || err instanceof UsageError || err.run) return err;
+      // Usage errors (exit 2: nothing was changed) are not runs; a dry run has no log; one already recorded stays so.
+      if (!sink || !(err instanceof QrError) || err.exitCode === ExitCode.usage || err.run) return err;
       try {
         openRunLog(runId ?? newRunId());
       } catch {

@@ -8,6 +8,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { UsageError } from '../util/errors.js';
 
 export const DEFAULT_CONFIG_FILE = 'quantum-roll.yaml';
 
@@ -45,6 +46,10 @@ export function locateConfig(explicit: string | undefined, opts: LocateEnv = {})
   const cwd = opts.cwd ?? process.cwd();
   const home = opts.home ?? safeHome(env);
   const exists = opts.exists ?? ((p: string) => existsSync(p) && statSync(p).isFile());
+  // `--config ''` (an unset variable in a script) is a mistake, not "search as usual": the search could find another file.
+  if (explicit !== undefined && !nonEmpty(explicit)) {
+    throw new UsageError('--config is empty: give the config file (or leave --config out to use $QUANTUM_ROLL_CONFIG and the search)');
+  }
   if (nonEmpty(explicit)) {
     const file = resolve(cwd, explicit!);
     return { file, source: '--config', searched: [file], found: exists(file) };

@@ -1,20 +1,46 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { unknownPlaceholders } from '../util/argv-text.js';
 
 /** Node and PRG ids, as the contract fixes them. */
 export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 export const idSchema = z.string().regex(ID_PATTERN, { message: 'must match ^[a-z0-9][a-z0-9._-]{0,62}$' });
 
-const duration = z
-  .string({ message: 'expected a duration string such as 500ms, 30s or 5m' })
-  .transform((s, ctx) => {
+/** The longest duration Node's timers honour (2^31−1 ms, about 24.8 days): a longer one fires at once. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/**
+ * A duration key. Every one is at most {@link MAX_DURATION_MS}; one that bounds a wait or a
+ * command (`positive`) must be more than 0 (a 0 bound fails mid-run, after the first change),
+ * while `0s` stays allowed where it means "do not wait" (`quiesce.grace`, `timeouts.recovery`).
+ */
+function durationKey(o: { positive: boolean }) {
+  return z.string({ message: 'expected a duration string such as 500ms, 30s or 5m' }).transform((s, ctx) => {
     const ms = parseDuration(s);
     if (ms === undefined) {
       ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration (use e.g. 500ms, 30s, 5m)` });
       return z.NEVER;
     }
+    const problem = durationProblem(ms, o.positive);
+    if (problem) {
+      ctx.addIssue({ code: 'custom', message: `"${s}" ${problem}` });
+      return z.NEVER;
+    }
     return ms;
   });
+}
+
+/** What is wrong with a duration of `ms` (undefined: nothing); `--pause` shares it. */
+export function durationProblem(ms: number, positive: boolean): string | undefined {
+  if (ms > MAX_DURATION_MS) return `is longer than 24 days (2^31−1 ms, the longest timer Node can set: a longer one would fire at once)`;
+  if (positive && ms <= 0) return 'must be more than 0: it bounds a wait or a command';
+  return undefined;
+}
+
+/** A duration where 0 means "do not wait". */
+const duration = durationKey({ positive: false });
+/** A duration that bounds a wait or a command. */
+const bound = durationKey({ positive: true });
 
 const ratio = z.number().min(0).max(1);
 const url = z
@@ -64,7 +90,7 @@ const canary = z
       .min(1)
       .refine((s) => !/[#+]/.test(s) && !s.includes(String.fromCharCode(0)) && !s.endsWith('/'), { message: 'must be a topic without wildcards (+, #) or a trailing /' })
       .default('$quantum-roll/canary'),
-    timeout: duration.default(5_000),
+    timeout: bound.default(5_000),
     protocol: z.union([z.literal(5), z.literal(4)], { message: 'must be 5 (MQTT 5) or 4 (MQTT 3.1.1)' }).default(5),
     /** While a node is out: a direct CONNECT must be refused (the drain is enforced by the listener). */
     check_drain: z.boolean().default(true),
@@ -79,11 +105,37 @@ const canary = z
   });
 export type CanaryConfig = z.infer<typeof canary>;
 
-const argv = z.array(z.string()).min(1, { message: 'must be a non-empty argv array' });
+/** The placeholders `restart.command` may use: substituted by steps/restart-command.ts. */
+export const RESTART_PLACEHOLDERS = ['node', 'member', 'admin_url'] as const;
+/** The placeholders the exec adapter's `lb.drain`, `lb.enable`, `lb.status` may use: substituted by adapters/lb/exec.ts. */
+export const LB_EXEC_PLACEHOLDERS = ['node', 'member'] as const;
+
+/**
+ * An argv of the operator's (no shell): not empty, a program in its first element, and
+ * every `{placeholder}` one of `known` — a typo (`{nodeid}`) is found when the config is
+ * loaded, not when the command is about to run on a drained node.
+ */
+function argvWith(key: string, known: readonly string[]) {
+  return z
+    .array(z.string())
+    .min(1, { message: 'must be a non-empty argv array' })
+    .superRefine((argv, ctx) => {
+      if (argv[0] === '') ctx.addIssue({ code: 'custom', path: [0], message: 'the program (the first element) is empty' });
+      for (const [i, arg] of argv.entries()) {
+        for (const name of unknownPlaceholders(arg, known)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [i],
+            message: `unknown placeholder {${name}} in ${JSON.stringify(arg)}; ${key} knows ${known.map((k) => `{${k}}`).join(' ')}`,
+          });
+        }
+      }
+    });
+}
 
 export const configSchema = z
   .strictObject({
-    control_plane: z.strictObject({ url, ...access, request_timeout: duration.default(10_000) }),
+    control_plane: z.strictObject({ url, ...access, request_timeout: bound.default(10_000) }),
     node_api: z.strictObject({ ...access }).default({}),
     nodes: z
       .record(
@@ -102,10 +154,10 @@ export const configSchema = z
         pool: z.string().min(1).optional(),
         socket: z.string().min(1).optional(),
         backends: z.array(z.string().min(1)).min(1).optional(),
-        drain: argv.optional(),
-        enable: argv.optional(),
-        status: argv.optional(),
-        timeout: duration.optional(),
+        drain: argvWith('lb.drain', LB_EXEC_PLACEHOLDERS).optional(),
+        enable: argvWith('lb.enable', LB_EXEC_PLACEHOLDERS).optional(),
+        status: argvWith('lb.status', LB_EXEC_PLACEHOLDERS).optional(),
+        timeout: bound.optional(),
         ...access,
       })
       .superRefine((lb, ctx) => {
@@ -117,7 +169,7 @@ export const configSchema = z
         if (lb.adapter === 'exec') (['drain', 'enable', 'status'] as const).forEach(need);
       })
       .default({ adapter: 'none' }),
-    restart: z.strictObject({ command: argv, timeout: duration.default(120_000) }),
+    restart: z.strictObject({ command: argvWith('restart.command', RESTART_PLACEHOLDERS), timeout: bound.default(120_000) }),
     quiesce: z
       .strictObject({
         grace: duration.default(30_000),
@@ -128,7 +180,7 @@ export const configSchema = z
               message: 'must be an MQTT 5 DISCONNECT code: 139, 137, 156 or 157 (136 is a CONNACK code)',
             }),
             rate_per_s: z.number().int().min(1).max(100_000).default(200),
-            server_reference: z.string().min(1).optional(),
+            server_reference: hostPort.optional(),
           })
           .optional(),
       })
@@ -141,10 +193,10 @@ export const configSchema = z
       .default({ min_prgs_ready_ratio: 0.99, session_recovery_ratio: 0.9 }),
     timeouts: z
       .strictObject({
-        leader_transfer: duration.default(60_000),
-        ready: duration.default(300_000),
-        ready_max: duration.optional(),
-        lb: duration.default(30_000),
+        leader_transfer: bound.default(60_000),
+        ready: bound.default(300_000),
+        ready_max: bound.optional(),
+        lb: bound.default(30_000),
         recovery: duration.default(0),
       })
       .default({ leader_transfer: 60_000, ready: 300_000, lb: 30_000, recovery: 0 }),
@@ -156,7 +208,7 @@ export const configSchema = z
         restore: z.boolean().default(true),
       })
       .default({ concurrency: 64, batch_max_parallel: 64, restore: true }),
-    lease: z.strictObject({ ttl: duration.default(30_000) }).default({ ttl: 30_000 }),
+    lease: z.strictObject({ ttl: bound.default(30_000) }).default({ ttl: 30_000 }),
     // Every run's ndjson log is <state dir>/runs/<run id>.ndjson; the newest `keep` are kept.
     logs: z.strictObject({ keep: z.number().int().min(1).max(100_000).default(50) }).default({ keep: 50 }),
     canary: canary.optional(),

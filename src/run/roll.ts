@@ -4,7 +4,7 @@
  * every node is prechecked before any of them changes; waves run one after another.
  */
 import { lbTargetOf, type NodeTarget, type RunEnv, type Step, type StepContext } from '../steps/context.js';
-import { ExitCode, type QrError, RefusedError, asQrError } from '../util/errors.js';
+import { ExitCode, type QrError, asQrError } from '../util/errors.js';
 import { Journal, type JournalData, type NodeRecord, type StepName, configDigest, configDigests, emptyNodeRecord } from './journal.js';
 import { LEASE_NAME, LeaseKeeper } from './lease.js';
 import { type NodeOutcome, leftAs, runPipeline } from './pipeline.js';
@@ -107,6 +107,8 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
   const firstChange = steps[checks.length]?.name;
   const isCheck = (name: StepName | 'done' | undefined) => name === undefined || checks.some((c) => c.name === name);
   let anyChange = false;
+  /** The nodes this invocation took past their checks: their journal records say whether anything changed. */
+  const touched = new Set<string>();
   let leased = false;
   /**
    * The lease is taken just before the first change: the first wave's prechecks run
@@ -160,6 +162,7 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
       if (go.length === 0) continue;
       await takeLease();
       anyChange = true;
+      for (const id of go) touched.add(id);
       const results = await Promise.all(
         go.map(async (id) => {
           const from = resume?.from.get(id);
@@ -181,9 +184,16 @@ export async function roll(env: RollEnv, plan: RollPlan, steps: readonly Step[],
   } catch (err) {
     const qr = asQrError(err);
     if (resume && journal && qr.exitCode === ExitCode.leaseHeld) nameLeftBehind(qr, journal.data);
+    // Invariant 8: once this run changed a node, every failure exits 1 (or 130), whatever its kind —
+    // a refusal of the next wave or a usage-class error found late does not promise "nothing changed".
+    const changed = [...touched].filter((id) => leftAs(recordOf(id), id).changed);
+    if (changed.length > 0 && !qr.afterChange) {
+      qr.afterChange = true;
+      if (qr.exitCode !== qr.classCode) qr.message += ` This run had already changed ${changed.join(', ')}: exit ${qr.exitCode}, not ${qr.classCode}.`;
+    }
     outcome.error = qr;
     outcome.exitCode = qr.exitCode;
-    outcome.status = qr.exitCode === ExitCode.interrupted ? 'interrupted' : qr instanceof RefusedError || qr.exitCode === ExitCode.leaseHeld ? 'refused' : 'failed';
+    outcome.status = qr.exitCode === ExitCode.interrupted ? 'interrupted' : qr.exitCode === ExitCode.refused || qr.exitCode === ExitCode.leaseHeld ? 'refused' : 'failed';
   } finally {
     if (!dry) {
       let released = await lease.release();

@@ -6,6 +6,13 @@ export const PLAIN_VALUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 const PLACEHOLDER = /\{([a-z_][a-z0-9_]*)\}/g;
 
+/** The `{name}` placeholders of `arg` that are not in `known`, in order, each once (the config loader's check). */
+export function unknownPlaceholders(arg: string, known: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const m of arg.matchAll(PLACEHOLDER)) if (!known.includes(m[1]!) && !out.includes(m[1]!)) out.push(m[1]!);
+  return out;
+}
+
 export interface SubstituteOptions {
   /** Placeholders whose value must match {@link PLAIN_VALUE} (e.g. `node`, `member`). Others may be any string without NUL. */
   plain?: readonly string[];

@@ -39,8 +39,28 @@ export interface RunRef {
   log_file: string;
 }
 
+/**
+ * The exit code of a failure: the code of its kind (the table of cli.md) while nothing
+ * was changed; once the run it ends had made a change, 1 whatever the kind (invariant 8:
+ * exit 2, 3 and 4 promise that nothing was changed), except an honoured stop (130). This
+ * is the one place that rule lives; `QrError.exitCode` asks it.
+ */
+export function exitCodeFor(kind: ExitCode, changed: boolean): ExitCode {
+  if (!changed || kind === ExitCode.ok || kind === ExitCode.interrupted) return kind;
+  return ExitCode.failed;
+}
+
 export class QrError extends Error {
-  readonly exitCode: ExitCode = ExitCode.failed;
+  /** The exit code of this kind of error when nothing was changed (usage 2, refused 3, lease held 4 …). */
+  readonly classCode: ExitCode = ExitCode.failed;
+  /**
+   * The run this error ends had made a change before it (set by the run engine, run/roll.ts,
+   * from the journal records of the nodes it worked on): the exit code is then 1.
+   */
+  afterChange = false;
+  get exitCode(): ExitCode {
+    return exitCodeFor(this.classCode, this.afterChange);
+  }
   readonly details: ErrorDetails;
   /** Set once the failure is recorded as its run's end (commands/session.ts `failed`). */
   run?: RunRef;
@@ -53,7 +73,7 @@ export class QrError extends Error {
 
 /** Bad flags, bad config, unknown node: nothing was attempted. */
 export class UsageError extends QrError {
-  override readonly exitCode = ExitCode.usage;
+  override readonly classCode = ExitCode.usage;
 }
 
 /** A config file key is missing or wrong; `path` is the key path (e.g. `quiesce.grace`). */
@@ -69,12 +89,12 @@ export class ConfigError extends UsageError {
 
 /** A precheck or the placement check found it unsafe; nothing changed. */
 export class RefusedError extends QrError {
-  override readonly exitCode = ExitCode.refused;
+  override readonly classCode = ExitCode.refused;
 }
 
 /** Someone else holds the maintenance lease; nothing changed. */
 export class LeaseHeldError extends QrError {
-  override readonly exitCode = ExitCode.leaseHeld;
+  override readonly classCode = ExitCode.leaseHeld;
   constructor(
     readonly holder: string,
     readonly expiresAt: string | undefined,
@@ -89,7 +109,7 @@ export class LeaseHeldError extends QrError {
 
 /** A stop was requested (SIGINT/SIGTERM) and honoured at a safe point. */
 export class InterruptedError extends QrError {
-  override readonly exitCode = ExitCode.interrupted;
+  override readonly classCode = ExitCode.interrupted;
 }
 
 /** A step failed. Generic failures and protocol/transport errors are exit 1. */

@@ -103,6 +103,39 @@ describe('check', { timeout: 180_000 }, () => {
     expect(r.stdout).not.toContain('tok-abcdef');
   });
 
+  it("the canary's password file and TLS key are secret files too: a loose mode fails naming the key (issue 20, item 6)", async () => {
+    const { createCa, issueCert } = await import('../../src/sim/tls.js');
+    const ca = createCa(c.dir, 'canary-ca');
+    const pair = issueCert(ca, c.dir, 'canary-client', { cn: 'canary', usage: 'client' });
+    const password = join(c.dir, 'canary.password');
+    writeFileSync(password, 'pw-5e1d0c\n');
+    chmodSync(password, 0o640);
+    chmodSync(pair.key, 0o644);
+    const r = await withConfig('canary-loose', (cfg) => {
+      cfg.canary = { front_door: '127.0.0.1:1', timeout: '1s', username_env: 'HOME', password_file: password, tls: { ca_file: ca.cert, cert_file: pair.cert, key_file: pair.key } };
+    });
+    expect(r.code, r.stdout).toBe(1);
+    const bad = failed(r);
+    expect(bad.find((x) => x.key === 'canary.password_file')).toMatchObject({ fix: `chmod 600 ${password}`, detail: expect.stringMatching(/mode 640/) });
+    expect(bad.find((x) => x.key === 'canary.tls.key_file')).toMatchObject({ fix: `chmod 600 ${pair.key}`, detail: expect.stringMatching(/mode 644/) });
+    expect(r.stdout).not.toContain('pw-5e1d0c');
+    chmodSync(password, 0o600);
+    chmodSync(pair.key, 0o600);
+    const tight = await withConfig('canary-tight', (cfg) => {
+      cfg.canary = { front_door: '127.0.0.1:1', timeout: '1s', username_env: 'HOME', password_file: password, tls: { ca_file: ca.cert, cert_file: pair.cert, key_file: pair.key } };
+    });
+    const checks = (tight.json as any).checks as any[];
+    expect(checks.find((x) => x.key === 'canary.password_file')).toMatchObject({ status: 'pass' });
+    expect(checks.find((x) => x.key === 'canary.tls.key_file')).toMatchObject({ status: 'pass' });
+  });
+
+  it('its help says what it writes: one canary message to its own topic, nothing else in the cluster (issue 20, item 6)', async () => {
+    const r = await runCli(['check', '--help']);
+    expect(r.stdout).toMatch(/changes nothing in the cluster/);
+    expect(r.stdout).toMatch(/publishes one message to its own topic/);
+    expect(r.stdout).not.toMatch(/read only/);
+  });
+
   it('a bad config: exit 2, every problem listed with its key and line, nothing sent', async () => {
     const since = now();
     const file = join(c.dir, 'broken.yaml');

@@ -22,7 +22,8 @@ describe('plan: 6 nodes / 3 racks', { timeout: 120_000 }, () => {
     expect(changing(await c.callsSince(t0))).toEqual([]);
 
     expect(d).toMatchObject({ ok: true, exit_code: 0, dry_run: true, status: 'planned', options: { parallel: 'auto', all: true } });
-    expect(d.run_command).toBe('quantum-roll restart --all --parallel auto');
+    // The plan was made with --config: the command that carries it out names the same file (issue 20, item 10).
+    expect(d.run_command).toBe(`quantum-roll restart --all --parallel auto --config ${c.config}`);
     // three racks, three waves, one rack each; every node exactly once
     expect(d.waves).toHaveLength(3);
     for (const w of d.waves) expect(w.racks).toHaveLength(1);
@@ -76,7 +77,17 @@ describe('plan: 6 nodes / 3 racks', { timeout: 120_000 }, () => {
     expect(two.waves.every((w) => w.nodes.length <= 2)).toBe(true);
     expect(two.options).toMatchObject({ parallel: 2, pause_ms: 10_000 });
     expect(two.eta.expected_ms).toBeCloseTo(two.eta.waves.reduce((t, w) => t + w.expected_ms, 0) + (two.waves.length - 1) * 10_000);
-    expect(two.run_command).toBe('quantum-roll restart --all --parallel 2 --pause 10s');
+    expect(two.run_command).toBe(`quantum-roll restart --all --parallel 2 --pause 10s --config ${c.config}`);
+  });
+
+  it("run_command carries the --config and --state-dir the plan was made with, and no --config when the search found it (issue 20, item 10)", async () => {
+    const state = `${c.dir}/other state`;
+    const r = await runCli(['plan', 'node-2', '--json', '--config', c.config, '--state-dir', state], { cwd: c.dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(parsePlan(r.json).run_command).toBe(`quantum-roll restart node-2 --config ${c.config} --state-dir '${state}'`);
+    const found = await runCli(['plan', 'node-2', '--json'], { cwd: c.dir });
+    expect(found.code, found.stderr).toBe(0);
+    expect(parsePlan(found.json).run_command).toBe('quantum-roll restart node-2');
   });
 
   it('the human plan: a table per wave, the waits, an ETA and the evidence; PRG ids only with --verbose', async () => {
@@ -91,7 +102,7 @@ describe('plan: 6 nodes / 3 racks', { timeout: 120_000 }, () => {
     expect(text).toMatch(/quiesce\s+≈ 500ms\s+≤ 500ms\s+config\s+sessions ≤ 0 or the 500ms grace/);
     expect(text).toMatch(/ETA ≈ .* for 3 wave\(s\); at most .* if every wait runs to its timeout/);
     expect(text).toMatch(/✓ node-4: CP healthy/);
-    expect(text).toContain('Plan OK. Run it: quantum-roll restart --all --parallel auto');
+    expect(text).toContain(`Plan OK. Run it: quantum-roll restart --all --parallel auto --config ${c.config}`);
     expect(text).not.toMatch(/leads: prg-/);
     const verbose = await runCli(['plan', 'node-1', '--verbose', '--config', c.config, '--log-level', 'error'], { cwd: c.dir });
     expect(verbose.stdout).toMatch(/leads: prg-\d+/);

@@ -199,7 +199,7 @@ describe('restart --all --parallel auto: 6 nodes / 3 racks', { timeout: 240_000 
     }
   });
 
-  it('a wave that is no longer safe on fresh state stops the run with exit 3 before anything in it changes', async () => {
+  it('a wave that is no longer safe on fresh state stops the run before anything in it changes (exit 1: wave 1 changed)', async () => {
     const t0 = now();
     const [w1, w2, w3] = parsePlan((await c.cli(['plan', '--all', '--parallel', 'auto'])).json).waves.map((w) => ({ nodes: w.nodes }));
     expect(w2!.nodes.length, 'a wave of one node is not re-validated').toBeGreaterThan(1);
@@ -220,9 +220,10 @@ describe('restart --all --parallel auto: 6 nodes / 3 racks', { timeout: 240_000 
     await unpark(c);
     try {
       const r = toResult(await run);
-      expect(r.code, r.stderr.slice(-2000)).toBe(3);
+      // Invariant 8: wave 1 changed nodes, so the refusal of wave 2 exits 1, not 3 ("nothing changed").
+      expect(r.code, r.stderr.slice(-2000)).toBe(1);
       const d = parsePlan(r.json);
-      expect(d.status).toBe('refused');
+      expect(d.status).toBe('failed');
       expect(d.error!.message).toMatch(/^wave 2 of 3 \(.*\) is no longer safe to restart together on fresh state/);
       expect(d.error!.message).toContain(p!.id);
       expect((d.error as any).evidence.wave).toBe(2);

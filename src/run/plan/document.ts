@@ -6,6 +6,7 @@
  */
 import type { Prg } from '../../clients/schemas.js';
 import { formatDuration } from '../../config/duration.js';
+import { displayArgv } from '../../util/argv-text.js';
 import { compareIds } from '../../cluster/quorum.js';
 import { cpVerdict, prgsPerNode, seenEarlier } from '../../cluster/verdicts.js';
 import { validateWave } from '../../cluster/waves.js';
@@ -34,7 +35,10 @@ function runCommand(f: PlanFacts): string {
   if (f.options.pauseMs > 0) parts.push('--pause', formatDuration(f.options.pauseMs));
   if (f.options.force) parts.push('--force');
   if (f.options.allowOverload) parts.push('--allow-overload');
-  return parts.join(' ');
+  // The same config and state dir as the plan, wherever the command is pasted.
+  if (f.options.configFile !== undefined) parts.push('--config', f.options.configFile);
+  if (f.options.stateDir !== undefined) parts.push('--state-dir', f.options.stateDir);
+  return displayArgv(parts);
 }
 
 /** The PRGs with a replica on any node of a wave (in listing order), from a node → positions index built once. */

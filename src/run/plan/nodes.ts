@@ -2,6 +2,7 @@
 import type { ClusterNode } from '../../clients/schemas.js';
 import type { Config } from '../../config/schema.js';
 import { formatDuration } from '../../config/duration.js';
+import { ExitCode } from '../../util/errors.js';
 import { compareIds } from '../../cluster/quorum.js';
 import type { PrgsPerNode } from '../../cluster/verdicts.js';
 import type { NodeTarget } from '../../steps/context.js';
@@ -16,7 +17,8 @@ import type { CheckStatus, PlanFacts, PlanNode, PlanNodeStatus, PlanWait } from 
 
 function nodeStatus(o: NodeOutcome | undefined, dry: boolean): PlanNodeStatus {
   if (!o) return dry ? 'not_checked' : 'pending';
-  if (o.status === 'failed' && o.error?.exitCode === 3) return 'refused';
+  // The node's own refusal (its precheck), even when an earlier node's change makes the run exit 1.
+  if (o.status === 'failed' && o.error?.classCode === ExitCode.refused) return 'refused';
   if (dry && o.status === 'done') return 'planned';
   return o.status;
 }

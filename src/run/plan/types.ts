@@ -26,7 +26,18 @@ export interface PlanFacts {
   /** null when free */
   lease: LeaseInfo | null | { error: string };
   eta: EtaModel;
-  options: { parallel: number | 'auto'; pauseMs: number; all: boolean; force: boolean; allowOverload: boolean; nodes: readonly string[] };
+  options: {
+    parallel: number | 'auto';
+    pauseMs: number;
+    all: boolean;
+    force: boolean;
+    allowOverload: boolean;
+    nodes: readonly string[];
+    /** The config file the plan was made with, when given by --config or $QUANTUM_ROLL_CONFIG: `run_command` carries it. */
+    configFile?: string;
+    /** The state dir the plan was made with, when given by --state-dir: `run_command` carries it. */
+    stateDir?: string;
+  };
 }
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip' | 'not_run';
