@@ -4,7 +4,7 @@
  */
 import pRetry, { AbortError } from 'p-retry';
 import type { Dispatcher } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import { HttpError, ProtocolError, type QrError } from '../util/errors.js';
 import type { AccessConfig } from '../config/schema.js';
 import { sleep } from '../util/sleep.js';

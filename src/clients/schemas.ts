@@ -2,7 +2,7 @@
  * zod schemas for every response of apis.md. Objects are loose (unknown fields are
  * ignored), known fields are checked for type and range, ids for the contract's pattern.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ID_PATTERN, idSchema } from '../config/schema.js';
 
 const count = z.number().int().min(0);
