@@ -82,6 +82,10 @@ export async function startupRounds(c, variants, rounds = ROUNDS) {
     }
   });
   const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  // CPU time of each whole process (all its threads) and its peak RSS, from a second run
+  // with the maxrss preload: on a loaded machine CPU time is the steadier figure.
+  const cpu = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  const rss = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   const firstRequest = async (r) => {
     const calls = (await c.sim.calls()).filter((x) => x.t >= r.t0 && x.t <= r.t1);
     if (!calls.length) throw new Error('B3: the simulator recorded no request of quantum-roll restart');
@@ -95,23 +99,33 @@ export async function startupRounds(c, variants, rounds = ROUNDS) {
       const r = await runNode(args, { env });
       expectExit(r, exit, `node ${args.join(' ')}`);
       times[k].push(first ? await firstRequest(r) : r.wallMs);
+      // The same again with the preload, for its CPU time and peak RSS (its wall is not used:
+      // an --import costs `node -e 0` more than a CLI that loads ES modules anyway).
+      const u = await runNode(args, { env, rss: true });
+      expectExit(u, exit, `node ${args.join(' ')}`);
+      if (u.cpuMs !== undefined) cpu[k].push(u.cpuMs);
+      if (u.maxRssMb !== undefined) rss[k].push(u.maxRssMb);
     }
   }
   load.push(loadavg());
   const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+  const cpuMed = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.length ? Math.round(median(v)) : null]));
+  const rssMed = Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, v.length ? Math.round(median(v)) : null]));
   const ratios = {};
+  const cpuRatios = {};
   for (const k of Object.keys(med)) {
     if (k.startsWith('node_e_0.')) continue;
     const e = k.slice(k.lastIndexOf('.') + 1);
     ratios[k] = r2(med[k] / med[`node_e_0.${e}`]);
+    if (cpuMed[k] && cpuMed[`node_e_0.${e}`]) cpuRatios[k] = r2(cpuMed[k] / cpuMed[`node_e_0.${e}`]);
   }
-  return { med, times, ratios, load };
+  return { med, times, ratios, cpu_ms: cpuMed, cpu_ratios: cpuRatios, peak_rss_mb: rssMed, load };
 }
 
 export async function b3() {
   const c = await startSim({ nodes: 5, racks: 3, prgs: 600, virtualNodes: true });
   try {
-    const { med, times, ratios, load } = await startupRounds(c, [{ name: 'cli', cli: CLI }]);
+    const { med, times, ratios, cpu_ms, cpu_ratios, peak_rss_mb, load } = await startupRounds(c, [{ name: 'cli', cli: CLI }]);
     const help = await packagesLoaded(['--help']);
     const heavyInHelp = help.packages.filter((p) => HEAVY.includes(p));
     const ratio = ratios['help.cli.machine'];
@@ -128,6 +142,9 @@ export async function b3() {
       median_ms: Object.fromEntries(Object.entries(med).map(([k, v]) => [k, Math.round(v)])),
       runs_ms: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map(Math.round)])),
       ratios,
+      cpu_ms,
+      cpu_ratios,
+      peak_rss_mb,
       help_ratio: ratio,
       plan_node_3_ratio: planRatio,
       restart_first_request_ratio: firstRatio,

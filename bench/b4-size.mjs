@@ -36,12 +36,12 @@ import { Buffer } from 'node:buffer';
 import { fork, spawn } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { parse, stringify } from 'yaml';
-import { CLI, ROOT, expectExit, json, loadavg, median, ms, now, r2, runNode, startSim } from './lib.mjs';
+import { ROOT, expectExit, json, loadavg, median, ms, now, r2, runNode, startSim, variantsFrom } from './lib.mjs';
 
 const NODES = 1000;
 const RACKS = 10;
@@ -52,18 +52,8 @@ const TARGET_RSS_MB = 150;
 const COMMANDS = ['plan', 'status', 'restart'];
 /** The control planes each command runs against: the simulator's, and bench/full-shape-cp.mjs in front of it. */
 const CPS = (process.env.QR_B4_CPS ?? 'sim,full').split(',');
-/**
- * The CLIs measured, each right after the same bare read: `name=DIST[:VAR=VALUE,...]`,
- * space-separated (a DIST is a copy of dist/ inside the checkout, for before/after in one
- * run; VARs are extra environment, e.g. QUANTUM_ROLL_LATE_V8_FLAGS=0). The first one is
- * judged against the targets. Default: this tree's build.
- */
-const VARIANTS = (process.env.QR_B4_VARIANTS ?? '').split(/\s+/).filter(Boolean).map((spec) => {
-  const [name, rest] = spec.split(/=(.*)/s);
-  const [dir, vars = ''] = rest.split(/:(.*)/s);
-  return { name, cli: join(resolve(ROOT, dir), 'cli.js'), env: Object.fromEntries(vars.split(',').filter(Boolean).map((kv) => kv.split(/=(.*)/s))) };
-});
-if (!VARIANTS.length) VARIANTS.push({ name: 'cli', cli: CLI, env: {} });
+/** The CLIs measured, each right after the same bare read (lib.mjs `variantsFrom`). */
+const VARIANTS = variantsFrom(process.env.QR_B4_VARIANTS);
 
 function summaryOf(r) {
   return { wall_ms: Math.round(r.wallMs), cpu_ms: r.cpuMs === undefined ? null : Math.round(r.cpuMs), peak_rss_mb: r.maxRssMb === undefined ? null : Math.round(r.maxRssMb) };

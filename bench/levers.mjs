@@ -42,13 +42,13 @@ try {
   const report = { started_at: started, machine: machine(), rounds, variants, ...r, loadavg_at_end: loadavg() };
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`levers: ${rounds} rounds, load ${r.load.map((l) => l?.join(' ')).join(' → ')}`);
-  for (const e of Object.keys(ENVS)) console.log(`node -e 0 (${e}): ${Math.round(r.med[`node_e_0.${e}`])} ms`);
-  console.log('| variant | env | plan node-3 | × | first request | × |');
+  for (const e of Object.keys(ENVS)) console.log(`node -e 0 (${e}): ${Math.round(r.med[`node_e_0.${e}`])} ms, ${r.cpu_ms[`node_e_0.${e}`]} ms CPU, ${r.peak_rss_mb[`node_e_0.${e}`]} MB`);
+  console.log('| variant | env | plan node-3 wall | × | CPU | × | peak RSS | first request | × | CPU of that run | × |');
   for (const { name } of variants) {
     for (const e of Object.keys(ENVS)) {
       const p = `plan_node_3.${name}.${e}`;
       const f = `restart_first_request.${name}.${e}`;
-      console.log(`| ${name} | ${e} | ${Math.round(r.med[p])} ms | ${r.ratios[p]} | ${Math.round(r.med[f])} ms | ${r.ratios[f]} |`);
+      console.log(`| ${name} | ${e} | ${Math.round(r.med[p])} ms | ${r.ratios[p]} | ${r.cpu_ms[p]} ms | ${r.cpu_ratios[p]} | ${r.peak_rss_mb[p]} MB | ${Math.round(r.med[f])} ms | ${r.ratios[f]} | ${r.cpu_ms[f]} ms | ${r.cpu_ratios[f]} |`);
     }
   }
   console.log(`report: ${out}`);
