@@ -20,8 +20,8 @@ export function urlOf(baseUrl: string, path: string, query?: Query): string {
 /**
  * The URLs of one base URL, as `urlOf` builds them, without parsing one per request: a
  * path of plain URL characters (ids are encoded by the callers) is appended as is to the
- * base URL parsed once; anything else goes through `urlOf`. (3,000 transfers: two URL
- * parses per request were ≈ 5 % of B2's CPU; BENCHMARKS.md, B2.)
+ * base URL parsed once; anything else goes through `urlOf`. (Part of B2's per-request
+ * savings, with exchange.ts: BENCHMARKS.md, "The HTTP client".)
  */
 export function urlBuilder(baseUrl: string): (path: string, query?: Query) => string {
   let base: string | undefined | null;
