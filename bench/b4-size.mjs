@@ -227,8 +227,18 @@ function medianOf(list) {
 async function controlPlanes(sim) {
   const cps = {};
   const stops = [];
+  // A copy of the simulator's config for each CP, with the CP request timeout at 60 s: on a
+  // machine loaded ×10 a 1,000-PRG page can take more than the default 10 s to arrive.
+  const configFor = (name, url) => {
+    const config = parse(readFileSync(sim.configPath, 'utf8'));
+    config.control_plane.url = url;
+    config.control_plane.request_timeout = '60s';
+    const file = join(dirname(sim.configPath), `quantum-roll.b4-${name}.yaml`);
+    writeFileSync(file, stringify(config));
+    return file;
+  };
   for (const name of CPS) {
-    if (name === 'sim') cps.sim = { url: sim.cpUrl, config: sim.configPath };
+    if (name === 'sim') cps.sim = { url: sim.cpUrl, config: configFor('sim', sim.cpUrl) };
     else if (name === 'full') {
       const child = fork(join(ROOT, 'bench', 'full-shape-cp.mjs'), [sim.cpUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       const { port } = await new Promise((res, rej) => {
@@ -237,11 +247,7 @@ async function controlPlanes(sim) {
       });
       stops.push(() => new Promise((res) => (child.once('exit', res), child.kill())));
       const url = `http://127.0.0.1:${port}`;
-      const config = parse(readFileSync(sim.configPath, 'utf8'));
-      config.control_plane.url = url;
-      const file = join(dirname(sim.configPath), 'quantum-roll.full-shape-cp.yaml');
-      writeFileSync(file, stringify(config));
-      cps.full = { url, config: file };
+      cps.full = { url, config: configFor('full', url) };
     } else throw new Error(`QR_B4_CPS: unknown control plane "${name}" (sim, full)`);
   }
   return { cps, stop: () => Promise.all(stops.map((f) => f())) };
