@@ -49,7 +49,7 @@ const SIZES = (process.env.QR_B4_SIZES ?? '1000,10000,100000').split(',').map(Nu
 const REPS = Number(process.env.QR_B4_REPS ?? 3);
 const TARGET_RATIO = 1.3;
 const TARGET_RSS_MB = 150;
-const COMMANDS = ['plan', 'status', 'restart'];
+const COMMANDS = (process.env.QR_B4_COMMANDS ?? 'plan,status,restart').split(',');
 /** The control planes each command runs against: the simulator's, and bench/full-shape-cp.mjs in front of it. */
 const CPS = (process.env.QR_B4_CPS ?? 'sim,full').split(',');
 /** The CLIs measured, each right after the same bare read (lib.mjs `variantsFrom`). */
@@ -227,12 +227,13 @@ function medianOf(list) {
 async function controlPlanes(sim) {
   const cps = {};
   const stops = [];
-  // A copy of the simulator's config for each CP, with the CP request timeout at 60 s: on a
-  // machine loaded ×10 a 1,000-PRG page can take more than the default 10 s to arrive.
+  // A copy of the simulator's config for each CP, with the CP request timeout at 60 s
+  // ($QR_B4_CP_TIMEOUT): on a machine loaded ×10 a 1,000-PRG page can take more than the
+  // default 10 s to arrive.
   const configFor = (name, url) => {
     const config = parse(readFileSync(sim.configPath, 'utf8'));
     config.control_plane.url = url;
-    config.control_plane.request_timeout = '60s';
+    config.control_plane.request_timeout = process.env.QR_B4_CP_TIMEOUT ?? '60s';
     const file = join(dirname(sim.configPath), `quantum-roll.b4-${name}.yaml`);
     writeFileSync(file, stringify(config));
     return file;
