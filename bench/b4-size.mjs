@@ -271,7 +271,15 @@ export async function b4() {
           for (const cmd of COMMANDS) {
             const f = await floor(c.sim, cp, cmd);
             for (const v of VARIANTS) {
-              const x = await RUN[cmd](c.sim, cp, v);
+              let x;
+              try {
+                x = await RUN[cmd](c.sim, cp, v);
+              } catch (err) {
+                // A build other than the judged one may fail where the judged one does not (a "before"
+                // build against the full-shape CP): recorded, not fatal.
+                if (v === VARIANTS[0]) throw err;
+                x = { failed: String(err?.message ?? err).split('\n').slice(0, 2).join(' ').slice(0, 500) };
+              }
               (runs[key(cpName, v.name, cmd)] ??= []).push({ x, f });
             }
           }
@@ -290,7 +298,7 @@ export async function b4() {
               cmd,
               ...x,
               floor: f,
-              ratio_to_floor: r2(x.wall_ms / f.wall_ms),
+              ratio_to_floor: x.wall_ms ? r2(x.wall_ms / f.wall_ms) : null,
               cpu_ratio_to_floor: x.cpu_ms && f.cpu_ms ? r2(x.cpu_ms / f.cpu_ms) : null,
               runs: list.map((r) => ({ wall_ms: r.x.wall_ms, cpu_ms: r.x.cpu_ms, peak_rss_mb: r.x.peak_rss_mb, floor_wall_ms: r.f.wall_ms, floor_cpu_ms: r.f.cpu_ms, ratio: r2(r.x.wall_ms / r.f.wall_ms), load_1m: r.x.load_1m })),
             });
@@ -335,6 +343,7 @@ export async function b4() {
   const line = (cp, v, cmd) => {
     const x = row(big, cp, v, cmd);
     const m = met[`${cp}.${cmd}`];
+    if (!x.wall_ms) return `${cmd} failed (${x.failed})`;
     return `${cmd} ${ms(x.wall_ms)} = ${x.ratio_to_floor}× floor ${ms(x.floor.wall_ms)}${v === judged ? ` (${yes(m.ratio)})` : ''}, ${x.peak_rss_mb} MB${v === judged ? ` (${yes(m.rss)})` : ''}`;
   };
   const summary = [];
