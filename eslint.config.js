@@ -3,13 +3,22 @@ import tseslint from 'typescript-eslint';
 import layers from './eslint-rules/layers.js';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.quantum-roll/**'] },
+  { ignores: ['dist/**', '.builds/**', 'node_modules/**', 'coverage/**', '.quantum-roll/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-constant-condition': ['error', { checkLoops: false }],
+      // zod's `z` export drags every locale and the JSON-schema code into the bundle
+      // (582 kB instead of 140 kB, ≈ 12 ms more at each start on Node 20): issue 21.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ImportDeclaration[source.value=/^zod(\\u002Fv4)?$/] > :matches(ImportSpecifier, ImportDefaultSpecifier)",
+          message: "import * as z from 'zod': a named or default import of zod defeats tree-shaking (every locale lands in the bundle)",
+        },
+      ],
     },
   },
   {

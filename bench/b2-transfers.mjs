@@ -15,7 +15,11 @@
  */
 import process from 'node:process';
 import { join } from 'node:path';
-import { ROOT, dist, expectExit, json, loadavg, median, ms, now, r2, r3, runCli, runNode, startSim } from './lib.mjs';
+import { ROOT, expectExit, json, loadavg, median, ms, now, r2, r3, runNode, startSim, variantsFrom } from './lib.mjs';
+
+/** The CLIs measured (lib.mjs `variantsFrom`, $QR_B2_VARIANTS); the first is judged. */
+const VARIANTS = variantsFrom(process.env.QR_B2_VARIANTS);
+const dist = (v, path) => import(join(v.dist, path));
 
 const NODES = 6;
 const LED = 3000;
@@ -28,14 +32,14 @@ async function cluster(faults) {
 }
 
 async function defaults() {
-  const { configSchema } = await dist('config/schema.js');
+  const { configSchema } = await dist(VARIANTS[0], 'config/schema.js');
   return configSchema.parse({ control_plane: { url: 'http://127.0.0.1:1' }, restart: { command: ['true'] } }).leader_transfer;
 }
 
-async function inProcess({ concurrency, batchMaxParallel, faults }) {
-  const { ControlPlaneClient } = await dist('clients/control-plane.js');
-  const { createDispatcher } = await dist('clients/dispatcher.js');
-  const { transferLeadersAway } = await dist('steps/transfer.js');
+async function inProcess({ concurrency, batchMaxParallel, faults }, v = VARIANTS[0]) {
+  const { ControlPlaneClient } = await dist(v, 'clients/control-plane.js');
+  const { createDispatcher } = await dist(v, 'clients/dispatcher.js');
+  const { transferLeadersAway } = await dist(v, 'steps/transfer.js');
   const c = await cluster(faults);
   try {
     // The CLI's CP client: one keep-alive pool of up to 128 connections (commands/session.ts).
@@ -118,9 +122,9 @@ const bare = () =>
   });
 
 /** `quantum-roll transfer-leaders node-1`, as an operator runs it (config as generated, lease, journal, run log). */
-const cli = () =>
+const cli = (v) =>
   wholeProcess(async (c) => {
-    const r = await runCli(['transfer-leaders', 'node-1', '--yes', '--json', '--config', c.sim.configPath], { rss: true });
+    const r = await runNode([v.cli, 'transfer-leaders', 'node-1', '--yes', '--json', '--config', c.sim.configPath], { rss: true, env: v.env });
     expectExit(r, 0, 'quantum-roll transfer-leaders node-1');
     const moved = json(r)?.nodes?.[0]?.steps?.find?.((s) => s.step === 'leader-transfer')?.data?.prgs?.length;
     if (moved !== undefined && moved !== LED) throw new Error(`B2: the CLI moved ${moved} PRGs, expected ${LED}`);
@@ -133,13 +137,34 @@ export async function b2() {
   const d = await defaults();
   const baseline = Math.ceil(LED / CP_CONCURRENCY) * SERVICE_MS;
   const cpFaults = { noBatch: true, transferConcurrency: CP_CONCURRENCY, transferServiceMs: SERVICE_MS };
+  // Each other build's transfer loop in this process, beside the first's: CPU per 3,000 transfers.
+  const loops = {};
+  if (VARIANTS.length > 1 || process.env.QR_B2_LOOPS_ONLY === '1') {
+    for (let i = 0; i < ROUNDS; i++) {
+      // Every other round in reverse order: no build always runs first (JIT warm-up of shared code).
+      for (const v of i % 2 ? [...VARIANTS].reverse() : VARIANTS) {
+        const x = await inProcess({ concurrency: d.concurrency, batchMaxParallel: d.batch_max_parallel, faults: cpFaults }, v);
+        (loops[v.name] ??= []).push({ wall_ms: Math.round(x.wallMs), cpu_ms: x.client_cpu_ms, load_1m: loadavg()?.[0] });
+      }
+    }
+  }
+  if (process.env.QR_B2_LOOPS_ONLY === '1') {
+    // Only the transfer loops (CPU per 3,000 transfers of each build): what a loaded machine still measures.
+    const m = Object.entries(loops).map(([k, xs]) => `${k} ${median(xs.map((x) => x.cpu_ms))} ms CPU / ${median(xs.map((x) => x.wall_ms))} ms`).join(', ');
+    return { name: 'B2 leadership at scale (transfer loops only)', variants: VARIANTS.map((v) => v.name), in_process_loops: loops, summary: `B2 transfer loops, in-process, median of ${ROUNDS}: ${m}` };
+  }
   // The target: the whole CLI process against the whole bare process, interleaved, median of ROUNDS.
   const rounds = [];
   for (let i = 0; i < ROUNDS; i++) {
     const load = loadavg()?.[0];
     const b = await bare();
-    const q = await cli();
-    rounds.push({ load_1m: load, bare: b, cli: q, ratio: r3(q.wall_ms / b.wall_ms) });
+    const q = await cli(VARIANTS[0]);
+    const others = {};
+    for (const v of VARIANTS.slice(1)) {
+      const o = await cli(v);
+      others[v.name] = { wall_ms: o.wall_ms, ratio: r3(o.wall_ms / b.wall_ms), phases_ms: o.phases_ms, cpu_ms: o.cpu_ms };
+    }
+    rounds.push({ load_1m: load, bare: b, cli: q, ratio: r3(q.wall_ms / b.wall_ms), ...(VARIANTS.length > 1 ? { variants: others } : {}) });
   }
   const ratio = median(rounds.map((x) => x.ratio));
   const mid = rounds.find((x) => x.ratio === ratio) ?? rounds[0];
@@ -158,8 +183,11 @@ export async function b2() {
     cp: { batch: false, concurrency: CP_CONCURRENCY, service_ms: SERVICE_MS },
     formula_ms: baseline,
     default_concurrency: d.concurrency,
+    variants: VARIANTS.map((v) => v.name),
     rounds,
     ratio,
+    variant_ratios: Object.fromEntries(VARIANTS.slice(1).map((v) => [v.name, median(rounds.map((x) => x.variants[v.name].ratio))])),
+    in_process_loops: loops,
     cli_minus_bare_ms: Object.fromEntries(Object.keys(mid.cli.phases_ms).map((k) => [k, phase(k)])),
     cli_ratio_to_formula: r2(median(rounds.map((x) => x.cli.wall_ms)) / baseline),
     bare_ratio_to_formula: r2(median(rounds.map((x) => x.bare.wall_ms)) / baseline),
@@ -173,9 +201,11 @@ export async function b2() {
   };
   const c = mid.cli.phases_ms;
   const b = mid.bare.phases_ms;
+  const others = VARIANTS.slice(1).map((v) => ` | ${v.name}: ratio ${result.variant_ratios[v.name]}`).join('');
+  const loopCpu = Object.entries(loops).map(([k, xs]) => `${k} ${median(xs.map((x) => x.cpu_ms))} ms CPU / ${median(xs.map((x) => x.wall_ms))} ms`).join(', ');
   result.summary =
     `B2 leadership: 3000 PRGs, CP 64×20ms, no batch: transfer-leaders ${ms(mid.cli.wall_ms)} vs bare undici process ${ms(mid.bare.wall_ms)} → ratio ${ratio} (target ≤ 1.05, ${met ? 'met' : 'NOT met'}; median of ${ROUNDS}) | ` +
     `phases CLI/bare: start-up ${c.startup}/${b.startup}, reads ${c.before_first_transfer}/${b.before_first_transfer}, transfers ${c.transfers}/${b.transfers}, until none led ${c.until_none_led}/${b.until_none_led}, exit ${c.exit}/${b.exit} ms | ` +
-    `formula ${ms(baseline)}: CLI ${result.cli_ratio_to_formula}, bare ${result.bare_ratio_to_formula} | in-process loop ${r2(perPrg.wallMs / baseline)}, ceiling 256 ${r2(wide.wallMs / baseline)} (${wide.rejected_503} × 503), batch ${r2(batch.wallMs / baseline)}`;
+    `formula ${ms(baseline)}: CLI ${result.cli_ratio_to_formula}, bare ${result.bare_ratio_to_formula} | in-process loop ${r2(perPrg.wallMs / baseline)}, ceiling 256 ${r2(wide.wallMs / baseline)} (${wide.rejected_503} × 503), batch ${r2(batch.wallMs / baseline)}${others}${loopCpu ? ` | in-process loop per build (median): ${loopCpu}` : ''}`;
   return result;
 }

@@ -145,6 +145,21 @@ export function runNode(args, { rss = false, env = {}, cwd = ROOT, timeoutMs = 1
   });
 }
 
+/**
+ * The CLIs a benchmark measures, from an environment variable: `name=DIST[:VAR=VALUE,...]`,
+ * space-separated (a DIST is a copy of dist/ inside the checkout, for before/after in one
+ * run; VARs are extra environment, e.g. QUANTUM_ROLL_LATE_V8_FLAGS=0). Default: this
+ * tree's build. The first one is judged against the targets.
+ */
+export function variantsFrom(spec) {
+  const list = (spec ?? '').split(/\s+/).filter(Boolean).map((one) => {
+    const [name, rest] = one.split(/=(.*)/s);
+    const [dir, vars = ''] = rest.split(/:(.*)/s);
+    return { name, dist: resolve(ROOT, dir), cli: join(resolve(ROOT, dir), 'cli.js'), env: Object.fromEntries(vars.split(',').filter(Boolean).map((kv) => kv.split(/=(.*)/s))) };
+  });
+  return list.length ? list : [{ name: 'cli', dist: DIST, cli: CLI, env: {} }];
+}
+
 /** Runs the built CLI. */
 export function runCli(args, opts) {
   return runNode([CLI, ...args], opts);

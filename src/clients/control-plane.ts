@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { HttpError, LeaseHeldError, ProtocolError } from '../util/errors.js';
 import { idSchema } from '../config/schema.js';
 import { type HttpOptions, HttpClient } from './http.js';

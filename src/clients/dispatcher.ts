@@ -9,12 +9,18 @@ import { tokenAllowed } from '../config/load.js';
 import { QrError } from '../util/errors.js';
 import { securityWarning } from '../util/log.js';
 import { undici } from './undici.js';
+import { applyLateV8Flags } from './v8-flags.js';
 
 /** The config sections clients are set up from; messages name the key to fix (`control_plane.ca_file`). */
 export type ConfigKey = 'control_plane' | 'node_api' | 'lb';
 
-/** Builds an undici Agent with the TLS settings of one system (keep-alive, bounded connections). */
+/**
+ * Builds an undici Agent with the TLS settings of one system (keep-alive, bounded
+ * connections). The first one sets the late V8 flags (clients/v8-flags.ts): every
+ * connection comes after it.
+ */
 export function createDispatcher(access: AccessConfig = {}, connections = 64): Agent {
+  applyLateV8Flags();
   const read = (f?: string) => (f ? readFileSync(f) : undefined);
   return new undici.Agent({
     connections,

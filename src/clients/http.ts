@@ -4,13 +4,17 @@
  */
 import pRetry, { AbortError } from 'p-retry';
 import type { Dispatcher } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import { HttpError, ProtocolError, type QrError } from '../util/errors.js';
 import type { AccessConfig } from '../config/schema.js';
 import { sleep } from '../util/sleep.js';
 import { type ConfigKey, clientToken, createDispatcher } from './dispatcher.js';
 import { errorBodySchema } from './schemas.js';
+import { type Exchanged, TooLarge, exchange } from './exchange.js';
 import { CLOSED_CODES, errCode, isKnownTlsCode, probeTls, tlsFailure } from './tls-diagnosis.js';
+import { type Query, displayUrl, urlBuilder, urlOf } from './urls.js';
+
+export { displayUrl };
 
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
@@ -32,7 +36,7 @@ export interface HttpOptions {
 
 export interface CallOptions<S extends z.ZodType> {
   body?: unknown;
-  query?: Record<string, string | number | undefined>;
+  query?: Query;
   schema: S;
   /** Non-2xx statuses that are answers, not errors (e.g. 503 from /readyz carries a verdict). */
   answerStatuses?: number[];
@@ -46,11 +50,6 @@ export interface CallOptions<S extends z.ZodType> {
 export interface Answer<T> {
   status: number;
   data: T;
-}
-
-/** A URL for messages and logs: the `token` query parameter (lease token) is never shown. */
-export function displayUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/g, '$1[redacted]');
 }
 
 /** Failures worth another attempt: the connection was refused, reset or timed out. */
@@ -82,7 +81,8 @@ export class HttpClient {
   private readonly access: AccessConfig;
   private counter = 0;
   private lastProbe = 0;
-  private base: string | undefined;
+  /** The URL of a call, as `url()` builds it, without a parse per request. */
+  private readonly target: (path: string, query?: Query) => string;
 
   constructor(opts: HttpOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
@@ -96,6 +96,7 @@ export class HttpClient {
     this.retryBudgetMs = opts.retryBudgetMs ?? 30_000;
     this.maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
     this.prefix = opts.requestIdPrefix ?? 'qr';
+    this.target = urlBuilder(this.baseUrl);
   }
 
   /** Closes the connection pool this client created; one passed in is its owner's to close. */
@@ -103,31 +104,8 @@ export class HttpClient {
     if (this.ownsDispatcher) await this.dispatcher.close();
   }
 
-  url(path: string, query?: CallOptions<z.ZodType>['query']): string {
-    const u = new URL(this.baseUrl + path);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
-    return u.toString();
-  }
-
-  /**
-   * The URL of a call, as `url()` builds it, without parsing one per request: a path
-   * of plain URL characters (ids are encoded by the callers) is appended as is to the
-   * base URL parsed once; anything else goes through `url()`.
-   */
-  private target(path: string, query?: CallOptions<z.ZodType>['query']): string {
-    if (!PLAIN_PATH.test(path)) return this.url(path, query);
-    const base = (this.base ??= parseBase(this.baseUrl));
-    if (!base) return this.url(path, query);
-    let search = '';
-    if (query) {
-      const q = new URLSearchParams();
-      for (const k in query) {
-        const v = query[k];
-        if (v !== undefined) q.set(k, String(v));
-      }
-      search = q.size ? `?${q.toString()}` : '';
-    }
-    return base + path + search;
+  url(path: string, query?: Query): string {
+    return urlOf(this.baseUrl, path, query);
   }
 
   async call<S extends z.ZodType>(method: string, path: string, opts: CallOptions<S>): Promise<Answer<z.infer<S>>> {
@@ -258,16 +236,6 @@ export class HttpClient {
   }
 }
 
-/** A path that `new URL()` would leave as it is: URL characters, no dot segments, no query or fragment. */
-const PLAIN_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,;=:@%]*)+$/;
-
-/** The base URL as `new URL()` prints it, without a trailing slash; undefined when it has a query or fragment. */
-function parseBase(baseUrl: string): string | undefined {
-  const u = new URL(baseUrl);
-  if (u.search || u.hash || u.username || u.password) return undefined;
-  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
-}
-
 function tryJson(text: string): unknown {
   if (!text) return undefined;
   try {
@@ -284,154 +252,4 @@ function retryAfterMs(h: string | string[] | undefined): number | undefined {
   if (Number.isFinite(s)) return Math.max(0, s * 1000);
   const d = Date.parse(v);
   return Number.isNaN(d) ? undefined : Math.max(0, d - Date.now());
-}
-
-/** What one request came to: status, a header by name, the body as text. */
-interface Exchanged {
-  status: number;
-  header(name: string): string | undefined;
-  text: string;
-}
-
-/** A body over the size cap: declared so up front, or cut off while it arrived. */
-class TooLarge extends Error {
-  constructor(readonly declared?: number) {
-    super('response body over the size cap');
-  }
-}
-
-/**
- * One request through the pool's own dispatch, with a handler that keeps only what a
- * call needs: the status, the raw headers (read by name when a message or a retry
- * needs one), and the body's chunks up to `maxBody` (a declared Content-Length over it
- * ends the request before its body is read). undici's request() wraps every answer in
- * a Readable stream, an AsyncResource and a parsed header object: with thousands of
- * small answers (per-PRG transfers) that is most of what a request of ours costs
- * beyond the bare client's.
- *
- * Timeouts: headersTimeout and bodyTimeout (undici's own), and `timeoutMs` for all of
- * it, the wait for a connection included: requests whose timeouts end in the same
- * 25 ms share one timer, which ends those still running (up to 25 ms late). The
- * caller's signal ends it at once.
- */
-function exchange(
-  dispatcher: Dispatcher,
-  url: string,
-  method: string,
-  headers: Record<string, string>,
-  body: string | undefined,
-  timeoutMs: number,
-  maxBody: number,
-  caller: AbortSignal | undefined,
-): Promise<Exchanged> {
-  // URLs here are as `new URL().toString()` prints them: origin up to the first slash after the scheme's.
-  const slash = url.indexOf('/', url.indexOf('//') + 2);
-  const origin = slash < 0 ? url : url.slice(0, slash);
-  const path = slash < 0 ? '/' : url.slice(slash);
-  return new Promise<Exchanged>((resolve, reject) => {
-    let abort: ((reason?: Error) => void) | undefined;
-    let reason: Error | undefined;
-    let settled = false;
-    let status = 0;
-    let raw: Array<Buffer | string> = [];
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onCallerAbort = () => end(caller!.reason instanceof Error ? caller!.reason : new Error('aborted'));
-    const settle = () => {
-      settled = true;
-      timer.fire = undefined;
-      caller?.removeEventListener('abort', onCallerAbort);
-    };
-    /** Ends the request with `err`: rejected now, the connection's part aborted as soon as undici lets it. */
-    const end = (err: Error) => {
-      if (settled) return;
-      settle();
-      reason = err;
-      abort?.(err);
-      reject(err);
-    };
-    const handler: Dispatcher.DispatchHandler = {
-      onConnect(a: (err?: Error) => void) {
-        if (reason) return a(reason);
-        abort = a;
-      },
-      onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null) {
-        if (statusCode < 200) return true;
-        status = statusCode;
-        raw = rawHeaders ?? [];
-        const declared = Number(headerOf(raw, 'content-length') ?? 0);
-        if (declared > maxBody) {
-          end(new TooLarge(declared));
-          return false;
-        }
-        return true;
-      },
-      onData(chunk: Buffer) {
-        size += chunk.length;
-        if (size > maxBody) {
-          end(new TooLarge());
-          return false;
-        }
-        chunks.push(chunk);
-        return true;
-      },
-      onComplete() {
-        if (settled) return;
-        settle();
-        const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-        const headersRead = raw;
-        resolve({ status, text, header: (name) => headerOf(headersRead, name) });
-      },
-      onError(err: Error) {
-        if (settled) return;
-        settle();
-        reject(err);
-      },
-    };
-    const timer = onTimeout(timeoutMs, () => end(new DOMException('The operation was aborted due to timeout', 'TimeoutError')));
-    if (caller) {
-      if (caller.aborted) return onCallerAbort();
-      caller.addEventListener('abort', onCallerAbort, { once: true });
-    }
-    try {
-      dispatcher.dispatch({ origin, path, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, handler);
-    } catch (err) {
-      end(err as Error);
-    }
-  });
-}
-
-/** A header of an answer by its lower-case name (the first one), from undici's raw name/value list. */
-function headerOf(raw: ReadonlyArray<Buffer | string>, name: string): string | undefined {
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const k = raw[i]!;
-    if (k.length === name.length && k.toString('latin1').toLowerCase() === name) return raw[i + 1]!.toString('latin1');
-  }
-  return undefined;
-}
-
-/**
- * Timers shared by the requests whose timeouts end in the same 25 ms: a timer per
- * request shows with thousands of requests in flight. A bucket holds one entry per
- * request; a request that ends clears its entry's callback (so nothing of it is kept
- * until the timer runs), the timer runs those still set.
- */
-const BUCKET_MS = 25;
-type Pending = { fire: (() => void) | undefined };
-const buckets = new Map<number, Pending[]>();
-
-function onTimeout(timeoutMs: number, fire: () => void): Pending {
-  const at = Math.ceil((Date.now() + timeoutMs) / BUCKET_MS) * BUCKET_MS;
-  let bucket = buckets.get(at);
-  if (!bucket) {
-    const b: Pending[] = (bucket = []);
-    buckets.set(at, b);
-    setTimeout(() => {
-      buckets.delete(at);
-      for (const r of b) r.fire?.();
-    }, at - Date.now()).unref();
-  }
-  const entry: Pending = { fire };
-  bucket.push(entry);
-  return entry;
 }

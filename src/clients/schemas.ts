@@ -2,7 +2,7 @@
  * zod schemas for every response of apis.md. Objects are loose (unknown fields are
  * ignored), known fields are checked for type and range, ids for the contract's pattern.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ID_PATTERN, idSchema } from '../config/schema.js';
 
 const count = z.number().int().min(0);
@@ -172,20 +172,7 @@ export const prgPageSchema = z.unknown().transform((v, ctx): PrgPage => {
   return z.NEVER;
 });
 
-const PAGE_KEYS = ['items', 'next_cursor'] as const;
-const PRG_KEYS = ['id', 'tenant', 'leader', 'strict_fallback', 'commit_index', 'replicas'] as const;
-const REPLICA_KEYS = ['node', 'role', 'state', 'match_index'] as const;
 const REPLICA_STATES: ReadonlySet<unknown> = new Set(replicaSchema.shape.state.options);
-
-/** Exactly `keys`, in that order, and nothing else: then zod's output (shape order, unknown keys stripped) equals the input. */
-function exactKeys(o: object, keys: readonly string[]): boolean {
-  let i = 0;
-  for (const k in o) {
-    if (k !== keys[i]) return false;
-    i++;
-  }
-  return i === keys.length;
-}
 
 /**
  * Equal replicas, shared: a cluster has nodes × roles × states distinct replicas (a few
@@ -251,27 +238,30 @@ function isNodeId(v: unknown): boolean {
 }
 
 /**
- * True only for a page that `prgPageZodSchema` accepts unchanged: every known field of the
+ * True only for a page that `prgPageZodSchema` accepts: every known field present, of the
  * right type and range (ids match the contract's pattern, counts are non-negative safe
- * integers, states are the enum's), no unknown field, keys in the schema's order. It may
- * say false for a valid page (e.g. one with extra fields): zod then decides.
+ * integers, states are the enum's). Unknown fields and the order of keys do not matter,
+ * as they do not to zod (it strips the one and ignores the other): what a CP adds to its
+ * PRGs is neither copied nor kept, since `slimPrg` takes the known fields only, so the
+ * memory of a listing does not grow with the fields a CP serves (issue 21). Any page it
+ * refuses goes to zod, whose first issue is the one reported.
  */
 export function isCleanPrgPage(v: unknown): v is z.infer<typeof prgPageZodSchema> {
-  if (!isRecord(v) || !exactKeys(v, PAGE_KEYS)) return false;
+  if (!isRecord(v)) return false;
   const cursor = v.next_cursor;
   if (cursor !== null && typeof cursor !== 'string') return false;
   const items = v.items;
   if (!Array.isArray(items)) return false;
   for (let i = 0; i < items.length; i++) {
     const p: unknown = items[i];
-    if (!isRecord(p) || !exactKeys(p, PRG_KEYS)) return false;
+    if (!isRecord(p)) return false;
     if (!isId(p.id) || typeof p.tenant !== 'string' || (p.leader !== null && !isNodeId(p.leader))) return false;
     if (typeof p.strict_fallback !== 'boolean' || !isCount(p.commit_index)) return false;
     const reps = p.replicas;
     if (!Array.isArray(reps)) return false;
     for (let j = 0; j < reps.length; j++) {
       const r: unknown = reps[j];
-      if (!isRecord(r) || !exactKeys(r, REPLICA_KEYS)) return false;
+      if (!isRecord(r)) return false;
       if (!isNodeId(r.node) || typeof r.role !== 'string' || !REPLICA_STATES.has(r.state) || !isCount(r.match_index)) return false;
     }
   }

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { type AccessSections, accessProblems, canaryProblems } from './access.js';
 import { type ConfigLocation, DEFAULT_CONFIG_FILE, locateConfig } from './locate.js';
 import { type ConfigProblem, ConfigProblems, sortProblems } from './problems.js';

@@ -1,5 +1,5 @@
 // Fault knobs: defaults, validation of partial updates, and `key=value` parsing for the CLI.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Faults } from './types.js';
 
 export function defaultFaults(): Faults {

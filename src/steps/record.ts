@@ -1,5 +1,5 @@
 /** What the journal keeps of one node: its status, the step it reached, and the facts a resume needs. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A step's name (`Step.name`; the runbook list in src/steps/index.ts is where they are).

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { HttpClient, MAX_BODY_BYTES } from '../../src/clients/http.js';
 import { RuntimeClient } from '../../src/clients/runtime.js';
 import { ProtocolError } from '../../src/util/errors.js';

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { TestCluster } from './cli.js';
 
 // ---- docs/plan-schema.md, transcribed ------------------------------------------------

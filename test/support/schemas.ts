@@ -1,6 +1,6 @@
 // Zod schemas written from /work/shared/contract/apis.md, used to check the simulator's
 // answers. Unknown fields are allowed (servers may add fields), known ones are strict.
-import { z } from 'zod';
+import * as z from 'zod';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/);
 const ts = z.string().datetime();

@@ -83,7 +83,7 @@ describe('prgPageSchema (no zod per item)', () => {
     }
   });
 
-  it('keeps what the tool reads of a PRG, one shared frozen object per distinct replica, and leaves an odd page to zod', () => {
+  it('keeps what the tool reads of a PRG, one shared frozen object per distinct replica, whatever else a CP serves', () => {
     const p = page();
     expect(isCleanPrgPage(p)).toBe(true);
     const r = prgPageSchema.parse(p);
@@ -103,12 +103,22 @@ describe('prgPageSchema (no zod per item)', () => {
     const l = prgPageSchema.parse(lagging).items[0]!.replicas[1]!;
     expect(l).toEqual({ node: 'node-2', role: 'voter', state: 'lagging' });
     expect(l).not.toBe(first.replicas[1]);
+    // Fields a CP adds, in any order, are neither copied nor kept (no zod copy of the page either).
     const extra = page();
     extra.items[0].zone = 'z';
-    expect(isCleanPrgPage(extra)).toBe(false);
-    const z = prgPageSchema.safeParse(extra);
-    expect(z.success && 'zone' in z.data.items[0]!).toBe(false);
-    expect(z.success && z.data.items[1]!.replicas[0]).toBe(first.replicas[1]);
+    extra.items[0].replicas[0].lag_ms = 5;
+    extra.items[1] = { replicas: extra.items[1].replicas, labels: { a: 'b' }, ...extra.items[1] };
+    extra.server_time = 'now';
+    expect(isCleanPrgPage(extra)).toBe(true);
+    const z = prgPageSchema.parse(extra);
+    expect(Object.keys(z.items[0]!)).toEqual(['id', 'leader', 'strict_fallback', 'replicas']);
+    expect(Object.keys(z.items[1]!)).toEqual(['id', 'leader', 'strict_fallback', 'replicas']);
+    expect(z.items[0]!.replicas[0]).toBe(first.replicas[0]);
+    expect(z.items[1]!.replicas[0]).toBe(first.replicas[1]);
+    // A field missing or of the wrong type still goes to zod, which names it.
+    const bad = page();
+    delete bad.items[1].commit_index;
+    expect(isCleanPrgPage(bad)).toBe(false);
   });
 });
 

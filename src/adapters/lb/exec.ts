@@ -4,7 +4,7 @@
  * placeholders, run without a shell. `status` must print one JSON object
  * `{"admin_state": ..., "health": ..., "active_connections"?: n}` on stdout.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { QrError } from '../../util/errors.js';
 import { type LbCallCtl, type LbDeps, type LbTarget, type MemberStatus, LbAdapterBase } from './types.js';
 import { displayArgv, runArgv, substitute } from '../../util/run-argv.js';
