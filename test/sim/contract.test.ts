@@ -2,7 +2,7 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { startSim, type SimHandle } from '../../src/sim/index.js';
 import { del, get, post, put, sleep, tempDir, waitFor } from '../support/http.js';
 import * as S from '../support/schemas.js';
