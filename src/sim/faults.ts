@@ -36,6 +36,7 @@ export function defaultFaults(): Faults {
     storeLatencyMs: 0,
     dropPublish: [],
     acceptWhileDraining: [],
+    cpDropAnswer: null,
   };
 }
 
@@ -111,6 +112,25 @@ export const faultsPatchSchema = z
     storeLatencyMs: z.number().int().min(0).max(10_000),
     dropPublish: nodeList,
     acceptWhileDraining: nodeList,
+    cpDropAnswer: z
+      .object({
+        method: z.string().optional(),
+        path: z.string().optional(),
+        pattern: z
+          .string()
+          .refine((p) => {
+            try {
+              new RegExp(p);
+              return true;
+            } catch {
+              return false;
+            }
+          }, 'not a valid regular expression')
+          .optional(),
+        times: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .nullable(),
   })
   .partial()
   .strict();

@@ -41,6 +41,22 @@ export interface ParkRule {
   node?: string;
 }
 
+/**
+ * The `cpDropAnswer` fault: CP calls that match are handled (the CP acts: a lease is
+ * taken, a transfer starts), then the connection is reset instead of answered. The
+ * client sees a lost answer, not a refusal.
+ */
+export interface DropAnswerRule {
+  /** HTTP method (any when omitted). */
+  method?: string;
+  /** Prefix of the path with its query, e.g. `/v1/leases`. */
+  path?: string;
+  /** Regular expression the path with its query must match (with `path`, both must). */
+  pattern?: string;
+  /** How many matching answers are dropped (default 1); later ones are answered. */
+  times?: number;
+}
+
 /** A call the `park` fault is holding (`GET /_sim/parked`). */
 export interface ParkedCall {
   /** Increases with every parked call of this simulator. */
@@ -99,6 +115,8 @@ export interface Faults {
   dropPublish: string[];
   /** These nodes' brokers accept new CONNECTs while draining (a drain flag the listener ignores). */
   acceptWhileDraining: string[];
+  /** Matching CP calls are handled, then their connection is reset without an answer (see DropAnswerRule). */
+  cpDropAnswer: DropAnswerRule | null;
 }
 
 export interface SimOptions {
