@@ -159,7 +159,7 @@ export class ControlPlaneClient {
       });
       return r.data;
     } catch (err) {
-      throw this.leaseConflict(err);
+      throw this.leaseConflict(err, holder);
     }
   }
 
@@ -191,11 +191,14 @@ export class ControlPlaneClient {
     }
   }
 
-  private leaseConflict(err: unknown): unknown {
+  private leaseConflict(err: unknown, ours: string): unknown {
     if (err instanceof HttpError && err.status === 409) {
       const b = leaseHeldBodySchema.safeParse(err.body);
+      const self = b.success && b.data.holder === ours;
       return new LeaseHeldError(b.success ? b.data.holder : 'another holder', b.success ? b.data.expires_at : undefined, {
         endpoint: err.details.endpoint,
+        // Our own holder: a first answer was lost and this CP refuses the retry instead of answering it with the lease (apis.md).
+        ...(self ? { next: 'this run took the lease but its answer was lost, and the control plane refused the retry (apis.md: a POST by the same holder answers 200 with the lease); it expires by itself after lease.ttl: run again then' } : {}),
       });
     }
     return err;
