@@ -3,6 +3,7 @@ import { HttpError, LeaseHeldError, ProtocolError } from '../util/errors.js';
 import { idSchema } from '../config/schema.js';
 import { type HttpOptions, HttpClient } from './http.js';
 import type { CallCtl } from './runtime.js';
+import { retryOf } from './retry-policy.js';
 import {
   type BatchTransfer,
   type ClusterState,
@@ -114,6 +115,7 @@ export class ControlPlaneClient {
         schema: leaderTransferSchema,
         body: target,
         ...ctl,
+        retry: retryOf('POST /v1/prgs/{id}/leader-transfer', ctl),
       })
     ).data;
   }
@@ -134,7 +136,7 @@ export class ControlPlaneClient {
     ctl: CallCtl = {},
   ): Promise<BatchTransfer | undefined> {
     try {
-      return (await this.http.call('POST', '/v1/leader-transfers', { schema: batchTransferSchema, body, ...ctl })).data;
+      return (await this.http.call('POST', '/v1/leader-transfers', { schema: batchTransferSchema, body, ...ctl, retry: retryOf('POST /v1/leader-transfers', ctl) })).data;
     } catch (err) {
       if (err instanceof HttpError && err.status === 404) return undefined;
       throw err;
@@ -149,10 +151,15 @@ export class ControlPlaneClient {
 
   async acquireLease(name: string, holder: string, ttlMs: number, ctl: CallCtl = {}): Promise<Lease> {
     try {
-      const r = await this.http.call('POST', '/v1/leases', { schema: leaseSchema, body: { name, holder, ttl_ms: ttlMs }, ...ctl });
+      const r = await this.http.call('POST', '/v1/leases', {
+        schema: leaseSchema,
+        body: { name, holder, ttl_ms: ttlMs },
+        ...ctl,
+        retry: retryOf('POST /v1/leases', ctl),
+      });
       return r.data;
     } catch (err) {
-      throw this.leaseConflict(err);
+      throw this.leaseConflict(err, holder);
     }
   }
 
@@ -162,11 +169,17 @@ export class ControlPlaneClient {
       schema: z.unknown(),
       body: { token, ttl_ms: ttlMs },
       ...ctl,
+      retry: retryOf('PUT /v1/leases/{name}', ctl),
     });
   }
 
   async releaseLease(name: string, token: string, ctl: CallCtl = {}): Promise<void> {
-    await this.http.call('DELETE', `/v1/leases/${encodeURIComponent(name)}`, { schema: z.unknown(), query: { token }, ...ctl });
+    await this.http.call('DELETE', `/v1/leases/${encodeURIComponent(name)}`, {
+      schema: z.unknown(),
+      query: { token },
+      ...ctl,
+      retry: retryOf('DELETE /v1/leases/{name}', ctl),
+    });
   }
 
   async lease(name: string, ctl: CallCtl = {}): Promise<LeaseInfo | undefined> {
@@ -178,11 +191,14 @@ export class ControlPlaneClient {
     }
   }
 
-  private leaseConflict(err: unknown): unknown {
+  private leaseConflict(err: unknown, ours: string): unknown {
     if (err instanceof HttpError && err.status === 409) {
       const b = leaseHeldBodySchema.safeParse(err.body);
+      const self = b.success && b.data.holder === ours;
       return new LeaseHeldError(b.success ? b.data.holder : 'another holder', b.success ? b.data.expires_at : undefined, {
         endpoint: err.details.endpoint,
+        // Our own holder: a first answer was lost and this CP refuses the retry instead of answering it with the lease (apis.md).
+        ...(self ? { next: 'this run took the lease but its answer was lost, and the control plane refused the retry (apis.md: a POST by the same holder answers 200 with the lease); it expires by itself after lease.ttl: run again then' } : {}),
       });
     }
     return err;

@@ -43,7 +43,7 @@ export interface CallOptions<S extends z.ZodType> {
   /** Absolute epoch-ms deadline bounding all retries. */
   deadline?: number;
   signal?: AbortSignal;
-  /** Set false for calls that must not be repeated blindly. Default: retry 503 and connection errors. */
+  /** Whether 503s and connection errors are retried. Default: for GET only; a changing call says (retry-policy.ts). */
   retry?: boolean;
 }
 
@@ -112,7 +112,7 @@ export class HttpClient {
     const url = this.target(path, opts.query);
     const deadline = opts.deadline ?? Date.now() + this.retryBudgetMs;
     try {
-      if (opts.retry === false) return await this.once(method, url, opts, deadline);
+      if (opts.retry === false || (opts.retry === undefined && method !== 'GET')) return await this.once(method, url, opts, deadline);
       return await pRetry(() => this.once(method, url, opts, deadline), {
         retries: Number.POSITIVE_INFINITY,
         minTimeout: 25,

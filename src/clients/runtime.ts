@@ -1,4 +1,5 @@
 import { type HttpOptions, HttpClient } from './http.js';
+import { retryOf } from './retry-policy.js';
 import {
   type DrainStatus,
   type NodeInfo,
@@ -12,7 +13,7 @@ import {
 export interface CallCtl {
   deadline?: number;
   signal?: AbortSignal;
-  /** false: a transient failure is returned at once instead of retried. */
+  /** false: a transient failure is returned at once instead of retried (a changing call may be retried only where retry-policy.ts says). */
   retry?: boolean;
 }
 
@@ -51,15 +52,20 @@ export class RuntimeClient {
   }
 
   async drain(reason: string, initiator: string, ctl: CallCtl = {}): Promise<DrainStatus> {
-    return (await this.http.call('PUT', '/v1/drain', { schema: drainStatusSchema, body: { reason, initiator }, ...ctl })).data;
+    return (await this.http.call('PUT', '/v1/drain', { schema: drainStatusSchema, body: { reason, initiator }, ...ctl, retry: retryOf('PUT /v1/drain', ctl) })).data;
   }
 
   async undrain(ctl: CallCtl = {}): Promise<DrainStatus> {
-    return (await this.http.call('DELETE', '/v1/drain', { schema: drainStatusSchema, ...ctl })).data;
+    return (await this.http.call('DELETE', '/v1/drain', { schema: drainStatusSchema, ...ctl, retry: retryOf('DELETE /v1/drain', ctl) })).data;
   }
 
   async disconnect(req: DisconnectRequest, ctl: CallCtl = {}): Promise<number> {
-    const r = await this.http.call('POST', '/v1/sessions/disconnect', { schema: disconnectAnswerSchema, body: req, ...ctl });
+    const r = await this.http.call('POST', '/v1/sessions/disconnect', {
+      schema: disconnectAnswerSchema,
+      body: req,
+      ...ctl,
+      retry: retryOf('POST /v1/sessions/disconnect', ctl),
+    });
     return r.data.requested;
   }
 }

@@ -16,7 +16,7 @@ async function singleStep(command: string, step: Step, opts: GlobalOptions, node
       step,
       node,
       confirm: () => confirm(opts, question),
-      guard: () => (opts.dryRun ? () => {} : installSignalHandlers(s.stop)),
+      guard: () => (opts.dryRun ? () => {} : installSignalHandlers(s.stop, undefined, { runLog: s.runLog })),
     });
     renderOutcome(outcome, { json: opts.json === true, dryRun: opts.dryRun === true, verbose: false, plan, runLog: s.runLog() });
     return outcome.exitCode;

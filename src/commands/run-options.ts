@@ -14,7 +14,7 @@ export interface RestartOptions extends GlobalOptions {
 export function runHooks(s: Session, opts: RestartOptions): ExecuteHooks {
   const file = opts.metricsFile;
   return {
-    guard: (journal) => installSignalHandlers(s.stop, () => s.reporter.close(), { json: opts.json === true, journal }),
+    guard: (journal) => installSignalHandlers(s.stop, () => s.reporter.close(), { json: opts.json === true, journal, runLog: s.runLog }),
     ...(file ? { wrapReporter: (inner, runId, startedAt, plan) => metricsReporter(inner, file, runId, startedAt, plan) } : {}),
   };
 }

@@ -139,7 +139,7 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
     }
     const end = record;
     runLogId = runId;
-    runLog = { file, outcome: (doc) => end?.info({ event: 'run.end', run_id: runId, outcome: doc }, `run ${runId} ended: ${String(doc.status)}`) };
+    runLog = { file, runId, outcome: (doc) => end?.info({ event: 'run.end', run_id: runId, outcome: doc }, `run ${runId} ended: ${String(doc.status)}`) };
   };
   const stop = processStop;
   const runOptions: RunOptions = { dryRun: opts.dryRun === true, allowOverload: opts.allowOverload === true, force: opts.force === true };
@@ -165,6 +165,11 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
     },
     runLog: () => runLog,
     failed(err, runId) {
+      // A bug (not a QrError) after the run's log opened: the log still ends with it (run.end on every exit).
+      if (sink && runLog && !(err instanceof QrError)) {
+        runLog.outcome(errorDocument(err));
+        return err;
+      }
       // Usage errors (exit 2: nothing was changed) are not runs; a dry run has no log; one already recorded stays so.
       if (!sink || !(err instanceof QrError) || err.exitCode === ExitCode.usage || err.run) return err;
       try {

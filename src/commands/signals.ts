@@ -1,10 +1,13 @@
 import { InterruptedError, errorDocument, errorText } from '../util/errors.js';
+import type { RunLog } from '../util/log.js';
 import type { StopController } from '../util/stop.js';
 
 export interface HardExitInfo {
   /** Print the one JSON document on stdout (the run's own renderer never gets to). */
   json?: boolean;
   journal?: string;
+  /** The run's log, when open: the hard exit writes its `run.end` there too (the top-level handler never runs). */
+  runLog?: () => RunLog | undefined;
 }
 
 /**
@@ -39,8 +42,15 @@ export function installSignalHandlers(stop: StopController, onHardExit: () => vo
       `(the journal${info.journal ? ` ${info.journal}` : ''} says where; the maintenance lease is kept until it expires or resume takes it over). ` +
       `Run quantum-roll status to see it, then quantum-roll resume.`;
     const err = new InterruptedError(message, { next: 'quantum-roll resume' });
-    if (info.json) process.stdout.write(`${JSON.stringify(errorDocument(err, { status: 'interrupted' }))}\n`);
-    else process.stderr.write(errorText(err));
+    const log = info.runLog?.();
+    const doc = errorDocument(err, { ...(log ? { run_id: log.runId, log_file: log.file } : {}), status: 'interrupted' });
+    try {
+      log?.outcome(doc); // the run log's last event, as on every other exit
+    } catch {
+      // the log's disk failed: the exit still happens, and says so below
+    }
+    if (info.json) process.stdout.write(`${JSON.stringify(doc)}\n`);
+    else process.stderr.write(`${errorText(err)}${log ? `  log: ${log.file}\n` : ''}`);
     process.exit(err.exitCode);
   };
   process.on('SIGINT', handler);

@@ -30,7 +30,7 @@ export async function transferLeadersAction(opts: GlobalOptions & { restore?: bo
       step,
       node,
       confirm: () => confirm(opts, what),
-      guard: () => (opts.dryRun ? () => {} : installSignalHandlers(s.stop)),
+      guard: () => (opts.dryRun ? () => {} : installSignalHandlers(s.stop, undefined, { runLog: s.runLog })),
     });
     renderOutcome(outcome, { json: opts.json === true, dryRun: opts.dryRun === true, verbose: false, plan, runLog: s.runLog() });
     return outcome.exitCode;

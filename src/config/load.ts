@@ -85,7 +85,13 @@ function parseConfigAt(text: string, file: string, env: NodeJS.ProcessEnv, locat
       })),
     );
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    // Aliases resolve here: one without its anchor, or too many (an alias bomb), throws.
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    fail([{ path: '', line: 1, message: `not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}` }]);
+  }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     fail([{ path: '', line: 1, message: 'expected a mapping of keys at the top level' }]);
   }
@@ -152,15 +158,20 @@ function schemaProblems(error: z.ZodError, lineOf: (path: readonly PropertyKey[]
       // One problem per unknown key: each has its own line to fix.
       for (const key of issue.keys) {
         const path = [...base, key];
-        out.push({ path: path.join('.'), line: lineOf(path), message: 'unknown key (see the configuration section of the contract)' });
+        out.push({ path: keyPath(path), line: lineOf(path), message: 'unknown key (see the configuration section of the contract)' });
       }
       continue;
     }
     let message = issue.message;
     if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) message = 'required key is missing';
-    out.push({ path: base.join('.'), line: lineOf(issue.path), message });
+    out.push({ path: keyPath(base), line: lineOf(issue.path), message });
   }
   return out.map((p) => (p.line === undefined ? { path: p.path, message: p.message } : p));
+}
+
+/** A key path as problems name it (`lb.url`); a key that would not show (empty, blank, control characters) is quoted. */
+function keyPath(path: readonly string[]): string {
+  return path.map((k) => (k.trim() === '' || /\p{Cc}/u.test(k) ? JSON.stringify(k) : k)).join('.');
 }
 
 function resolvePaths(config: AccessSections, base: string): void {

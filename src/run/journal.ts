@@ -3,12 +3,13 @@
  * rename) at every step boundary, so `resume` can finish a run after a crash.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as z from 'zod';
 import type { Config } from '../config/schema.js';
 import { StepError, UsageError } from '../util/errors.js';
 import { nodeRecord, type NodeRecord } from '../steps/record.js';
+import { type WriteIo, defaultWriteIo, writeAll } from '../util/write-all.js';
 
 export { emptyNodeRecord, type StepName, type NodeRecord } from '../steps/record.js';
 
@@ -70,21 +71,35 @@ const OS_REASONS: Record<string, string> = {
   EIO: 'I/O error',
   ENOENT: 'no such file or directory',
   ENOTDIR: 'a path component is not a directory',
+  SHORT_WRITE: 'the file system took none of the bytes left to write',
 };
 
-/** A file that could not be written: names the path and the OS reason (`code` is ENOSPC, EROFS, EACCES…). */
+/**
+ * A file that could not be written: names the path and the OS reason (`code` is ENOSPC, EROFS, EACCES…).
+ * `stage` `dir_sync`: the new content was renamed into place, but its directory could not be
+ * synced, so the rename may not survive a crash (the file may be the new one or the old one).
+ */
 export class WriteError extends Error {
   constructor(
     readonly file: string,
     readonly code: string,
     cause: unknown,
+    readonly stage: 'write' | 'dir_sync' = 'write',
   ) {
-    super(`cannot write ${file}: ${code}${OS_REASONS[code] ? ` (${OS_REASONS[code]})` : ''}`, { cause });
+    const reason = `${code}${OS_REASONS[code] ? ` (${OS_REASONS[code]})` : ''}`;
+    super(stage === 'dir_sync' ? `cannot make ${file} durable: the fsync of its directory ${dirname(file)} failed: ${reason}` : `cannot write ${file}: ${reason}`, { cause });
   }
 }
 
-/** Writes `data` to `file` so that a reader sees the old or the new content, never half; `mode` whatever the umask. */
-export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
+/**
+ * Writes `data` to `file` so that a reader sees the old or the new content, never half;
+ * `mode` whatever the umask. Every byte is written (a short write is continued, one that
+ * takes nothing is an error: util/write-all.ts), the file is synced, renamed over the old
+ * one, and its directory synced so the rename survives a crash; a failure of any of
+ * these throws a WriteError naming the file (`stage` says whether the rename happened).
+ * `io` is the file system seam the tests inject short writes and failures through.
+ */
+export function writeFileAtomic(file: string, data: string, mode = 0o600, io: WriteIo = defaultWriteIo): void {
   const tmp = `${file}.${process.pid}.tmp`;
   let created = false;
   try {
@@ -93,8 +108,8 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600): void 
     created = true;
     try {
       fchmodSync(fd, mode);
-      writeSync(fd, data);
-      fsyncSync(fd);
+      writeAll(fd, data, io);
+      io.fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -105,12 +120,15 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600): void 
     const code = (err as NodeJS.ErrnoException).code;
     throw code ? new WriteError(file, code, err) : err;
   }
+  let dfd: number | undefined;
   try {
-    const dfd = openSync(dirname(file), 'r');
-    fsyncSync(dfd);
-    closeSync(dfd);
-  } catch {
-    // directory fsync is best effort (not supported everywhere)
+    dfd = openSync(dirname(file), 'r');
+    io.fsyncSync(dfd);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new WriteError(file, code, err, 'dir_sync');
+  } finally {
+    if (dfd !== undefined) closeSync(dfd);
   }
 }
 
@@ -159,7 +177,9 @@ export class Journal {
     const failure = new StepError(
       beforeAnyChange
         ? `the journal cannot be created: ${why}. Nothing was changed (no lease, no drain, no transfer).`
-        : `the journal could not be written: ${why}. The run stopped at once: nothing further was changed after the failed write; the journal on disk is the one before it.`,
+        : `the journal could not be written: ${why}. The run stopped at once: nothing further was changed after the failed write; ${
+            err instanceof WriteError && err.stage === 'dir_sync' ? 'the journal on disk is this write or, after a crash, the one before it' : 'the journal on disk is the one before it'
+          }.`,
       {
         endpoint: this.file,
         next: `free space on (or make writable) ${dirname(this.file)}, or pass another --state-dir, then ${beforeAnyChange ? 'run the same command again' : 'quantum-roll resume'}`,

@@ -22,7 +22,23 @@ export class CpApi {
       return { ...error(503, 'unavailable', 'control plane busy, retry'), headers: { 'retry-after': '0' } };
     }
     const reply = await this.route(ctx);
-    return this.corrupt(ctx, reply);
+    return this.dropAnswer(ctx, this.corrupt(ctx, reply));
+  }
+
+  /** Answers dropped so far per `cpDropAnswer` rule (a new rule object starts again at 0). */
+  private readonly dropped = new WeakMap<object, number>();
+
+  /** The `cpDropAnswer` fault: the call was handled (the CP acted); its answer is lost (the connection is reset). */
+  private dropAnswer(ctx: Ctx, reply: Reply): Reply {
+    const rule = this.model.faults().cpDropAnswer;
+    if (!rule) return reply;
+    if (rule.method !== undefined && rule.method.toUpperCase() !== ctx.method) return reply;
+    if (rule.path !== undefined && !ctx.url.startsWith(rule.path)) return reply;
+    if (rule.pattern !== undefined && !new RegExp(rule.pattern).test(ctx.url)) return reply;
+    const n = this.dropped.get(rule) ?? 0;
+    if (n >= (rule.times ?? 1)) return reply;
+    this.dropped.set(rule, n + 1);
+    return { ...reply, reset: true };
   }
 
   private async route(ctx: Ctx): Promise<Reply> {

@@ -38,6 +38,7 @@ export function defaultFaults(): Faults {
     acceptWhileDraining: [],
     holdConnect: [],
     connectAnswerMs: 5_000,
+    cpDropAnswer: null,
   };
 }
 
@@ -115,6 +116,25 @@ export const faultsPatchSchema = z
     acceptWhileDraining: nodeList,
     holdConnect: nodeList,
     connectAnswerMs: z.number().int().min(0).max(600_000),
+    cpDropAnswer: z
+      .object({
+        method: z.string().optional(),
+        path: z.string().optional(),
+        pattern: z
+          .string()
+          .refine((p) => {
+            try {
+              new RegExp(p);
+              return true;
+            } catch {
+              return false;
+            }
+          }, 'not a valid regular expression')
+          .optional(),
+        times: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .nullable(),
   })
   .partial()
   .strict();

@@ -2,7 +2,7 @@
 // body parsing, JSON replies, contract error bodies, bearer auth and call recording.
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Server as NetServer } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Faults, ParkedCall, ParkRule } from './types.js';
 
 export interface Ctx {
@@ -31,6 +31,8 @@ export interface Reply {
   headers?: Record<string, string>;
   /** Neither written nor recorded: a parked call whose client went away while it waited. */
   dropped?: boolean;
+  /** Handled and recorded, but the connection is reset instead of answered (the `cpDropAnswer` fault). */
+  reset?: boolean;
 }
 
 export type Handler = (ctx: Ctx) => Reply | Promise<Reply>;
@@ -162,8 +164,18 @@ export async function serve(
     }
   }
   if (reply.dropped) return;
-  if (!res.destroyed) writeReply(res, reply);
+  if (reply.reset) resetSocket(req.socket);
+  else if (!res.destroyed) writeReply(res, reply);
   opts.record?.(ctx, reply, now());
+}
+
+/** Ends a connection with a TCP RST (a plain close where the socket cannot: TLS). */
+function resetSocket(socket: Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
+  }
 }
 
 export function createServer(opts: ServerOptions): http.Server {

@@ -1,5 +1,6 @@
 // Maintenance leases, exactly as apis.md: one holder at a time, TTL expiry, token-guarded
-// renew and release. The `leaseHeldBy` fault makes `rolling-restart` held by a stranger.
+// renew and release; a POST by the current holder is a retry (200, the same lease).
+// The `leaseHeldBy` fault makes `rolling-restart` held by a stranger.
 import crypto from 'node:crypto';
 import { error, isObject, isoNow, json, type Ctx, type Reply } from './http-kit.js';
 
@@ -68,6 +69,8 @@ export class LeaseStore {
     if (typeof holder !== 'string' || holder === '') return error(400, 'invalid_body', 'holder must be a non-empty string');
     if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1) return error(400, 'invalid_body', 'ttl_ms must be a positive integer');
     const held = this.current(name);
+    // The same holder again is a retry of the same request (its first answer was lost): the same lease, token included.
+    if (held && held.holder === holder) return json(200, { name, holder, token: held.token, expires_at: isoNow(held.expiresAt) });
     if (held) {
       return error(409, 'lease_held', `lease ${name} is held by ${held.holder}`, { holder: held.holder, expires_at: isoNow(held.expiresAt) });
     }

@@ -41,6 +41,22 @@ export interface ParkRule {
   node?: string;
 }
 
+/**
+ * The `cpDropAnswer` fault: CP calls that match are handled (the CP acts: a lease is
+ * taken, a transfer starts), then the connection is reset instead of answered. The
+ * client sees a lost answer, not a refusal.
+ */
+export interface DropAnswerRule {
+  /** HTTP method (any when omitted). */
+  method?: string;
+  /** Prefix of the path with its query, e.g. `/v1/leases`. */
+  path?: string;
+  /** Regular expression the path with its query must match (with `path`, both must). */
+  pattern?: string;
+  /** How many matching answers are dropped (default 1); later ones are answered. */
+  times?: number;
+}
+
 /** A call the `park` fault is holding (`GET /_sim/parked`). */
 export interface ParkedCall {
   /** Increases with every parked call of this simulator. */
@@ -103,6 +119,8 @@ export interface Faults {
   holdConnect: string[];
   /** A broker answers a CONNECT it has held this long with CONNACK 0x89 Server busy (MQTT 3.1.1: return code 3) and closes the link; 0 = never. */
   connectAnswerMs: number;
+  /** Matching CP calls are handled, then their connection is reset without an answer (see DropAnswerRule). */
+  cpDropAnswer: DropAnswerRule | null;
 }
 
 export interface SimOptions {

@@ -29,6 +29,8 @@ export const nodeRecord = z.object({
   lb_out_at: z.string().nullable(),
   /** The restart command's pid and start time: a resumed run waits for an orphaned command instead of running it twice. */
   restart_pid: z.number().int().nullable().default(null),
+  /** Who that pid was (kernel boot id and start time, util/proc-identity.ts): a resume signals it only if it still is. */
+  restart_pid_identity: z.string().nullable().default(null),
   restart_started_at: z.string().nullable().default(null),
   /** The PRGs the node led before its leader-transfer: leadership of those is moved back after its postcheck. */
   leaders_before: z.array(z.string()).nullable().default(null),
@@ -46,6 +48,7 @@ export function emptyNodeRecord(): NodeRecord {
     sessions_before: null,
     lb_out_at: null,
     restart_pid: null,
+    restart_pid_identity: null,
     restart_started_at: null,
     leaders_before: null,
     error: null,

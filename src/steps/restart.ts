@@ -11,7 +11,7 @@ import { waitFor } from '../util/wait.js';
 import { formatDuration } from '../config/duration.js';
 import { sleep } from '../util/sleep.js';
 import type { NodeInfo } from '../clients/schemas.js';
-import { readFileSync } from 'node:fs';
+import { processIdentity, whoIs } from '../util/proc-identity.js';
 import { reassertDrained, reassertQuorum } from './reassert.js';
 
 /** A plan's restart: the argv it would run; a run's: the boot_id before and after. */
@@ -48,15 +48,22 @@ export const restartStep: Step<RestartResult> = {
   async run(ctx: StepContext): Promise<StepResult<RestartResult>> {
     const { env, node, runtime } = ctx;
     const before = ctx.record.boot_id_before;
+    const resumeWarnings: string[] = [];
     if (before !== null) {
       // Resumed: did the restart already happen (or is a command of the interrupted run still at it)?
-      const now = await settleResumed(ctx, before);
+      const { info: now, warnings } = await settleResumed(ctx, before);
+      resumeWarnings.push(...warnings);
       if (now && now.boot_id !== before) {
         ctx.save((r) => {
           r.boot_id_after = now.boot_id;
           r.restart_pid = null;
+          r.restart_pid_identity = null;
         });
-        return { summary: `already restarted (boot_id ${before} → ${now.boot_id}); not restarting again`, data: { boot_id_before: before, boot_id_after: now.boot_id } };
+        return {
+          summary: `already restarted (boot_id ${before} → ${now.boot_id}); not restarting again`,
+          data: { boot_id_before: before, boot_id_after: now.boot_id },
+          ...(warnings.length ? { warnings } : {}),
+        };
       }
     } else {
       const info = await runtime.node();
@@ -75,16 +82,21 @@ export const restartStep: Step<RestartResult> = {
         env.config.restart.timeout,
         env.log,
         node.id,
-        (pid) =>
+        (pid) => {
+          // Read at once: the child exists from here on (its start time is its fork's), so this is its identity.
+          const identity = processIdentity(pid);
           ctx.save((r) => {
             r.restart_pid = pid;
+            r.restart_pid_identity = identity;
             r.restart_started_at = new Date().toISOString();
-          }),
+          });
+        },
         tokenEnvNames(env.config),
       );
     } finally {
       ctx.save((r) => {
         r.restart_pid = null;
+        r.restart_pid_identity = null;
       });
     }
 
@@ -112,24 +124,13 @@ export const restartStep: Step<RestartResult> = {
       r.boot_id_after = after.boot_id;
     });
     env.log.info({ event: 'restart.done', node: node.id, boot_id: after.boot_id, intent: 'planned' }, 'node restarted');
-    return { summary: `restarted: boot_id ${bootBefore} → ${after.boot_id}`, data: { boot_id_before: bootBefore, boot_id_after: after.boot_id } };
+    return {
+      summary: `restarted: boot_id ${bootBefore} → ${after.boot_id}`,
+      data: { boot_id_before: bootBefore, boot_id_after: after.boot_id },
+      ...(resumeWarnings.length ? { warnings: resumeWarnings } : {}),
+    };
   },
 };
-
-/** Whether a process lives (a zombie nobody reaped counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc: trust kill(0)
-  }
-}
 
 /**
  * A resumed restart step: waits while the interrupted run's restart command (its pid
@@ -137,30 +138,63 @@ function alive(pid: number): boolean {
  * killed it; then it is killed) and while the node does not answer (at most
  * timeouts.ready), and returns what the node says then. Never decides on a
  * half-finished restart: that is how a restart is never repeated.
+ *
+ * Never signals a stranger: the pid is ours only while its identity (boot id and
+ * start time, journalled beside it) is the same. A reused pid is not waited for and
+ * never killed; a pid that cannot be proven ours (a journal without its identity, no
+ * /proc) is waited for but never killed; a kill refused (EPERM) ends the wait. Each
+ * says so in a warning.
  */
-async function settleResumed(ctx: StepContext, before: string): Promise<NodeInfo | undefined> {
+async function settleResumed(ctx: StepContext, before: string): Promise<{ info: NodeInfo | undefined; warnings: string[] }> {
   const { env, runtime, node } = ctx;
-  const pid = ctx.record.restart_pid;
+  const warnings: string[] = [];
+  const warn = (event: string, text: string, fields: Record<string, unknown>) => {
+    env.log.warn({ event, node: node.id, ...fields }, text);
+    warnings.push(text);
+  };
+  let pid = ctx.record.restart_pid;
+  const identity = ctx.record.restart_pid_identity;
   const startedAt = ctx.record.restart_started_at ? Date.parse(ctx.record.restart_started_at) : Date.now();
   const commandEnd = startedAt + env.config.restart.timeout;
   const answerEnd = Date.now() + env.config.timeouts.ready;
   for (;;) {
     const info = await runtime.node({ retry: false, deadline: Date.now() + 2_000 }).catch(() => undefined);
-    if (info && info.boot_id !== before) return info;
-    const orphan = pid !== null && alive(pid);
+    if (info && info.boot_id !== before) return { info, warnings };
+    const who = pid === null ? 'gone' : whoIs(pid, identity);
+    if (pid !== null && who === 'stranger') {
+      warn('restart.pid_reused', `pid ${pid} of the interrupted run's restart command now belongs to another process: not waited for, not signalled`, { pid });
+      pid = null;
+      continue;
+    }
+    const orphan = pid !== null && (who === 'ours' || who === 'unproven');
     if (orphan && Date.now() >= commandEnd) {
-      env.log.warn({ event: 'restart.orphan_killed', node: node.id, pid }, 'the interrupted run\'s restart command outlived restart.timeout: killed');
+      if (who === 'unproven') {
+        warn(
+          'restart.orphan_unproven',
+          `pid ${pid} outlived restart.timeout, but nothing proves it is still the interrupted run's restart command (no start time journalled, or no /proc): not signalled; kill it by hand if it is`,
+          { pid },
+        );
+        pid = null;
+        continue;
+      }
       try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        // gone meanwhile
+        process.kill(-pid!, 'SIGKILL');
+        env.log.warn({ event: 'restart.orphan_killed', node: node.id, pid }, "the interrupted run's restart command outlived restart.timeout: killed");
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EPERM') {
+          warn('restart.orphan_kill_refused', `the interrupted run's restart command (pid ${pid}) outlived restart.timeout and may not be signalled by this user (EPERM): no longer waited for; stop it by hand`, { pid });
+          pid = null;
+          continue;
+        }
+        // ESRCH: gone meanwhile
       }
     } else if (orphan) {
       ctx.say(`waiting for the interrupted run's restart command (pid ${pid}) to finish`);
     } else if (info) {
-      return info;
+      return { info, warnings };
     } else if (Date.now() >= answerEnd) {
-      return undefined;
+      return { info: undefined, warnings };
     } else {
       ctx.say(`waiting for ${node.id} to answer`);
     }

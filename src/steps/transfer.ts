@@ -7,6 +7,7 @@
  */
 import { HttpError, StepError } from '../util/errors.js';
 import type { ControlPlaneClient, TransferTarget } from '../clients/control-plane.js';
+import type { BatchTransfer } from '../clients/schemas.js';
 import { isConflict } from '../clients/control-plane.js';
 import type { StopController } from '../util/stop.js';
 import { type WaitTimeout, waitFor } from '../util/wait.js';
@@ -38,11 +39,21 @@ export async function transferLeadersAway(cp: ControlPlaneClient, o: TransferOpt
   if (ids.length === 0) return { moved: [], via: 'none' };
   const exclude = o.exclude.filter((n) => n !== o.node);
   let via: TransferOutcome['via'] = 'per-prg';
+  let perPrgIds = ids;
   if (batch) {
-    const started = await cp.startBatchTransfer(
-      { away_from: o.node, ...(exclude.length ? { exclude } : {}), max_parallel: o.batchMaxParallel },
-      { deadline: o.deadline, retry: false },
-    );
+    let started: BatchTransfer | undefined;
+    try {
+      started = await cp.startBatchTransfer(
+        { away_from: o.node, ...(exclude.length ? { exclude } : {}), max_parallel: o.batchMaxParallel },
+        { deadline: o.deadline },
+      );
+    } catch (err) {
+      if (!lostAnswer(err)) throw err;
+      // The CP may have started the batch: it is not posted again (a second batch; retry-policy.ts). What the
+      // node still leads is read, and moved per PRG (idempotent: a PRG already moved answers from == to).
+      o.onProgress?.(`the batch transfer's answer was lost (${(err as Error).message}); moving what ${o.node} still leads per PRG`);
+      perPrgIds = await cp.listPrgIds({ leader: o.node }, { deadline: o.deadline });
+    }
     if (started) {
       via = 'batch';
       let seen = started;
@@ -64,8 +75,8 @@ export async function transferLeadersAway(cp: ControlPlaneClient, o: TransferOpt
       if (end.failed.length) throw transferFailures(o.node, end.failed.map((f) => ({ prg: f.prg_id, code: f.error.code, message: f.error.message })));
     }
   }
-  if (via === 'per-prg') {
-    const { failures } = await perPrg(cp, ids, { exclude: exclude.length ? [o.node, ...exclude] : [o.node] }, o);
+  if (via === 'per-prg' && perPrgIds.length > 0) {
+    const { failures } = await perPrg(cp, perPrgIds, { exclude: exclude.length ? [o.node, ...exclude] : [o.node] }, o);
     if (failures.length) throw transferFailures(o.node, failures);
   }
   await waitFor(
@@ -254,6 +265,11 @@ export async function transferLeadersTo(cp: ControlPlaneClient, node: string, id
   const moved = sent.filter((id) => led.has(id));
   const timedOut = ids.filter((id) => !refused.has(id) && !led.has(id));
   return { moved, refused: [...refused], timedOut, stopped: o.stop?.requested === true };
+}
+
+/** No answer that says what the CP did: the connection failed or timed out, or a proxy or a busy CP answered instead. */
+function lostAnswer(err: unknown): boolean {
+  return err instanceof HttpError && (err.status === undefined || err.status === 429 || err.status >= 500);
 }
 
 function transferFailures(node: string, failures: Array<{ prg: string; code: string; message: string }>): StepError {

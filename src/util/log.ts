@@ -1,7 +1,8 @@
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import { colorFor } from './color.js';
+import { writeAll } from './write-all.js';
 
 export type { Logger };
 
@@ -42,6 +43,7 @@ export function createLogger(level: LogLevel = 'info', dest?: DestinationStream)
 /** A run's log file, as the outcome names it; `outcome` records the run's end in it (its last event). */
 export interface RunLog {
   file: string;
+  runId: string;
   outcome(doc: Record<string, unknown>): void;
 }
 
@@ -71,7 +73,7 @@ export class RunLogSink implements DestinationStream {
   write(line: string): void {
     if (this.fd !== undefined) {
       try {
-        writeSync(this.fd, line);
+        writeAll(this.fd, line);
       } catch (err) {
         // A full or failing disk: the log stops here (the journal, written at the next step
         // boundary, fails on the same disk and stops the run naming its path and the OS reason).
@@ -113,8 +115,8 @@ export class RunLogSink implements DestinationStream {
     this.fd = fd;
     this.file = file;
     first?.();
-    if (this.dropped) writeSync(fd, `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), event: 'log.truncated', dropped: this.dropped, msg: `the ${this.dropped} earliest lines before the run began were dropped` })}\n`);
-    for (const l of this.pending) writeSync(fd, l);
+    if (this.dropped) writeAll(fd, `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), event: 'log.truncated', dropped: this.dropped, msg: `the ${this.dropped} earliest lines before the run began were dropped` })}\n`);
+    for (const l of this.pending) writeAll(fd, l);
     this.pending = [];
     pruneRunLogs(dirname(file), keep, basename(file));
   }

@@ -212,6 +212,31 @@ describe('the run log (invariant 11)', { timeout: 180_000 }, () => {
     expect(resumed.code, resumed.stderr.slice(-1500)).toBe(0);
   });
 
+  it('a second SIGINT (the hard exit, 130): the log still ends with run.end, and the outcome names it', async () => {
+    await c.sim.setFaults({ sessionDecay: 0 });
+    const r = await withConfig(
+      c,
+      (cfg) => (cfg.quiesce.grace = '30s'),
+      async () => {
+        const p = startCli(c, ['restart', 'node-4', '--yes']);
+        await parkThrough(c, [on.drainFlag('node-4'), on.readyz('node-4'), on.readyz('node-4')], p);
+        p.kill('SIGINT');
+        await untilOutput(p, 'stderr', /SIGINT received/);
+        p.kill('SIGINT'); // exits at once, from the signal handler: the top-level handler never runs
+        return finish(p);
+      },
+    );
+    await unpark(c);
+    expect(r.code, r.stderr.slice(-1500)).toBe(130);
+    expect((r.json as any).error.message).toMatch(/twice/);
+    const ev = checkedLog(c, r.json);
+    expect(ev.at(-1)!.outcome.status).toBe('interrupted');
+    expect(ev.at(-1)!.outcome.error.message).toMatch(/twice/);
+    await c.sim.setFaults({ sessionDecay: 1 });
+    const resumed = await c.cli(['resume', '--yes']);
+    expect(resumed.code, resumed.stderr.slice(-1500)).toBe(0);
+  });
+
   it('keeps the newest logs.keep run logs', async () => {
     const r = await withConfig(
       c,

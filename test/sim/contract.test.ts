@@ -227,6 +227,10 @@ describe('control plane API', () => {
     expect(S.leaseHeld.parse(held.json)).toMatchObject({ error: { code: 'lease_held' }, holder: 'a@h:1' });
     const info = await get(`${sim.cpUrl}/v1/leases/rolling-restart`);
     expect(S.leaseInfo.parse(info.json).holder).toBe('a@h:1');
+    // The same holder again is a retry whose first answer was lost: 200 with the same lease, token included.
+    const again = await post(`${sim.cpUrl}/v1/leases`, { name: 'rolling-restart', holder: 'a@h:1', ttl_ms: 30000 });
+    expect(again.status).toBe(200);
+    expect(S.leaseCreated.parse(again.json)).toMatchObject({ name: 'rolling-restart', holder: 'a@h:1', token: la.token });
     expect(info.json).not.toHaveProperty('token');
     expect((await put(`${sim.cpUrl}/v1/leases/rolling-restart`, { token: la.token, ttl_ms: 30000 })).status).toBe(200);
     const lost = await put(`${sim.cpUrl}/v1/leases/rolling-restart`, { token: 'nope', ttl_ms: 30000 });

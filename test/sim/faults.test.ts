@@ -120,6 +120,23 @@ describe('CP faults', () => {
     const token = (mine.json as { token: string }).token;
     expect((await del(`${sim.cpUrl}/v1/leases/rolling-restart?token=${token}`)).status).toBe(204);
   });
+
+  it('cpDropAnswer: the CP acts, then resets the connection instead of answering (times, then answers again)', async () => {
+    await sim.setFaults({ cpDropAnswer: { method: 'POST', path: '/v1/leases', times: 2 } });
+    const body = { name: 'rolling-restart', holder: 'lost@answer:1', ttl_ms: 5000 };
+    await expect(post(`${sim.cpUrl}/v1/leases`, body)).rejects.toThrow();
+    // Acted: the lease is taken although no answer came.
+    expect(S.leaseInfo.parse((await get(`${sim.cpUrl}/v1/leases/rolling-restart`)).json).holder).toBe('lost@answer:1');
+    await expect(post(`${sim.cpUrl}/v1/leases`, body)).rejects.toThrow();
+    // Dropped twice: the third is answered, as the retry of the same holder (200, the lease and its token).
+    const third = await post(`${sim.cpUrl}/v1/leases`, body);
+    expect(third.status).toBe(200);
+    const token = S.leaseCreated.parse(third.json).token;
+    expect((await del(`${sim.cpUrl}/v1/leases/rolling-restart?token=${token}`)).status).toBe(204);
+    const recorded = (await sim.calls()).filter((c) => c.method === 'POST' && c.path === '/v1/leases' && (c.body as { holder?: string })?.holder === 'lost@answer:1');
+    expect(recorded.length, 'a dropped answer is still recorded: the CP acted').toBe(3);
+    expect(() => sim.setFaults({ cpDropAnswer: { pattern: '(' } })).toThrow(/cpDropAnswer\.pattern/);
+  });
 });
 
 describe('transfer faults', () => {

@@ -110,4 +110,44 @@ describe('HttpClient', () => {
     expect(answer).toMatchObject({ status: 503, data: { url: '/busy/verdict' } });
     await c.close();
   });
+
+  it('a changing request is not retried unless its call says so (retry-policy.ts); a GET is', async () => {
+    const c = client();
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const n = seen.length;
+      const err = await c.call(method, '/busy/change', { schema: echo, body: method === 'DELETE' ? undefined : {}, deadline: Date.now() + 300 }).catch((e: unknown) => e);
+      expect((err as HttpError).status).toBe(503);
+      expect(seen.slice(n), `${method}: sent once`).toEqual([`${method} /busy/change`]);
+    }
+    const n = seen.length;
+    await c.call('POST', '/busy/change', { schema: echo, body: {}, deadline: Date.now() + 300, retry: true }).catch(() => undefined);
+    expect(seen.slice(n).length, 'retry: true (the table says safe) retries').toBeGreaterThan(1);
+    await c.close();
+  });
+});
+
+describe('retry policy of changing calls', () => {
+  it('every POST/PUT/DELETE of the clients and LB adapters takes its retry from the table, and every entry says why', async () => {
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { CHANGING_CALLS } = await import('../../src/clients/retry-policy.js');
+    const root = join(import.meta.dirname, '../../src');
+    const files = [...readdirSync(join(root, 'clients')).map((f) => join(root, 'clients', f)), ...readdirSync(join(root, 'adapters/lb')).map((f) => join(root, 'adapters/lb', f))].filter((f) => f.endsWith('.ts'));
+    let sites = 0;
+    for (const f of files) {
+      const src = readFileSync(f, 'utf8');
+      for (const m of src.matchAll(/\.call\('(POST|PUT|DELETE)'/g)) {
+        sites++;
+        // The call's options, up to the closing of the call: they must name an entry of the table.
+        const rest = src.slice(m.index, src.indexOf('})', m.index) + 2);
+        const named = /retryOf\('([^']+)'/.exec(rest)?.[1];
+        expect(named, `${f}: ${m[1]} call without retryOf(...)`).toBeDefined();
+        expect(Object.keys(CHANGING_CALLS)).toContain(named);
+        expect(named!.startsWith(`${m[1]} `), `${f}: ${named} on a ${m[1]}`).toBe(true);
+      }
+    }
+    expect(sites).toBeGreaterThanOrEqual(Object.keys(CHANGING_CALLS).length);
+    for (const [call, p] of Object.entries(CHANGING_CALLS)) expect(p.why.length, call).toBeGreaterThan(10);
+    expect(CHANGING_CALLS['POST /v1/leader-transfers'].retry, 'a second batch POST starts a second batch').toBe(false);
+  });
 });

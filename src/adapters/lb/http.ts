@@ -1,4 +1,5 @@
 import { type HttpClient } from '../../clients/http.js';
+import { retryOf } from '../../clients/retry-policy.js';
 import { type PoolMember, poolMemberSchema } from '../../clients/schemas.js';
 import { type LbCallCtl, type LbTarget, type MemberStatus, LbAdapterBase } from './types.js';
 
@@ -34,7 +35,12 @@ export class HttpLbAdapter extends LbAdapterBase {
   }
 
   private async setState(t: LbTarget, admin_state: 'draining' | 'enabled', ctl: LbCallCtl): Promise<void> {
-    await this.http.call('PUT', `${this.path(t)}/admin-state`, { schema: poolMemberSchema, body: { admin_state }, ...ctl });
+    await this.http.call('PUT', `${this.path(t)}/admin-state`, {
+      schema: poolMemberSchema,
+      body: { admin_state },
+      ...ctl,
+      retry: retryOf('PUT /v1/pools/{pool}/members/{member}/admin-state'),
+    });
   }
 
   /** The client's connection pool (keep-alive sockets to the LB API) would otherwise outlive the run. */
