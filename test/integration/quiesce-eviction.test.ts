@@ -6,16 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { readSimJson } from '../../src/sim/index.js';
-import { findRedisServer } from '../../src/sim/redis.js';
 import { drainWindows, frontDoor, identifierFor, readCalls, runLoad, targetLabel } from '../../src/sim/load/index.js';
 import { startCluster, type CliResult, type TestCluster } from '../support/cli.js';
-import { haproxyInstalled } from '../support/haproxy.js';
 import { adminBits } from '../support/haproxy.js';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-
-const redis = findRedisServer() !== undefined;
-if (!redis) console.warn('\n!! redis-server is NOT installed: the quiesce eviction tests are SKIPPED (apt-get install -y redis-server)\n');
 
 interface DisconnectPost {
   node: string;
@@ -61,7 +56,7 @@ async function rollUnderLoad<A>(c: TestCluster, clients: number, args: string[],
   return { report, r: await roll!, after, reference: targetLabel(door.targets[0]!) };
 }
 
-describe.skipIf(!haproxyInstalled() || !redis)('closed-loop eviction under MQTT load through a real HAProxy', () => {
+describe('closed-loop eviction under MQTT load through a real HAProxy', () => {
   it('restart --all under 50 clients: a cohort, then limited requests; 0 lost, every client back', { timeout: 300_000 }, async () => {
     const c = await startCluster({ nodes: 5, racks: 3, prgs: 60, replayMs: 300, sessionsPerNode: 0, lb: 'haproxy', rawProbeMs: 0 });
     try {
