@@ -70,7 +70,6 @@ describe('closed-loop eviction under MQTT load through a real HAProxy', () => {
         cfg.quiesce = { ...cfg.quiesce, disconnect: { ...cfg.quiesce.disconnect, cohort: { share: 0.2, min: 2 } } };
       });
       const { report, r } = await rollUnderLoad(c, 50, ['restart', '--all', '--parallel', 'auto', '--yes']);
-      if (process.env.Q19_DEBUG) console.log(readFileSync(String(r.json!.log_file), 'utf8').split('\n').filter((l) => /quiesce|step.done/.test(l) && !/sessions.sample/.test(l)).join('\n'));
       expect(r.code, r.stderr).toBe(0);
       expect(Object.values((await c.sim.stats()).restarts)).toEqual([1, 1, 1, 1, 1]);
       expect(report.messages.lost, JSON.stringify(report.lost_samples)).toBe(0);
