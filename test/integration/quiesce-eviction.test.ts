@@ -99,7 +99,9 @@ describe('closed-loop eviction under MQTT load through a real HAProxy', () => {
       const asked = log.filter((e) => e.event === 'quiesce.disconnect');
       expect(asked.length).toBe(posts.length);
       expect(asked.filter((e) => e.phase === 'cohort').length).toBe(nodes.length);
-      expect(log.some((e) => e.event === 'sessions.sample' && e.phase === 'absorb')).toBe(true);
+      // sampled while the nodes evicted (absorb samples exist only when the clients are slower than a sweep)
+      const samples = log.filter((e) => e.event === 'sessions.sample');
+      for (const n of nodes) expect(samples.some((e) => e.node === n && e.requested > 0)).toBe(true);
     } finally {
       await c.stop();
     }
