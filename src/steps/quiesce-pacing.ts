@@ -31,6 +31,10 @@
  * for an integral term to settle; AIMD needs none, cannot wind up, converges to a fair
  * share when nodes of a wave evict into the same brokers (as TCP's flows do), and when the
  * cluster keeps up it never leaves the ceiling, so it costs nothing.
+ *
+ * What it cannot do: pace an eviction shorter than `max_lag` (fewer than about ceiling ×
+ * max_lag clients on the node): it is over before any feedback arrives. There the ceiling,
+ * the cohort and the gate before the restart protect the clients (B6, BENCHMARKS.md).
  */
 
 export interface PaceOptions {
