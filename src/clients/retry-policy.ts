@@ -34,7 +34,7 @@ export const CHANGING_CALLS = {
   'DELETE /v1/drain': { retry: true, why: 'idempotent by the contract' },
   'POST /v1/sessions/disconnect': {
     retry: true,
-    why: 'a new request replaces the one in progress (the contract), and ours has no limit: a repeat asks for the same, every session connected now at the same rate',
+    why: 'a new request replaces the one in progress (the contract): a repeat asks again at the same rate; with a `limit` it may evict up to that many more, which the closed loop sees (it paces on the sessions the nodes report, not on its own count)',
   },
   // LB: generic HTTP pool API
   'PUT /v1/pools/{pool}/members/{member}/admin-state': {

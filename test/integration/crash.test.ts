@@ -45,7 +45,8 @@ const CASES: Case[] = [
     step: 'readmit',
     faults: { slowReady: { 'node-1': 2500, 'node-2': 2500, 'node-3': 2500 } },
   },
-  { name: 'postcheck begins', park: (n) => [drainFlag(n), clusterState], step: 'postcheck' },
+  // (the first cluster-state read after the restart command: quiesce's session sweeps read it too)
+  { name: 'postcheck begins', park: (n) => [drainFlag(n), restartCommand(n), clusterState], step: 'postcheck' },
 ];
 
 describe('crash safety: SIGKILL anywhere, then resume', { timeout: 180_000 }, () => {
