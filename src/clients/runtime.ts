@@ -3,7 +3,9 @@ import {
   type DrainStatus,
   type NodeInfo,
   type Readiness,
+  type DisconnectProgress,
   disconnectAnswerSchema,
+  disconnectProgressSchema,
   drainStatusSchema,
   nodeInfoSchema,
   readinessSchema,
@@ -20,6 +22,8 @@ export interface DisconnectRequest {
   reason_code: 139 | 137 | 156 | 157;
   rate_per_s: number;
   server_reference?: string;
+  /** At most this many of the sessions connected now (absent: all; 0 stops a request in progress). */
+  limit?: number;
 }
 
 /** The admin API of one Quantum node runtime. */
@@ -61,5 +65,10 @@ export class RuntimeClient {
   async disconnect(req: DisconnectRequest, ctl: CallCtl = {}): Promise<number> {
     const r = await this.http.call('POST', '/v1/sessions/disconnect', { schema: disconnectAnswerSchema, body: req, ...ctl });
     return r.data.requested;
+  }
+
+  /** The current or last DISCONNECT request's progress (`disconnected` counts this request's only). */
+  async disconnectProgress(ctl: CallCtl = {}): Promise<DisconnectProgress> {
+    return (await this.http.call('GET', '/v1/sessions/disconnect', { schema: disconnectProgressSchema, ...ctl })).data;
   }
 }

@@ -69,6 +69,17 @@ export type DrainStatus = z.infer<typeof drainStatusSchema>;
 
 export const disconnectAnswerSchema = z.object({ requested: count });
 
+/** `GET /v1/sessions/disconnect`: the current or last request (all null/0 before any). */
+export const disconnectProgressSchema = z.object({
+  in_progress: z.boolean(),
+  requested: count,
+  disconnected: count,
+  rate_per_s: z.number().int().min(1).nullable(),
+  reason_code: z.number().int().nullable(),
+  started_at: timestamp.nullable(),
+});
+export type DisconnectProgress = z.infer<typeof disconnectProgressSchema>;
+
 // --- control plane ----------------------------------------------------------
 
 export const cpStatusSchema = z.object({

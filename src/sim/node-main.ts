@@ -11,7 +11,7 @@ import type { SimBroker } from './broker.js';
 import { httpRequest } from './http-client.js';
 import { createServer, listen, parkVia } from './http-kit.js';
 import { NodeRuntime, type DrainStatus, type DrainStore, type HeartbeatReply } from './node-runtime.js';
-import { CallRecorder } from './recorder.js';
+import { CallRecorder, EventLog } from './recorder.js';
 
 interface NodeState {
   node_id: string;
@@ -106,6 +106,7 @@ async function main(): Promise<void> {
 
   const store = new FileState(dataDir, nodeId);
   store.state.boots++;
+  const eventLog = new EventLog(stateDir);
   const maxRaw = values['max-sessions'];
   const runtime = new NodeRuntime({
     nodeId,
@@ -118,6 +119,7 @@ async function main(): Promise<void> {
     sessionDecay: Number(values['session-decay']),
     prgTotal: Number(values['prg-total']),
     store,
+    event: (event, fields) => eventLog.emit(event, { node: nodeId, ...fields }),
   });
 
   // The data plane: a real MQTT broker on the MQTT port, sessions in the shared redis. The

@@ -36,6 +36,8 @@ export interface RuntimeOptions {
   sessionDecay?: number;
   prgTotal?: number;
   store: DrainStore;
+  /** Writes an event to the simulator's record (`events.ndjson`); absent = not recorded. */
+  event?: (event: string, fields: Record<string, unknown>) => void;
 }
 
 export interface HeartbeatPayload {
@@ -89,6 +91,21 @@ export interface DataPlane {
   wipes(): { wiped: number; skipped: number };
 }
 
+/** One `POST /v1/sessions/disconnect` request: its pacing, what it asked for and how far it got. */
+interface DisconnectRequest {
+  rate: number;
+  code: number;
+  /** Disconnects owed by the pacing but not yet made (fractional; a late tick never bursts). */
+  budget: number;
+  ref: string | null;
+  /** How many this request disconnects (its `limit`, capped by the sessions connected at its start). */
+  requested: number;
+  disconnected: number;
+  startedAtMs: number;
+  inProgress: boolean;
+}
+
+export const MAX_DISCONNECT_LIMIT = 10_000_000;
 export const VALID_DISCONNECT_CODES = new Set([139, 137, 156, 157]);
 const CACHE_FRESH_MS = 2000;
 const STUCK_PROGRESS = 0.95;
@@ -113,7 +130,10 @@ export class NodeRuntime {
   /** The `dropPublish` / `acceptWhileDraining` faults, applied by the broker. */
   dropPublish = false;
   acceptWhileDraining = false;
-  private disconnect: { rate: number; code: number; budget: number; ref: string | null } | null = null;
+  /** The disconnect request in progress (null when none is). */
+  private disconnect: DisconnectRequest | null = null;
+  /** The current or last disconnect request, for `GET /v1/sessions/disconnect` (null before any). */
+  private lastDisconnect: DisconnectRequest | null = null;
   private readonly disconnects = new Map<string, number>();
   private replayMs: number;
   private neverReady: boolean;
@@ -208,18 +228,31 @@ export class NodeRuntime {
     const d = this.disconnect;
     if (d) {
       d.budget += (d.rate * dtMs) / 1000;
-      let n = Math.floor(d.budget);
-      if (n <= 0) return;
-      d.budget -= n;
-      const sim = Math.min(n, this.simSessions);
-      this.simSessions -= sim;
-      this.shedTotal += sim;
-      n -= sim;
-      const tcp = n > 0 && this.dataPlane ? this.dataPlane.kick(n, d.code, d.ref) : 0;
-      const key = `${d.code}|drain`;
-      this.disconnects.set(key, (this.disconnects.get(key) ?? 0) + sim + tcp);
-      if (this.activeSessions() === 0) this.disconnect = null;
+      let n = Math.min(Math.floor(d.budget), d.requested - d.disconnected);
+      if (n > 0) {
+        d.budget -= n;
+        const sim = Math.min(n, this.simSessions);
+        this.simSessions -= sim;
+        this.shedTotal += sim;
+        n -= sim;
+        const tcp = n > 0 && this.dataPlane ? this.dataPlane.kick(n, d.code, d.ref) : 0;
+        d.disconnected += sim + tcp;
+        const key = `${d.code}|drain`;
+        this.disconnects.set(key, (this.disconnects.get(key) ?? 0) + sim + tcp);
+      }
+      // Done when it disconnected what it asked for, or nobody is left to disconnect.
+      if (d.disconnected >= d.requested) this.endDisconnect('done');
+      else if (this.activeSessions() === 0) this.endDisconnect('no_sessions');
     }
+  }
+
+  /** Ends the request in progress; `why`: done, no_sessions (nobody left), replaced, undrained. */
+  private endDisconnect(why: 'done' | 'no_sessions' | 'replaced' | 'undrained'): void {
+    const d = this.disconnect;
+    if (!d) return;
+    d.inProgress = false;
+    this.disconnect = null;
+    this.opts.event?.('disconnect_end', { why, requested: d.requested, disconnected: d.disconnected, rate_per_s: d.rate });
   }
 
   heartbeat(): HeartbeatPayload {
@@ -280,7 +313,10 @@ export class NodeRuntime {
       return json(200, { node_id: this.opts.nodeId, version: '1.14.2', boot_id: this.bootId, started_at: isoNow(this.startedAtMs) });
     }
     if (route === 'v1/drain') return this.handleDrain(ctx);
-    if (route === 'v1/sessions/disconnect') return m === 'POST' ? this.handleDisconnect(ctx) : notAllowed();
+    if (route === 'v1/sessions/disconnect') {
+      if (m === 'POST') return this.handleDisconnect(ctx);
+      return m === 'GET' ? json(200, this.disconnectStatus()) : notAllowed();
+    }
     if (route === 'metrics') return m === 'GET' ? { status: 200, text: this.metrics(), contentType: 'text/plain; version=0.0.4' } : notAllowed();
     return error(404, 'not_found', `no route ${ctx.method} ${ctx.path}`);
   }
@@ -305,13 +341,19 @@ export class NodeRuntime {
     }
     if (ctx.method === 'DELETE') {
       this.drain = { draining: false, since: null, reason: null, initiator: null };
-      this.disconnect = null;
+      this.endDisconnect('undrained'); // an undrained node disconnects nobody
       this.opts.store.save(this.drain);
       return json(200, this.drainStatus());
     }
     return notAllowed();
   }
 
+  /**
+   * `POST /v1/sessions/disconnect`: validates every field (a 400 names it), then starts a
+   * request that replaces the one in progress: its rate and limit apply from now on, the
+   * sessions already disconnected stay so, and its counters start at 0. `limit: 0` stops the
+   * request in progress without disconnecting more.
+   */
   private handleDisconnect(ctx: Ctx): Reply {
     if (ctx.bodyInvalid || !isObject(ctx.body)) return error(400, 'invalid_body', 'body must be a JSON object');
     const b = ctx.body;
@@ -324,14 +366,45 @@ export class NodeRuntime {
     if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1 || rate > 100000) {
       return error(400, 'invalid_rate', 'rate_per_s must be an integer in 1..100000');
     }
+    const limit = b.limit;
+    if (limit !== undefined && limit !== null && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0 || limit > MAX_DISCONNECT_LIMIT)) {
+      return error(400, 'invalid_limit', `limit must be an integer in 0..${MAX_DISCONNECT_LIMIT} (absent = every session connected now)`);
+    }
     if (b.server_reference !== undefined && b.server_reference !== null && typeof b.server_reference !== 'string') {
-      return error(400, 'invalid_body', 'server_reference must be a string');
+      return error(400, 'invalid_server_reference', 'server_reference must be a string');
     }
     if (!this.drain.draining) return error(409, 'not_draining', 'the node is not draining');
     // The requested reference; 0x9C/0x9D without one point at this node's default (front door or a ready peer).
     const ref = typeof b.server_reference === 'string' && b.server_reference ? b.server_reference : code === 156 || code === 157 ? this.serverReference : null;
-    this.disconnect = { rate, code, budget: 0, ref };
-    return json(202, { requested: this.activeSessions() });
+    const now = this.activeSessions();
+    const requested = typeof limit === 'number' ? Math.min(limit, now) : now;
+    this.endDisconnect('replaced');
+    const d: DisconnectRequest = { rate, code, budget: 0, ref, requested, disconnected: 0, startedAtMs: Date.now(), inProgress: requested > 0 };
+    this.lastDisconnect = d;
+    if (d.inProgress) this.disconnect = d;
+    this.opts.event?.('disconnect_request', {
+      reason_code: code,
+      rate_per_s: rate,
+      limit: typeof limit === 'number' ? limit : null,
+      server_reference: ref,
+      sessions: now,
+      requested,
+    });
+    return json(202, { requested });
+  }
+
+  /** `GET /v1/sessions/disconnect`: the current or last request (all null/0 before any since this process started). */
+  disconnectStatus(): Record<string, unknown> {
+    const d = this.lastDisconnect;
+    if (!d) return { in_progress: false, requested: 0, disconnected: 0, rate_per_s: null, reason_code: null, started_at: null };
+    return {
+      in_progress: d.inProgress,
+      requested: d.requested,
+      disconnected: d.disconnected,
+      rate_per_s: d.rate,
+      reason_code: d.code,
+      started_at: isoNow(d.startedAtMs),
+    };
   }
 
   metrics(): string {

@@ -112,7 +112,7 @@ class Supervisor implements SimControl {
     }
     this.backend =
       this.opts.virtualNodes || !this.redis
-        ? new VirtualBackend(this.model, this.balancer, { ...backendOpts, recorder: this.recorder })
+        ? new VirtualBackend(this.model, this.balancer, { ...backendOpts, recorder: this.recorder, events: this.eventLog })
         : new ProcessBackend(this.model, this.balancer, {
             ...backendOpts,
             stateDir: this.stateDir,

@@ -10,7 +10,7 @@ import { answerHeartbeat } from './heartbeat.js';
 import { closeServer, listen, parkingOf, serve } from './http-kit.js';
 import type { NodeBackend } from './node-processes.js';
 import { MemoryDrainStore, NodeRuntime } from './node-runtime.js';
-import type { CallRecorder } from './recorder.js';
+import type { CallRecorder, EventLog } from './recorder.js';
 import type { SessionBalancer } from './sessions.js';
 
 export interface VirtualBackendOptions {
@@ -19,6 +19,7 @@ export interface VirtualBackendOptions {
   maxSessions: number | null;
   token?: string | undefined;
   recorder: CallRecorder;
+  events: EventLog;
   /** With `--tls`: the shared admin server speaks HTTPS with these options. */
   tls?: { server: https.ServerOptions } | undefined;
 }
@@ -100,6 +101,7 @@ export class VirtualBackend implements NodeBackend {
       sessionDecay: f.sessionDecay,
       prgTotal: this.model.topo.nodePrgs[idx]?.length ?? 0,
       store: this.stores[idx] ?? new MemoryDrainStore(),
+      event: (event, fields) => this.opts.events.emit(event, { node: node.id, ...fields }),
     });
     this.runtimes[idx] = rt;
     this.balancer.onBoot(idx, sessions);

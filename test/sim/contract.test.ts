@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { startSim, type SimHandle } from '../../src/sim/index.js';
 import { del, get, post, put, sleep, tempDir, waitFor } from '../support/http.js';
 import * as S from '../support/schemas.js';
@@ -76,32 +77,33 @@ describe('node runtime API', () => {
   });
 });
 
+// A minimal MQTT 3.1.1 CONNECT (clean session, keepalive 60): no client library between
+// the test and what the listener answers.
+const connectPacket = (clientId: string): Buffer => {
+  const id = Buffer.from(clientId);
+  const body = Buffer.concat([Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 60, 0, id.length]), id]);
+  return Buffer.concat([Buffer.from([0x10, body.length]), body]);
+};
+/** Opens a socket, sends CONNECT, resolves with the socket and the CONNACK's return code. */
+const mqttConnect = (port: number, clientId: string): Promise<{ socket: net.Socket; rc: number }> =>
+  new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(connectPacket(clientId)));
+    let got = Buffer.alloc(0);
+    const onData = (d: Buffer): void => {
+      got = Buffer.concat([got, d]);
+      if (got.length < 4) return;
+      socket.off('data', onData);
+      socket.resume(); // keep reading, so that the server's close is seen
+      if (got[0] !== 0x20 || got[1] !== 2) return reject(new Error(`not a CONNACK: ${got.toString('hex')}`));
+      resolve({ socket, rc: got[3] ?? -1 });
+    };
+    socket.on('data', onData);
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error(`closed before a CONNACK (read ${got.toString('hex')})`)));
+  });
+const closed = (s: net.Socket): Promise<void> => new Promise((r) => (s.destroyed ? r() : s.once('close', () => r())));
+
 describe('MQTT listener, byte by byte', () => {
-  // A minimal MQTT 3.1.1 CONNECT (clean session, keepalive 60): no client library between
-  // the test and what the listener answers.
-  const connectPacket = (clientId: string): Buffer => {
-    const id = Buffer.from(clientId);
-    const body = Buffer.concat([Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 60, 0, id.length]), id]);
-    return Buffer.concat([Buffer.from([0x10, body.length]), body]);
-  };
-  /** Opens a socket, sends CONNECT, resolves with the socket and the CONNACK's return code. */
-  const mqttConnect = (port: number, clientId: string): Promise<{ socket: net.Socket; rc: number }> =>
-    new Promise((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1', () => socket.write(connectPacket(clientId)));
-      let got = Buffer.alloc(0);
-      const onData = (d: Buffer): void => {
-        got = Buffer.concat([got, d]);
-        if (got.length < 4) return;
-        socket.off('data', onData);
-        socket.resume(); // keep reading, so that the server's close is seen
-        if (got[0] !== 0x20 || got[1] !== 2) return reject(new Error(`not a CONNACK: ${got.toString('hex')}`));
-        resolve({ socket, rc: got[3] ?? -1 });
-      };
-      socket.on('data', onData);
-      socket.on('error', reject);
-      socket.on('close', () => reject(new Error(`closed before a CONNACK (read ${got.toString('hex')})`)));
-    });
-  const closed = (s: net.Socket): Promise<void> => new Promise((r) => (s.destroyed ? r() : s.once('close', () => r())));
   const metric = async (base: string, name: string): Promise<number> => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec((await get(`${base}/metrics`)).text)?.[1]);
   const tcp = (base: string): Promise<number> => metric(base, 'quantum_sim_tcp_connections');
 
@@ -283,5 +285,131 @@ describe('recording', () => {
     const events = await sim.events();
     expect(events.some((e) => e.event === 'transfer_done')).toBe(true);
     expect(events.some((e) => e.event === 'drain_on' && e.node === 'node-5')).toBe(true); // seen via heartbeats
+  });
+});
+
+describe('POST/GET /v1/sessions/disconnect with real MQTT clients', () => {
+  // A cluster of real clients only (no modelled sessions): every count below is exact.
+  let own: SimHandle;
+  beforeAll(async () => {
+    own = await startSim({ stateDir: await tempDir(), nodes: 3, racks: 1, prgs: 30, replayMs: 0, sessionsPerNode: 0 });
+  }, 60_000);
+  afterAll(async () => {
+    await own?.stop();
+  });
+  const progress = z.object({
+    in_progress: z.boolean(),
+    requested: z.number().int(),
+    disconnected: z.number().int(),
+    rate_per_s: z.number().int().nullable(),
+    reason_code: z.number().int().nullable(),
+    started_at: z.string().nullable(),
+  });
+  const status = async (base: string) => progress.parse((await get(`${base}/v1/sessions/disconnect`)).json);
+  const sessions = async (base: string) => S.drainStatus.parse((await get(`${base}/v1/drain`)).json).active_sessions;
+  const connectMany = async (port: number, prefix: string, n: number) =>
+    Promise.all(Array.from({ length: n }, (_, i) => mqttConnect(port, `${prefix}-${i}`)));
+  const open = (cs: { socket: net.Socket }[]) => cs.filter((c) => !c.socket.destroyed).length;
+
+  it('GET before any request is the all-null form; limit, replacement and limit 0 as the contract says', async () => {
+    const n = own.nodes[0];
+    const base = n?.adminUrl ?? '';
+    expect(await status(base)).toEqual({ in_progress: false, requested: 0, disconnected: 0, rate_per_s: null, reason_code: null, started_at: null });
+    const conns = await connectMany(n?.mqttPort ?? 0, 'lim', 6);
+    expect(conns.map((c) => c.rc)).toEqual([0, 0, 0, 0, 0, 0]);
+    await waitFor(async () => (await sessions(base)) === 6);
+    await put(`${base}/v1/drain`, { reason: 'rolling-restart', initiator: 'test' });
+
+    // limit 2: exactly two of the six go, the request ends, the other four stay.
+    const first = await post(`${base}/v1/sessions/disconnect`, { reason_code: 139, rate_per_s: 100000, limit: 2 });
+    expect(first.status).toBe(202);
+    expect(first.json).toEqual({ requested: 2 });
+    const done = await waitFor(async () => {
+      const s = await status(base);
+      return s.in_progress ? null : s;
+    });
+    expect(done).toMatchObject({ in_progress: false, requested: 2, disconnected: 2, rate_per_s: 100000, reason_code: 139 });
+    expect(Number.isNaN(Date.parse(done.started_at ?? ''))).toBe(false);
+    expect(await sessions(base)).toBe(4);
+    await waitFor(async () => open(conns) === 4);
+
+    // A slow request over the four, then a new one replaces it: its rate and limit apply from then on.
+    const slow = await post(`${base}/v1/sessions/disconnect`, { reason_code: 156, server_reference: 'elsewhere:1883', rate_per_s: 1 });
+    expect(slow.json).toEqual({ requested: 4 });
+    expect(await status(base)).toMatchObject({ in_progress: true, requested: 4, rate_per_s: 1, reason_code: 156 });
+    const stop = await post(`${base}/v1/sessions/disconnect`, { reason_code: 156, rate_per_s: 1, limit: 0 });
+    expect(stop.status).toBe(202);
+    expect(stop.json).toEqual({ requested: 0 });
+    // limit 0 stops the slow request; what it disconnected before (the record says how many) stays so.
+    expect(await status(base)).toMatchObject({ in_progress: false, requested: 0, disconnected: 0, rate_per_s: 1 });
+    const ended = await waitFor(async () => (await own.events()).find((e) => e.event === 'disconnect_end' && e.node === 'node-1' && e.why === 'replaced'));
+    const gone = Number(ended.disconnected);
+    expect(ended).toMatchObject({ requested: 4, rate_per_s: 1 });
+    await waitFor(async () => open(conns) === 4 - gone);
+    expect(await sessions(base)).toBe(4 - gone);
+
+    // A request with a limit above what is connected asks for what is there, and takes it all.
+    const rest = await post(`${base}/v1/sessions/disconnect`, { reason_code: 139, rate_per_s: 100000, limit: 1000 });
+    expect(rest.json).toEqual({ requested: 4 - gone });
+    await waitFor(async () => !(await status(base)).in_progress);
+    expect(await status(base)).toMatchObject({ requested: 4 - gone, disconnected: 4 - gone });
+    await waitFor(async () => open(conns) === 0);
+    expect(await sessions(base)).toBe(0);
+
+    // Every request is in the record with its body and time, and as an event with what it asked for.
+    const calls = (await own.calls()).filter((c) => c.node === 'node-1' && c.method === 'POST' && c.path === '/v1/sessions/disconnect');
+    expect(calls.map((c) => [c.body, c.status])).toEqual([
+      [{ reason_code: 139, rate_per_s: 100000, limit: 2 }, 202],
+      [{ reason_code: 156, server_reference: 'elsewhere:1883', rate_per_s: 1 }, 202],
+      [{ reason_code: 156, rate_per_s: 1, limit: 0 }, 202],
+      [{ reason_code: 139, rate_per_s: 100000, limit: 1000 }, 202],
+    ]);
+    const requests = (await own.events()).filter((e) => e.event === 'disconnect_request' && e.node === 'node-1');
+    expect(requests.map((e) => [e.rate_per_s, e.limit, e.requested])).toEqual([
+      [100000, 2, 2],
+      [1, null, 4],
+      [1, 0, 0],
+      [100000, 1000, 4 - gone],
+    ]);
+    await del(`${base}/v1/drain`);
+  });
+
+  it('400 names the bad field, 409 when not draining, undraining ends a request', async () => {
+    const n = own.nodes[1];
+    const base = n?.adminUrl ?? '';
+    const code = async (body: unknown) => {
+      const r = await post(`${base}/v1/sessions/disconnect`, body);
+      return [r.status, S.errorBody.parse(r.json).error.code, S.errorBody.parse(r.json).error.message];
+    };
+    expect(await code({ reason_code: 139, rate_per_s: 100 })).toEqual([409, 'not_draining', expect.any(String)]);
+    await put(`${base}/v1/drain`, { reason: 'rolling-restart', initiator: 'test' });
+    expect(await code({ reason_code: 136, rate_per_s: 100 })).toEqual([400, 'invalid_reason_code', expect.stringContaining('reason_code')]);
+    expect(await code({ rate_per_s: 100 })).toEqual([400, 'invalid_reason_code', expect.stringContaining('reason_code')]);
+    for (const rate of [0, 100001, 1.5, '10', null]) {
+      expect(await code({ reason_code: 139, rate_per_s: rate })).toEqual([400, 'invalid_rate', expect.stringContaining('rate_per_s')]);
+    }
+    for (const limit of [-1, 10000001, 2.5, '3', true]) {
+      expect(await code({ reason_code: 139, rate_per_s: 10, limit })).toEqual([400, 'invalid_limit', expect.stringContaining('limit')]);
+    }
+    expect(await code({ reason_code: 156, rate_per_s: 10, server_reference: 5 })).toEqual([400, 'invalid_server_reference', expect.stringContaining('server_reference')]);
+    expect(await code([1])).toEqual([400, 'invalid_body', expect.any(String)]);
+    // No bad request started anything.
+    expect((await status(base)).rate_per_s).toBeNull();
+    expect((await post(`${base}/v1/sessions/disconnect`, { reason_code: 139, rate_per_s: 10, limit: 10000000 })).status).toBe(202);
+
+    // A client that stays, a request that would take it slowly, and a DELETE of the drain: the request ends.
+    const c = await mqttConnect(n?.mqttPort ?? 0, 'undrain-1');
+    expect(c.rc).toBe(3); // draining: refused
+    await del(`${base}/v1/drain`);
+    const kept = await mqttConnect(n?.mqttPort ?? 0, 'undrain-2');
+    expect(kept.rc).toBe(0);
+    await waitFor(async () => (await sessions(base)) === 1);
+    await put(`${base}/v1/drain`, { reason: 'rolling-restart', initiator: 'test' });
+    expect((await post(`${base}/v1/sessions/disconnect`, { reason_code: 139, rate_per_s: 1 })).json).toEqual({ requested: 1 });
+    await del(`${base}/v1/drain`);
+    expect(await status(base)).toMatchObject({ in_progress: false, requested: 1 });
+    const end = await waitFor(async () => (await own.events()).find((e) => e.event === 'disconnect_end' && e.node === 'node-2' && e.why === 'undrained'));
+    expect(end).toMatchObject({ requested: 1 });
+    kept.socket.destroy();
   });
 });

@@ -20,7 +20,7 @@ interface Broker {
   close(): Promise<void>;
 }
 
-async function broker(opts: { refuseOnA?: boolean } = {}): Promise<Broker> {
+async function broker(opts: { refuseOnA?: boolean | ((clientId: string) => boolean) } = {}): Promise<Broker> {
   const aedes = await Aedes.createBroker();
   const servers = [net.createServer(aedes.handle), net.createServer(aedes.handle)];
   for (const s of servers) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -31,8 +31,9 @@ async function broker(opts: { refuseOnA?: boolean } = {}): Promise<Broker> {
   ]);
   const portOf = (client: any): number => client.conn?.localPort ?? client.conn?.socket?.localPort;
   if (opts.refuseOnA) {
+    const refuse = opts.refuseOnA;
     aedes.authenticate = (client: any, _u: any, _p: any, done: any) => {
-      if (portOf(client) !== a) return done(null, true);
+      if (portOf(client) !== a || (typeof refuse === 'function' && !refuse(client.id))) return done(null, true);
       const err: any = new Error('draining');
       err.returnCode = 3;
       err.serverReference = `127.0.0.1:${b}`;
@@ -118,5 +119,40 @@ describe('load clients against a real broker', () => {
     expect(br.accepted.get(br.a)).toEqual([]);
     expect(report.clients.connected_at_end).toBe(6);
     expect(report.messages.lost).toBe(0);
+  });
+
+  it('--give-up-share: the chosen clients stop for good after a DISCONNECT with a reason code or a refused CONNACK; counted as gave_up, not stranded', async () => {
+    // Share 0.5 of 12: clients 1, 3, 5, 7, 9, 11 give up; by the 2:1 mix 1, 3, 7, 9 speak MQTT 5, 5 and 11 MQTT 3.1.1.
+    let refuseOnA = false;
+    const giveUps3 = new Set(['qrl-gu-5', 'qrl-gu-11']);
+    const br = (current = await broker({ refuseOnA: (id) => refuseOnA && giveUps3.has(id) }));
+    const { report } = await runLoad({
+      clients: 12,
+      ratePerS: 120,
+      runId: 'gu',
+      giveUpShare: 0.5,
+      targets: [{ host: '127.0.0.1', port: br.a }],
+      durationMs: 1_500,
+      onPublishing: () => {
+        refuseOnA = true; // from now on A refuses the two 3.1.1 give-up clients (return code 3)
+        for (const c of Object.values((br.aedes as any).clients) as any[]) {
+          if (c.version === 5) c.disconnect({ reasonCode: 0x9c, properties: { serverReference: `127.0.0.1:${br.b}` } });
+          else c.close();
+        }
+      },
+    });
+    // MQTT 5 give-up clients stop at the DISCONNECT; 3.1.1 ones retry a plain close, then stop at the refusal.
+    expect(report.give_up).toEqual({
+      clients: 6,
+      gave_up: 6,
+      by: { 'DISCONNECT 0x9C': 4, 'CONNACK rc 3 (3.1.1)': 2 },
+      ids: ['qrl-gu-1', 'qrl-gu-3', 'qrl-gu-5', 'qrl-gu-7', 'qrl-gu-9', 'qrl-gu-11'],
+    });
+    expect(report.clients).toMatchObject({ total: 12, connected_at_end: 6, not_connected: [], gave_up: 6 });
+    expect(report.reconnects).toMatchObject({ disconnects: 12, reconnected: 6, never_back: 0, gave_up: 6 });
+    expect(report.messages.lost).toBe(0);
+    // the six that stayed all came back on B (MQTT 5, by the reference) or A (3.1.1)
+    expect(new Set(br.accepted.get(br.b))).toEqual(new Set(['qrl-gu-0', 'qrl-gu-4', 'qrl-gu-6', 'qrl-gu-10']));
+    expect(report.drain.ended_by).not.toBe('timeout');
   });
 });

@@ -51,9 +51,33 @@ describe('buildReport: messages', () => {
     const c0 = client(0, { published: 5, acked: [1, 2, 3, 4], from: 1, got: { 1: 1, 2: 1, 3: 1 } });
     const c1 = client(1, { published: 3, acked: [1, 2, 3], from: 0, got: { 1: 2, 2: 1, 4: 3 } });
     const r = buildReport([c0, c1], ctx);
-    expect(r.messages).toEqual({ published: 8, acked: 7, unacked: 1, delivered: 6, lost: 1, duplicates: 3 });
+    expect(r.messages).toEqual({ published: 8, acked: 7, unacked: 1, delivered: 6, lost: 1, duplicates: 3, held_for_gave_up: 0 });
     expect(r.lost_samples).toEqual([{ sender: 'c0', seq: 3 }]);
     expect(clean(r)).toBe(false);
+  });
+
+  it('a client that gave up is stranded by choice: apart from not_connected, its undelivered messages held, not lost', () => {
+    // c0 → c1 → c2 → c0. c1 gave up after a DISCONNECT 0x9C: what c0 sent it and it never got is held.
+    const c0 = client(0, { published: 3, acked: [1, 2, 3], from: 2, got: { 1: 1 } });
+    const c1 = client(1, { published: 1, acked: [1], from: 0, got: { 1: 1 } });
+    const c2 = client(2, { published: 2, acked: [1], from: 1, got: { 1: 1 } });
+    c1.givesUp = true;
+    c1.gaveUp = { at: 5, why: 'DISCONNECT 0x9C' };
+    c1.connectedAtEnd = false;
+    c1.disconnects.push({ at: 5, back: null, reasonCode: 0x9c });
+    c2.givesUp = true; // in the mode, never met a refusal: an ordinary client
+    const r = buildReport([c0, c1, c2], ctx);
+    expect(r.messages).toMatchObject({ acked: 5, delivered: 3, lost: 0, held_for_gave_up: 2 });
+    expect(r.clients).toMatchObject({ total: 3, connected_at_end: 2, not_connected: [], gave_up: 1 });
+    expect(r.give_up).toEqual({ clients: 2, gave_up: 1, by: { 'DISCONNECT 0x9C': 1 }, ids: ['c1'] });
+    expect(r.reconnects).toMatchObject({ disconnects: 1, never_back: 0, gave_up: 1 });
+    expect(clean(r)).toBe(true);
+    expect(renderReport(r)).toContain('1 of 2 give-up clients (DISCONNECT 0x9C × 1); 2 PUBACKed messages held for them');
+    // A client not connected at the end that did not give up is stranded by a fault.
+    c2.connectedAtEnd = false;
+    const s = buildReport([c0, c1, c2], ctx);
+    expect(s.clients.not_connected).toEqual(['c2']);
+    expect(clean(s)).toBe(false);
   });
 
   it('a message delivered but never PUBACKed is neither lost nor unexplained', () => {
@@ -97,7 +121,7 @@ describe('buildReport: disconnects, refusals, stalls', () => {
     c1.refusals.push({ at: 1600, protocol: 4, code: 3 });
     const r = buildReport([c0, c1], ctx);
     // times: 100, 300, 50, 1000 → sorted 50, 100, 300, 1000
-    expect(r.reconnects).toEqual({ disconnects: 5, reconnected: 4, never_back: 1, p50_ms: 100, p99_ms: 1000, max_ms: 1000 });
+    expect(r.reconnects).toEqual({ disconnects: 5, reconnected: 4, never_back: 1, gave_up: 0, p50_ms: 100, p99_ms: 1000, max_ms: 1000 });
     expect(r.disconnect_reasons).toEqual({ '0x9C': 2, socket_closed: 3 });
     expect(r.server_references).toEqual({ '127.0.0.1:1883': 3 });
     expect(r.mqtt5_disconnects).toEqual({ with_reason: 2, with_server_reference: 2 });

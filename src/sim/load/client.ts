@@ -15,7 +15,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { MqttClient, type IClientOptions, type Packet } from 'mqtt';
 import type { Endpoints } from './identify.js';
-import { type AcceptRecord, type ClientRecord, type DisconnectRecord, type Protocol, emptyRecord } from './report.js';
+import { type AcceptRecord, type ClientRecord, type DisconnectRecord, type Protocol, codeLabel, emptyRecord } from './report.js';
 import { type Target, parseHostPort, targetLabel } from './target.js';
 
 /** The simulator's clock: comparable across processes (calls.ndjson, events.ndjson). */
@@ -56,6 +56,13 @@ export interface LoadClientOptions {
   connectTimeoutMs?: number;
   /** Called on every accepted CONNECT with the link's ports (to find out which node took it). */
   onAccepted?: (a: AcceptRecord, link: Endpoints) => void;
+  /**
+   * Stock-client behaviour (`--give-up-share`): once connected, the first refused CONNACK or
+   * DISCONNECT with a reason code ends this client for good (mqtt.js stops after a CONNACK
+   * refusal unless told otherwise; some applications treat a server's reason code as final).
+   * A plain socket close (all an MQTT 3.1.1 client gets when evicted) is retried as usual.
+   */
+  givesUp?: boolean;
 }
 
 type Props = Record<string, unknown> | undefined;
@@ -99,9 +106,12 @@ export class LoadClient {
   private firstConnect: { resolve: () => void; reject: (e: Error) => void } | null = null;
   /** Deliveries seen (all receipts, duplicates included): the drain watches it grow. */
   receipts = 0;
+  /** Set when a `givesUp` client met a refusal or a reason code: it reconnects no more. */
+  private quit: string | null = null;
 
   constructor(private readonly o: LoadClientOptions) {
     this.rec = emptyRecord(o.index, o.clientId, o.protocol);
+    this.rec.givesUp = o.givesUp ?? false;
     this.rotation = o.index % o.targets.length;
     this.target = o.targets[this.rotation]!;
     const options: IClientOptions = {
@@ -140,6 +150,19 @@ export class LoadClient {
 
   get connected(): boolean {
     return this.mqtt.connected;
+  }
+
+  /** Gave up for good (`givesUp` and a refusal or a reason code met). */
+  get gaveUp(): boolean {
+    return this.quit !== null;
+  }
+
+  /** A `givesUp` client ends here, on what it met (`CONNACK 0x9C`, `DISCONNECT 0x8B`, …). */
+  private giveUp(now: number, why: string): void {
+    if (!this.o.givesUp || !this.everConnected || this.quit !== null) return;
+    this.quit = why;
+    this.rec.gaveUp = { at: now, why };
+    this.stopPublishing();
   }
 
   /** Outstanding PUBLISHes (sent or queued, no PUBACK yet). */
@@ -250,6 +273,7 @@ export class LoadClient {
       }
       const ref = typeof props?.serverReference === 'string' ? props.serverReference : undefined;
       this.rec.refusals.push({ at: now, protocol: this.o.protocol, code: rc, ...(ref ? { serverReference: ref } : {}) });
+      this.giveUp(now, `CONNACK ${codeLabel(rc, this.o.protocol)}`);
       this.redirect(ref);
       return;
     }
@@ -257,6 +281,7 @@ export class LoadClient {
       const props = p.properties as Props;
       const ref = typeof props?.serverReference === 'string' ? props.serverReference : undefined;
       this.lost(now, p.reasonCode ?? 0, ref);
+      this.giveUp(now, `DISCONNECT ${codeLabel(p.reasonCode ?? 0)}`);
       this.redirect(ref);
     }
   }
@@ -308,6 +333,7 @@ export class LoadClient {
     this.answered = false;
     this.lastError = null;
     this.lost(clock(), null);
+    if (this.quit !== null) return; // gave up: no reconnect, ever
     if (this.timer) return;
     const ref = this.nextTarget;
     this.nextTarget = null;

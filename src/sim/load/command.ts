@@ -33,6 +33,14 @@ function positiveInt(name: string) {
   };
 }
 
+function share(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`--${name} must be a number in 0..1 (a share of the clients), got "${v}"`);
+    return n;
+  };
+}
+
 function positive(name: string) {
   return (v: string): number => {
     const n = Number(v);
@@ -59,6 +67,7 @@ interface LoadFlags {
   frontDoor?: string;
   mix: { v5: number; v311: number };
   drainTimeout: number;
+  giveUpShare: number;
   json?: boolean;
   table?: boolean;
 }
@@ -105,6 +114,7 @@ async function loadAction(flags: LoadFlags): Promise<void> {
       until: () => (journal ? rollEnded(initial, readJournal(journal)) : false) || (untilFile ? existsSync(untilFile) : false),
       signal: ac.signal,
       drainTimeoutMs: flags.drainTimeout,
+      giveUpShare: flags.giveUpShare,
       onProgress: err,
       identifier: identifierFor(door),
       drainWindows: (until) => {
@@ -142,6 +152,12 @@ export function loadCommand(stateDirOption: () => Option): Command {
     .option('--front-door <host:port>', 'where clients connect (default: the simulator HAProxy frontend, else its nodes)')
     .option('--mix <v5:v311>', 'MQTT 5 to MQTT 3.1.1 clients', parseMix, { v5: 2, v311: 1 })
     .option('--drain-timeout <d>', 'bound of the final drain', parseDurationMs, 30_000)
+    .option(
+      '--give-up-share <0..1>',
+      'share of the clients that, like stock mqtt.js, never come back after a refused CONNACK or a DISCONNECT with a reason code (reported as gave_up, apart from stranded clients)',
+      share('give-up-share'),
+      0,
+    )
     .option('--json', 'one JSON document on stdout (the default off a terminal)')
     .option('--table', 'the table even off a terminal')
     .action(loadAction);

@@ -16,6 +16,11 @@
  * - **stall**: per client, the longest time one PUBLISH waited for its PUBACK (from the
  *   call, also when the client was offline and the message queued); the table gives the
  *   max and p99 of those per-client maxima.
+ * - **gave up** (`--give-up-share`): clients that, as a stock client does, stopped for good
+ *   after a refused CONNACK or a DISCONNECT with a reason code. Stranded by choice, kept
+ *   apart from the clients stranded by a fault (`not_connected`); the PUBACKed messages
+ *   queued for them and never delivered are `held_for_gave_up`, not `lost` (the broker
+ *   keeps them in the session; nobody came to fetch them).
  */
 
 export type Protocol = 5 | 4;
@@ -74,6 +79,10 @@ export interface ClientRecord {
   publishErrors: Record<string, number>;
   /** Connection attempts that ended without any CONNACK, by cause (ECONNREFUSED, connack timeout, …). */
   connectFailures: Record<string, number>;
+  /** In the give-up mode (`--give-up-share`). */
+  givesUp: boolean;
+  /** When and on what a give-up client stopped (`CONNACK 0x9C`, `DISCONNECT 0x9C`); null while it has not. */
+  gaveUp: { at: number; why: string } | null;
 }
 
 export function emptyRecord(index: number, clientId: string, protocol: Protocol): ClientRecord {
@@ -93,6 +102,8 @@ export function emptyRecord(index: number, clientId: string, protocol: Protocol)
     connectedAtEnd: false,
     publishErrors: {},
     connectFailures: {},
+    givesUp: false,
+    gaveUp: null,
   };
 }
 
@@ -177,13 +188,18 @@ export interface LoadReport {
   duration_ms: number;
   rate_per_s: number;
   qos: 1;
-  clients: { total: number; mqtt5: number; mqtt311: number; connected_at_end: number; not_connected: string[] };
-  messages: { published: number; acked: number; unacked: number; delivered: number; lost: number; duplicates: number };
+  /** `not_connected`: stranded by a fault (not connected at the end, and not a client that gave up). */
+  clients: { total: number; mqtt5: number; mqtt311: number; connected_at_end: number; not_connected: string[]; gave_up: number };
+  /** `lost` excludes `held_for_gave_up`: PUBACKed messages for a client that gave up, never fetched. */
+  messages: { published: number; acked: number; unacked: number; delivered: number; lost: number; duplicates: number; held_for_gave_up: number };
+  /** The give-up mode: clients in it, those that gave up, on what (`DISCONNECT 0x9C` × n), and up to 20 of their ids. */
+  give_up: { clients: number; gave_up: number; by: Record<string, number>; ids: string[] };
   /** Why PUBLISHes got no PUBACK: failure callbacks by message (the rest were still in flight at the end). */
   publish_errors: Record<string, number>;
   /** Up to 20 lost messages, to look for. */
   lost_samples: Array<{ sender: string; seq: number }>;
-  reconnects: { disconnects: number; reconnected: number; never_back: number; p50_ms: number | null; p99_ms: number | null; max_ms: number | null };
+  /** `never_back`: disconnects never recovered by a client that did not give up; `gave_up`: those of clients that did. */
+  reconnects: { disconnects: number; reconnected: number; never_back: number; gave_up: number; p50_ms: number | null; p99_ms: number | null; max_ms: number | null };
   /** DISCONNECT packets received, by reason code (`0x9C`), plus `socket_closed` for links lost without one. */
   disconnect_reasons: Record<string, number>;
   /** Server References received (DISCONNECT or CONNACK), by value. */
@@ -229,6 +245,9 @@ export function buildReport(clients: readonly ClientRecord[], ctx: ReportContext
   let delivered = 0;
   let duplicates = 0;
   let lost = 0;
+  let held = 0;
+  const n = clients.length;
+  const gaveUp = new Set(clients.filter((c) => c.gaveUp).map((c) => c.index));
   const lostSamples: LoadReport['lost_samples'] = [];
   for (const [, seqs] of bySender) {
     for (const n of seqs.values()) {
@@ -240,8 +259,14 @@ export function buildReport(clients: readonly ClientRecord[], ctx: ReportContext
     published += c.published;
     acked += c.acked.size;
     const got = bySender.get(c.index);
+    // Each client publishes to its peer (index + 1): a peer that gave up never fetches what waits for it.
+    const peerGaveUp = gaveUp.has((c.index + 1) % n);
     for (const seq of c.acked) {
       if (!got?.has(seq)) {
+        if (peerGaveUp) {
+          held++;
+          continue;
+        }
         lost++;
         if (lostSamples.length < 20) lostSamples.push({ sender: c.clientId, seq });
       }
@@ -250,6 +275,7 @@ export function buildReport(clients: readonly ClientRecord[], ctx: ReportContext
   const times: number[] = [];
   let disconnects = 0;
   let neverBack = 0;
+  let neverBackGaveUp = 0;
   const reasons: Record<string, number> = {};
   const refs: Record<string, number> = {};
   const refused: Record<string, number> = {};
@@ -257,8 +283,10 @@ export function buildReport(clients: readonly ClientRecord[], ctx: ReportContext
   for (const c of clients) {
     for (const d of c.disconnects) {
       disconnects++;
-      if (d.back === null) neverBack++;
-      else times.push(d.back - d.at);
+      if (d.back === null) {
+        if (c.gaveUp) neverBackGaveUp++;
+        else neverBack++;
+      } else times.push(d.back - d.at);
       inc(reasons, d.reasonCode === null ? 'socket_closed' : codeLabel(d.reasonCode));
       if (d.serverReference) inc(refs, d.serverReference);
       if (c.protocol === 5 && d.reasonCode !== null) v5.with_reason++;
@@ -287,15 +315,29 @@ export function buildReport(clients: readonly ClientRecord[], ctx: ReportContext
       mqtt5: clients.filter((c) => c.protocol === 5).length,
       mqtt311: clients.filter((c) => c.protocol === 4).length,
       connected_at_end: clients.filter((c) => c.connectedAtEnd).length,
-      not_connected: clients.filter((c) => !c.connectedAtEnd).map((c) => c.clientId),
+      not_connected: clients.filter((c) => !c.connectedAtEnd && !c.gaveUp).map((c) => c.clientId),
+      gave_up: gaveUp.size,
     },
-    messages: { published, acked, unacked: published - acked, delivered, lost, duplicates },
+    messages: { published, acked, unacked: published - acked, delivered, lost, duplicates, held_for_gave_up: held },
+    give_up: {
+      clients: clients.filter((c) => c.givesUp).length,
+      gave_up: gaveUp.size,
+      by: clients.reduce<Record<string, number>>((m, c) => {
+        if (c.gaveUp) inc(m, c.gaveUp.why);
+        return m;
+      }, {}),
+      ids: clients
+        .filter((c) => c.gaveUp)
+        .slice(0, 20)
+        .map((c) => c.clientId),
+    },
     publish_errors: publishErrors,
     lost_samples: lostSamples,
     reconnects: {
       disconnects,
       reconnected: times.length,
       never_back: neverBack,
+      gave_up: neverBackGaveUp,
       p50_ms: round(percentile(times, 50)),
       p99_ms: round(percentile(times, 99)),
       max_ms: times.length ? Math.round(Math.max(...times)) : null,
@@ -313,9 +355,9 @@ export function buildReport(clients: readonly ClientRecord[], ctx: ReportContext
   };
 }
 
-/** True when the report shows no client-visible damage: nothing lost, every client back. */
+/** True when the report shows no client-visible damage: nothing lost, every client back (but those that gave up by choice). */
 export function clean(r: LoadReport): boolean {
-  return r.messages.lost === 0 && r.clients.connected_at_end === r.clients.total && (r.draining_accepts?.accepted_while_draining ?? 0) === 0;
+  return r.messages.lost === 0 && r.clients.not_connected.length === 0 && (r.draining_accepts?.accepted_while_draining ?? 0) === 0;
 }
 
 const ms = (x: number | null): string => (x === null ? '-' : `${x} ms`);
@@ -339,7 +381,11 @@ function labelName(label: string): string {
 export function renderReport(r: LoadReport): string {
   const m = r.messages;
   const rows: Array<[string, string]> = [
-    ['clients', `${r.clients.total} (${r.clients.mqtt5} MQTT 5, ${r.clients.mqtt311} MQTT 3.1.1), ${r.clients.connected_at_end} connected at the end`],
+    [
+      'clients',
+      `${r.clients.total} (${r.clients.mqtt5} MQTT 5, ${r.clients.mqtt311} MQTT 3.1.1), ${r.clients.connected_at_end} connected at the end` +
+        (r.clients.not_connected.length ? `, ${r.clients.not_connected.length} stranded (e.g. ${r.clients.not_connected.slice(0, 3).join(', ')})` : ''),
+    ],
     ['front door', r.front_door.join(', ')],
     ['load', `${r.rate_per_s} msg/s QoS 1 for ${(r.duration_ms / 1000).toFixed(1)} s; final drain ${r.drain.ms} ms (${r.drain.ended_by})`],
     ['published', String(m.published)],
@@ -347,6 +393,14 @@ export function renderReport(r: LoadReport): string {
     ['delivered', String(m.delivered)],
     ['lost', `${m.lost}${m.lost ? ` (PUBACKed, never delivered, e.g. ${r.lost_samples.slice(0, 3).map((s) => `${s.sender}#${s.seq}`).join(', ')})` : ' (PUBACKed, never delivered)'}`],
     ['duplicates', String(m.duplicates)],
+    ...(r.give_up.clients > 0
+      ? ([
+          [
+            'gave up (by choice)',
+            `${r.give_up.gave_up} of ${r.give_up.clients} give-up clients${r.give_up.gave_up ? ` (${pairs(r.give_up.by)}); ${m.held_for_gave_up} PUBACKed messages held for them` : ''}`,
+          ],
+        ] as Array<[string, string]>)
+      : []),
     [
       'reconnect time',
       r.reconnects.disconnects === 0

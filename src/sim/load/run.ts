@@ -47,6 +47,12 @@ export interface LoadOptions {
   onProgress?: (line: string) => void;
   /** Finds the node behind each accepted CONNECT (HAProxy's session table, or the node port). */
   identifier?: Identifier;
+  /**
+   * Share (0–1) of the clients that give up for good after a refused CONNACK or a DISCONNECT
+   * with a reason code, once connected (stock mqtt.js after a refusal; default 0). Spread evenly
+   * over the client indexes: client i gives up when ⌊(i+1)·share⌋ > ⌊i·share⌋.
+   */
+  giveUpShare?: number;
   /** Drain windows to check accepted CONNECTs against, read after the clients closed. */
   drainWindows?: (until: number) => DrainWindow[] | null | Promise<DrainWindow[] | null>;
 }
@@ -57,17 +63,24 @@ export interface LoadRun {
   runId: string;
 }
 
+/** The give-up clients: ⌊n·share⌋ of n, spread evenly over the indexes (and so over protocols and nodes). */
+export function givesUp(i: number, share: number): boolean {
+  return Math.floor((i + 1) * share) > Math.floor(i * share);
+}
+
 function protocolOf(i: number, mix: { v5: number; v311: number }): Protocol {
   const cycle = mix.v5 + mix.v311;
   return i % cycle < mix.v5 ? 5 : 4;
 }
 
-/** Every PUBACKed message delivered at least once? */
+/** Every PUBACKed message delivered at least once (to the receivers that did not give up)? */
 function allDelivered(clients: readonly LoadClient[]): boolean {
   const n = clients.length;
   for (let i = 0; i < n; i++) {
     const sender = clients[i]!;
-    const got = clients[(i + 1) % n]!.rec.received.get(i);
+    const receiver = clients[(i + 1) % n]!;
+    if (receiver.gaveUp) continue;
+    const got = receiver.rec.received.get(i);
     for (const seq of sender.rec.acked) if (!got?.has(seq)) return false;
   }
   return true;
@@ -81,6 +94,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRun> {
   const mix = o.mix ?? { v5: 2, v311: 1 };
   const say = o.onProgress ?? (() => undefined);
   const topic = (i: number): string => `qr-load/${runId}/${i}`;
+  const share = o.giveUpShare ?? 0;
+  if (!(share >= 0 && share <= 1)) throw new Error(`--give-up-share must be a number in 0..1, got ${share}`);
   const ids = identifyLoop(o.identifier);
   const clients: LoadClient[] = [];
   for (let i = 0; i < o.clients; i++) {
@@ -95,6 +110,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRun> {
         sessionExpiryS: o.sessionExpiryS ?? 600,
         backoff: o.backoff ?? DEFAULT_BACKOFF,
         onAccepted: ids.add,
+        givesUp: givesUp(i, share),
       }),
     );
   }
@@ -216,14 +232,16 @@ function progress(clients: readonly LoadClient[]): string {
   let rec = 0;
   let up = 0;
   let disc = 0;
+  let quit = 0;
   for (const c of clients) {
+    if (c.gaveUp) quit++;
     pub += c.rec.published;
     acked += c.rec.acked.size;
     rec += c.receipts;
     if (c.connected) up++;
     disc += c.rec.disconnects.length;
   }
-  return `load: ${up}/${clients.length} connected, published ${pub}, PUBACKed ${acked}, received ${rec}, disconnects ${disc}`;
+  return `load: ${up}/${clients.length} connected, published ${pub}, PUBACKed ${acked}, received ${rec}, disconnects ${disc}${quit ? `, gave up ${quit}` : ''}`;
 }
 
 async function finalDrain(clients: readonly LoadClient[], timeoutMs: number, quietMs: number): Promise<DrainPhase> {
@@ -232,7 +250,7 @@ async function finalDrain(clients: readonly LoadClient[], timeoutMs: number, qui
   let stableSince = clock();
   while (true) {
     const now = clock();
-    const settled = clients.every((c) => c.connected && c.inFlight === 0);
+    const settled = clients.every((c) => c.gaveUp || (c.connected && c.inFlight === 0));
     const receipts = clients.reduce((s, c) => s + c.receipts, 0);
     if (receipts !== lastReceipts || !settled) {
       lastReceipts = receipts;
