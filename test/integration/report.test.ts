@@ -1,12 +1,12 @@
 /**
  * `quantum-roll report` on the logs of real simulator runs: a 3-node roll of real MQTT
- * brokers behind a real HAProxy under MQTT load (with session samples in the shape of
- * the run-log spec, made from the nodes' real session counts), and a failed-then-resumed
- * run. The HTML parses (Chromium's own parser), holds one timeline bar per node step that
- * ran and the session series of every sampled node, asks for no URL, and renders in
- * headless Chromium with no console message; the markdown holds a mermaid gantt with one
- * task per node step; a secret-looking token planted in the log shows in no format; bad
- * input gets a clear message (exit 2) or a report that says what it could not read.
+ * brokers behind a real HAProxy under MQTT load (with the session samples the quiesce
+ * step writes while a node drains), and a failed-then-resumed run. The HTML parses
+ * (Chromium's own parser), holds one timeline bar per node step that ran and the session
+ * series of every sampled node, asks for no URL, and renders in headless Chromium with no
+ * console message; the markdown holds a mermaid gantt with one task per node step; a
+ * secret-looking token planted in the log shows in no format; bad input gets a clear
+ * message (exit 2) or a report that says what it could not read.
  */
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,6 @@ import { frontDoor, identifierFor, runLoad, targetLabel } from '../../src/sim/lo
 import { runCli, startCluster, type TestCluster } from '../support/cli.js';
 import { haproxyInstalled } from '../support/haproxy.js';
 import { dumpDom, screenshot } from '../support/chromium.js';
-import { appendSamples, pollSessions } from '../support/samples.js';
 
 const SECRET = 'ghp_Zq8vX2mK9pL4nR7tY1wB3cD5fG6hJ0aS2dF4';
 const SECRET2 = 's3cr3t-Pl4nted-Passw0rd-XYZ';
@@ -126,7 +125,6 @@ describe.skipIf(!haproxyInstalled() || !redis)('report of a 3-node roll under MQ
     await c.patchConfig((cfg) => {
       cfg.quiesce = { ...cfg.quiesce, disconnect: { reason_code: 156, server_reference: targetLabel(door.targets[0]!), rate_per_s: 500 } };
     });
-    const poll = pollSessions(c);
     let roll: Promise<Awaited<ReturnType<TestCluster['cli']>>> | undefined;
     let rolled = false;
     await runLoad({
@@ -135,23 +133,24 @@ describe.skipIf(!haproxyInstalled() || !redis)('report of a 3-node roll under MQ
       targets: door.targets,
       identifier: identifierFor(door),
       onSteady: () => {
-        roll = c.cli(['restart', '--all', '--parallel', 'auto', '--yes']).finally(() => (rolled = true));
+        // --allow-overload: on a loaded two-core host a node's /readyz can answer late, and the
+        // spare-capacity precheck would refuse; this test is about the report of a roll.
+        roll = c.cli(['restart', '--all', '--parallel', 'auto', '--yes', '--allow-overload']).finally(() => (rolled = true));
       },
       until: () => rolled,
       drainTimeoutMs: 60_000,
     });
     const r = await roll!;
-    const polled = await poll.stop();
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     log = join(dir, 'run.ndjson');
     copyFileSync((r.json as { log_file: string }).log_file, log); // a log copied elsewhere: nothing else is read
-    sampled = appendSamples(log, polled);
+    sampled = [...new Set(events(log).filter((e) => e.event === 'sessions.sample').map((e) => e.node as string))].sort();
     plantSecrets(log, (r.json as { run_id: string }).run_id);
   }, 300_000);
   afterAll(async () => c?.stop());
 
   it('html: parses, one bar per node step that ran, a session series for every sampled node, no URL, renders in Chromium with no console message', { timeout: 240_000 }, async () => {
-    expect(sampled.length).toBe(3);
+    expect(sampled).toEqual(['node-1', 'node-2', 'node-3']); // every node drained, and was sampled while it did
     const out = join(dir, 'report.html');
     const r = await runCli(['report', log, '--output', out]);
     expect(r.code, r.stderr).toBe(0);

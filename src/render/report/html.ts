@@ -225,11 +225,17 @@ function seriesOf(q: Quiesce): { drawn: string[]; hidden: number } {
   return { drawn, hidden: nodes.size - drawn.length };
 }
 
-/** Sessions the other nodes gained over the samples: the clients the cluster re-accepted. */
+/**
+ * Sessions the other nodes gained from the last sample before the first DISCONNECT request
+ * to the last sample: the clients the cluster re-accepted. Null without a sample after the
+ * request (nothing says where the clients went).
+ */
 export function reaccepted(q: Quiesce): number | null {
-  if (q.samples.length < 2) return null;
-  const a = q.samples[0]!;
+  const asked = q.samples.findIndex((s) => s.requested > 0 || s.phase === 'absorb');
+  if (asked < 0) return null;
+  const a = q.samples[Math.max(0, asked - 1)]!;
   const b = q.samples.at(-1)!;
+  if (b === a) return null;
   let sum = 0;
   for (const [id, v] of Object.entries(b.sessions)) if (id !== q.node) sum += Math.max(0, v - (a.sessions[id] ?? 0));
   return sum;
@@ -317,7 +323,7 @@ function sessionFacts(q: Quiesce): string {
   const rows: Array<[string, string]> = [
     ['requested pace', rates.length ? rates.map((r) => `${r}/s`).join(' → ') : '—'],
     ['disconnected', `${last.disconnected} of ${last.requested} requested`],
-    ['re-accepted', String(reaccepted(q) ?? '—')],
+    ['re-accepted while sampled', reaccepted(q)?.toString() ?? '— (no sample after the DISCONNECT)'],
   ];
   for (const p of q.paces) rows.push(['pace changed', `${p.previous_rate_per_s ?? '?'} → ${p.rate_per_s}/s: ${p.reason}`]);
   if (q.cohort) rows.push(['cohort check', `${q.cohort.returned} of ${q.cohort.size} back${q.cohort.bound_ms !== null ? ` within ${formatDuration(q.cohort.bound_ms)}` : ''}: ${q.cohort.ok ? 'ok' : 'FAILED'}`]);
