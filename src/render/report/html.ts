@@ -138,7 +138,7 @@ function timeline(m: ReportModel, out: string[]): void {
         const bw = Math.max(1.5, x(b.end) - bx);
         const tip = `${b.node} ${b.step}: ${formatDuration(barMs(b))} (${b.outcome === 'unfinished' ? 'never finished' : b.outcome})${b.summary ? ` — ${b.summary}` : ''}`;
         body.push(
-          `<rect class="bar o-${b.outcome}" data-node="${esc(b.node)}" data-step="${esc(b.step)}" data-outcome="${b.outcome}" x="${f1(bx)}" y="${y + 2}" width="${f1(bw)}" height="${ROW - 4}" fill="${STEP_COLOURS[b.step] ?? '#999'}"><title>${esc(tip.slice(0, 600))}</title></rect>`,
+          `<rect class="bar o-${b.outcome}" data-node="${esc(b.node)}" data-step="${esc(b.step)}" data-outcome="${b.outcome}" x="${f1(bx)}" y="${y + 2}" width="${f1(bw)}" height="${ROW - 4}" fill="${STEP_COLOURS[b.step] ?? '#999'}"><title>${esc(tip.slice(0, 300))}</title></rect>`,
         );
         for (const w of b.waits.slice(0, 8)) body.push(`<line class="wait" x1="${f1(x(w.t))}" x2="${f1(x(w.t))}" y1="${y + 1}" y2="${y + 5}"><title>${esc(w.detail.slice(0, 200))}</title></line>`);
       }

@@ -8,7 +8,7 @@
  * The log is read as untrusted input: every event the report uses is checked with zod
  * (a wrong shape is a line it could not read, named, never a crash), a truncated or
  * corrupt line is named and skipped, events of a newer version are counted and listed.
- * Strings are scrubbed of anything secret-looking before they reach a renderer.
+ * Every string of the model is scrubbed of anything secret-looking before a renderer sees it.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
@@ -136,7 +136,6 @@ export class UnreadableLog extends Error {}
 // Secrets: the log is redacted where it is written (util/log.ts); a log edited or copied by
 // hand may not be, so every string the report shows is scrubbed again.
 
-const SECRET_KEY = /(?:token|secret|password|passwd|pwd|authorization|cookie|api[_-]?key|credential|private[_-]?key)/i;
 const SCRUBS: Array<[RegExp, string]> = [
   [/\b(bearer|basic|token)(\s+)[A-Za-z0-9._~+/=-]{6,}/gi, '$1$2[redacted]'],
   [/((?:token|secret|password|passwd|pwd|authorization|cookie|api[_-]?key|credential)[A-Za-z_-]*["']?\s*[:=]\s*["']?)[^\s"',;&]+/gi, '$1[redacted]'],
@@ -152,13 +151,22 @@ export function scrub(s: string): string {
   return out;
 }
 
-/** Drops secret-named fields anywhere in a parsed line, before anything reads it. */
-function dropSecrets(v: unknown, depth = 0): unknown {
-  if (depth > 8 || v === null || typeof v !== 'object') return typeof v === 'string' ? scrub(v) : v;
-  if (Array.isArray(v)) return v.map((x) => dropSecrets(x, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = SECRET_KEY.test(k) ? '[redacted]' : dropSecrets(x, depth + 1);
-  return out;
+/**
+ * Every string of the model scrubbed: whatever field a renderer shows went through here.
+ * Done on the model, not on the log's lines: a 1,000-node run's outcome events hold
+ * hundreds of thousands of strings the report never shows (and never a secret-named field:
+ * the model reads named fields only).
+ */
+function scrubDeep<T>(v: T, depth = 0): T {
+  if (typeof v === 'string') return scrub(v) as T;
+  if (depth > 8 || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = scrubDeep(v[i], depth + 1);
+    return v;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) o[k] = scrubDeep(o[k], depth + 1);
+  return v;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,7 +306,7 @@ export function buildModel(text: string, file: string): ReportModel {
       return;
     }
     parsedAny = true;
-    const clean = dropSecrets(v) as Record<string, unknown>;
+    const clean = v as Record<string, unknown>;
     const name = typeof l.data.event === 'string' ? l.data.event : '';
     if (name && !KNOWN.has(name)) {
       unknown[name] = (unknown[name] ?? 0) + 1;
@@ -592,7 +600,7 @@ function assemble(
   }));
   if (!eta.waves.length && eta.node_expected_ms != null) eta.waves = waves.map(() => ({ expected_ms: eta.node_expected_ms!, max_ms: eta.node_max_ms ?? 0 }));
 
-  return {
+  return scrubDeep({
     run_id: runId ?? file.replace(/^.*\//, '').replace(/\.ndjson$/, ''),
     file,
     initiator: initiator ? scrub(initiator) : null,
@@ -615,5 +623,5 @@ function assemble(
     unreadable,
     unknown,
     lines: lineCount,
-  };
+  });
 }
