@@ -79,6 +79,66 @@ const canary = z
   });
 export type CanaryConfig = z.infer<typeof canary>;
 
+/**
+ * `quiesce.disconnect`: after the grace, the node's remaining clients are evicted with an
+ * MQTT 5 DISCONNECT, paced by what the rest of the cluster re-accepts (issue 19): a small
+ * cohort first, then the rest at up to `rate_per_s` (the ceiling), slower while evicted
+ * clients are slow to come back; the restart waits until the cluster has re-accepted them.
+ */
+const cohort = z.strictObject({
+  /** share of the node's sessions evicted first */
+  share: z.number().gt(0, { message: 'must be > 0 (use cohort: false to evict without a cohort)' }).max(1).default(0.05),
+  /** ...but at least this many */
+  min: z.number().int().min(1).max(10_000_000).default(5),
+  /** how long the cluster has to re-accept the cohort before the run stops */
+  timeout: duration.default(10_000),
+});
+/** `cohort: false` turns it off; anything else is the cohort's settings (each bad one named by its key). */
+const cohortOrOff = z
+  .unknown()
+  .optional()
+  .transform((v, ctx): false | z.infer<typeof cohort> => {
+    if (v === false) return false;
+    if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) {
+      ctx.addIssue({ code: 'custom', message: 'must be false or {share, min, timeout}' });
+      return z.NEVER;
+    }
+    const r = cohort.safeParse(v ?? {});
+    if (r.success) return r.data;
+    for (const i of r.error.issues) {
+      if (i.code === 'unrecognized_keys') {
+        for (const k of i.keys) ctx.addIssue({ code: 'custom', message: 'unknown key (see the configuration section of the contract)', path: [...i.path, k] });
+      } else ctx.addIssue({ code: 'custom', message: i.message, path: i.path });
+    }
+    return z.NEVER;
+  });
+const disconnect = z
+  .strictObject({
+    reason_code: z.union([z.literal(139), z.literal(137), z.literal(156), z.literal(157)], {
+      message: 'must be an MQTT 5 DISCONNECT code: 139, 137, 156 or 157 (136 is a CONNACK code)',
+    }),
+    /** the ceiling: the eviction never goes faster */
+    rate_per_s: z.number().int().min(1).max(100_000).default(200),
+    server_reference: z.string().min(1).optional(),
+    /** `adaptive`: paced by the clients still to be re-accepted; `fixed`: always at rate_per_s */
+    pacing: z.enum(['adaptive', 'fixed'], { message: 'must be adaptive or fixed' }).default('adaptive'),
+    /** the slowest the adaptive pace goes (default: a twentieth of rate_per_s) */
+    min_rate_per_s: z.number().int().min(1).max(100_000).optional(),
+    /** how long an evicted client may take to be re-accepted elsewhere (its retry timer + CONNACK) before the pace slows */
+    max_lag: duration.default(2_000),
+    cohort: cohortOrOff,
+    /** the restart waits until this share of the evicted clients is connected again elsewhere, at most `timeout` */
+    absorb: z
+      .strictObject({ ratio: ratio.default(0.95), timeout: duration.default(10_000) })
+      .default({ ratio: 0.95, timeout: 10_000 }),
+  })
+  .superRefine((d, ctx) => {
+    if (d.min_rate_per_s !== undefined && d.min_rate_per_s > d.rate_per_s) {
+      ctx.addIssue({ code: 'custom', path: ['min_rate_per_s'], message: `must be ≤ rate_per_s (${d.rate_per_s})` });
+    }
+  });
+export type DisconnectConfig = z.infer<typeof disconnect>;
+
 const argv = z.array(z.string()).min(1, { message: 'must be a non-empty argv array' });
 
 export const configSchema = z
@@ -122,15 +182,7 @@ export const configSchema = z
       .strictObject({
         grace: duration.default(30_000),
         target_sessions: z.number().int().min(0).default(0),
-        disconnect: z
-          .strictObject({
-            reason_code: z.union([z.literal(139), z.literal(137), z.literal(156), z.literal(157)], {
-              message: 'must be an MQTT 5 DISCONNECT code: 139, 137, 156 or 157 (136 is a CONNACK code)',
-            }),
-            rate_per_s: z.number().int().min(1).max(100_000).default(200),
-            server_reference: z.string().min(1).optional(),
-          })
-          .optional(),
+        disconnect: disconnect.optional(),
       })
       .default({ grace: 30_000, target_sessions: 0 }),
     checks: z

@@ -66,7 +66,7 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): string {
   ];
   for (const be of o.backends) {
     lines.push(`frontend fe_${be.name}`, `  bind 127.0.0.1:${be.frontendPort}`, `  default_backend ${be.name}`);
-    lines.push(`backend ${be.name}`, '  balance roundrobin', '  option httpchk GET /readyz', '  http-check expect status 200');
+    lines.push(`backend ${be.name}`, '  balance leastconn', '  option httpchk GET /readyz', '  http-check expect status 200');
     const ssl = o.checkSsl ? ` check-ssl verify none${o.checkCrt ? ` crt ${o.checkCrt}` : ''}` : '';
     for (const s of be.servers) lines.push(`  server ${s.name} 127.0.0.1:${s.port} check port ${s.checkPort}${ssl} inter ${o.inter}ms rise 1 fall 1`);
   }
