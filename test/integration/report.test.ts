@@ -135,7 +135,13 @@ describe.skipIf(!haproxyInstalled() || !redis)('report of a 3-node roll under MQ
       onSteady: () => {
         // --allow-overload: on a loaded two-core host a node's /readyz can answer late, and the
         // spare-capacity precheck would refuse; this test is about the report of a roll.
-        roll = c.cli(['restart', '--all', '--parallel', 'auto', '--yes', '--allow-overload']).finally(() => (rolled = true));
+        // A read that times out on such a host fails a step (exit 1): resume finishes the run,
+        // and its log (both parts) is what the report is then made of.
+        roll = (async () => {
+          let r = await c.cli(['restart', '--all', '--parallel', 'auto', '--yes', '--allow-overload']);
+          for (let i = 0; i < 2 && r.code === 1; i++) r = await c.cli(['resume', '--yes']);
+          return r;
+        })().finally(() => (rolled = true));
       },
       until: () => rolled,
       drainTimeoutMs: 60_000,
@@ -161,9 +167,11 @@ describe.skipIf(!haproxyInstalled() || !redis)('report of a 3-node roll under MQ
     // Chromium's parser: the DOM it built holds what the file says
     const dom = await dumpDom(out);
     const ran = stepsRan(log);
-    expect(ran.length).toBe(21);
-    expect(count(dom, /<rect class="bar o-done"/g)).toBe(ran.length);
-    for (const e of ran) expect(dom).toContain(`data-node="${e.node}" data-step="${e.step}" data-outcome="done"`);
+    expect(ran.length).toBeGreaterThanOrEqual(21);
+    expect(count(dom, /<rect class="bar o-/g)).toBe(ran.length);
+    const done = events(log).filter((e) => e.event === 'step.done');
+    expect(count(dom, /<rect class="bar o-done"/g)).toBe(done.length);
+    for (const e of done) expect(dom).toContain(`data-node="${e.node}" data-step="${e.step}" data-outcome="done"`);
     // the session series of every sampled node, in the chart of every node that drained
     const samples = events(log).filter((e) => e.event === 'sessions.sample');
     for (const node of sampled) {
@@ -186,12 +194,12 @@ describe.skipIf(!haproxyInstalled() || !redis)('report of a 3-node roll under MQ
     expect(md.code, md.stderr).toBe(0);
     const tasks = ganttTasks(md.stdout);
     expect(tasks.length).toBe(stepsRan(log).length);
-    expect(tasks.every((t) => t.tags === 'done, ')).toBe(true);
-    expect(md.stdout).toMatch(/\| 1 \| node-\d \| done \| 7 \|/);
+    expect(tasks.filter((t) => t.tags === 'done, ').length).toBe(events(log).filter((e) => e.event === 'step.done').length);
+    expect(md.stdout).toMatch(/\| 1 \| node-\d \| done \| \d+ \|/);
     const text = await runCli(['report', log, '--format', 'text']);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/run \S+: done \(exit 0\)/);
-    for (const n of ['node-1', 'node-2', 'node-3']) expect(text.stdout).toMatch(new RegExp(`${n}\\s+done\\s+7`));
+    for (const n of ['node-1', 'node-2', 'node-3']) expect(text.stdout).toMatch(new RegExp(`${n}\\s+done\\s+\\d+`));
   });
 
   it('a secret-looking token planted in the log shows in no format', { timeout: 60_000 }, async () => {
