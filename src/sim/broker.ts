@@ -34,6 +34,7 @@ import net from 'node:net';
 import { Aedes, type Client } from 'aedes';
 import { Redis } from 'ioredis';
 import mqttPacket from 'mqtt-packet';
+import { type ConnectLine, type ConnectTrace, ConnectTracer } from './connect-trace.js';
 
 const require = createRequire(import.meta.url);
 const redisPersistence = require('aedes-persistence-redis') as (opts: { conn: Redis }) => unknown;
@@ -56,6 +57,8 @@ interface AedesClient extends Client {
 interface AedesInternals {
   id: string;
   clients: Record<string, AedesClient>;
+  registerClient(client: AedesClient): void;
+  _finishRegisterClient(client: AedesClient): void;
   publish(packet: unknown, client: unknown, done?: (err?: Error | null) => void): void;
   _wipeSession(client: AedesClient): void;
   listen(): Promise<void>;
@@ -64,7 +67,7 @@ interface AedesInternals {
 export type Admission =
   | { ok: true }
   /** `full`: the listener is at its max_sessions (refused like a draining node: 0x9C + Server Reference, or 0x88 / rc 3). */
-  | { ok: false; draining: boolean; full?: boolean; serverReference: string | null };
+  | { ok: false; draining: boolean; full?: boolean; serverReference: string | null; reasons?: string[] };
 
 export interface BrokerOptions {
   nodeId: string;
@@ -78,6 +81,46 @@ export interface BrokerOptions {
   /** The `dropPublish` fault: PUBACK every PUBLISH, deliver none. */
   dropPublish?: () => boolean;
   log: (line: string) => void;
+  /** This process's boot id: MQTT 5 CONNACKs and DISCONNECTs carry it (user property `boot_id`) beside `node_id`. */
+  bootId?: string;
+  /** The `holdConnect` fault: hold every CONNECT just after its owner write (stage `held`) while true. */
+  holdConnect?: () => boolean;
+  /** The `connectAnswerMs` fault: a CONNECT held this long is refused with 0x89 Server busy (0 = never). */
+  connectAnswerMs?: () => number;
+  /** Where the trace of every CONNECT goes (`connect`, `connect_pending` lines; see connect-trace.ts); absent = not traced. */
+  recordConnects?: (lines: ConnectLine[]) => void;
+}
+
+/** The refusal's reason (`draining`, `not_ready`, `full`, `store`) and the node's readiness reasons then. */
+function refusedWhy(tr: ConnectTrace | undefined): Record<string, unknown> {
+  const t = tr as (ConnectTrace & { reason?: string; reasons?: string[] }) | undefined;
+  return { reason: t?.reason ?? 'other', ...(t?.reasons ? { reasons: t.reasons } : {}) };
+}
+
+const clockNow = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * MQTT 5 CONNACKs (success or refusal) and DISCONNECTs written on this process's broker
+ * sockets carry user properties `node_id` and `boot_id`: a client (and the load report)
+ * knows which node answered, and which life of it. aedes builds its CONNACK properties
+ * itself and offers no hook to add to them, so the shared serializer is wrapped, once per
+ * process, for the sockets a broker registered.
+ */
+const identified = new WeakMap<object, Record<string, string>>();
+let serializerWrapped = false;
+function wrapSerializer(): void {
+  if (serializerWrapped) return;
+  serializerWrapped = true;
+  const mp = mqttPacket as unknown as { writeToStream: (packet: Record<string, unknown>, stream: object, opts?: { protocolVersion?: number }) => boolean };
+  const orig = mp.writeToStream.bind(mp);
+  mp.writeToStream = (packet, stream, opts) => {
+    const id = identified.get(stream);
+    if (id && opts?.protocolVersion === 5 && (packet.cmd === 'connack' || packet.cmd === 'disconnect')) {
+      const props = (packet.properties ?? {}) as Record<string, unknown>;
+      packet.properties = { ...props, userProperties: { ...((props.userProperties as Record<string, string> | undefined) ?? {}), ...id } };
+    }
+    return orig(packet, stream, opts);
+  };
 }
 
 type Kind = 'probe' | 'raw' | 'mqtt';
@@ -96,6 +139,14 @@ export class SimBroker {
   private readonly preRouted = new WeakSet<object>();
   private readonly conns: Redis[] = [];
   private storeDown = false;
+  private tracer!: ConnectTracer;
+  /** CONNECTs in progress (parsed, unanswered): their aedes client, for the answer bound. */
+  private readonly inProgress = new Map<ConnectTrace, AedesClient>();
+  /** Continuations of CONNECTs held by the `holdConnect` fault. */
+  private held: Array<{ client: AedesClient; go: () => void }> = [];
+  private readonly acceptedAt = new WeakMap<net.Socket, number>();
+  /** The CONNECT trace of each aedes client, and of each socket (to see a close before CONNACK). */
+  private readonly traceOf = new WeakMap<object, ConnectTrace>();
   /** Session ends (expiry, or a clean session's close): wiped, or skipped because another broker owns it now. */
   readonly wipes = { wiped: 0, skipped: 0 };
   /** CONNECTs refused, by reason (`draining`, `not_ready`, `full`, `store`). */
@@ -127,6 +178,11 @@ export class SimBroker {
 
   /** Connects to the store and starts aedes; then hand it connections with `accept`. */
   async startStore(): Promise<void> {
+    wrapSerializer();
+    this.tracer = new ConnectTracer(this.opts.nodeId, this.opts.bootId ?? '', this.opts.recordConnects ?? (() => undefined));
+    const tracer = this.tracer;
+    // Every 50 ms: let held CONNECTs go once the fault is off, and answer those past the bound.
+    setInterval(() => this.watch(), 50).unref();
     const db = this.redis('store');
     const mq = mqEmitterRedis({ subConn: this.redis('sub'), pubConn: this.redis('pub') });
     mq.state.on('error', () => undefined); // logged by the connection handlers above
@@ -140,12 +196,39 @@ export class SimBroker {
         return orig(...a);
       };
     }
+    // Stage marks of a CONNECT in progress (connect-trace.ts): the session read ends the
+    // `session` stage, the will's delete begins `will`.
+    {
+      for (const m of ['subscriptionsByClient', 'cleanSubscriptions']) {
+        const orig = persistence[m]?.bind(persistence);
+        if (!orig) throw new Error(`aedes-persistence-redis has no ${m}: unsupported version`);
+        persistence[m] = async (...a: unknown[]) => {
+          const r = await orig(...a);
+          const tr = tracer.current((a[0] as { id: string }).id);
+          if (tr?.stage === 'session') tracer.mark(tr, 'restore');
+          return r;
+        };
+      }
+      const delWill = persistence.delWill?.bind(persistence);
+      if (!delWill) throw new Error('aedes-persistence-redis has no delWill: unsupported version');
+      persistence.delWill = (...a: unknown[]) => {
+        const tr = tracer.current((a[0] as { id: string }).id);
+        if (tr?.stage === 'session' || tr?.stage === 'restore') tracer.mark(tr, 'will');
+        return delWill(...a);
+      };
+    }
     const aedes = new Aedes({
       mq,
       persistence,
       preConnect: (client, packet, cb) => {
+        const conn = (client as AedesClient).conn;
+        const tr = tracer.start(packet.clientId, packet.protocolVersion ?? 4, this.acceptedAt.get(conn) ?? clockNow());
+        this.traceOf.set(client, tr);
+        this.traceOf.set(conn, tr);
+        this.inProgress.set(tr, client as AedesClient);
         const a = this.opts.admission();
         if (a.ok) return cb(null, true);
+        this.refusing(client, refusal(a), a.reasons);
         if (packet.protocolVersion === 5 && a.serverReference) {
           this.count(refusal(a));
           return cb(Object.assign(new Error('node not accepting connections'), { serverReference: a.serverReference }), false);
@@ -159,16 +242,30 @@ export class SimBroker {
         const a = this.opts.admission();
         if (c.qrRefuse || !a.ok) {
           this.count(a.ok ? 'not_ready' : refusal(a));
+          if (!c.qrRefuse) this.refusing(client, a.ok ? 'not_ready' : refusal(a), a.ok ? undefined : a.reasons);
           const e = Object.assign(new Error('server unavailable'), { returnCode: 3 as const });
           if (!a.ok && a.serverReference && c.version === 5) Object.assign(e, { serverReference: a.serverReference });
           return cb(e, null);
         }
         // Record the owner before CONNACK (and before aedes announces the client to the other
         // nodes), so an old owner's close that this announcement triggers already sees it.
+        const tr = this.traceOf.get(client);
+        tracer.mark(tr, 'owner');
         db.set(OWNER(c.id), this.broker.id).then(
-          () => cb(null, true),
+          () => {
+            // The `holdConnect` fault holds it here: this node owns the session now, the
+            // previous owner has not been told (a takeover in its middle).
+            const go = (): void => {
+              tracer.mark(tr, 'session');
+              cb(null, true);
+            };
+            if (!this.opts.holdConnect?.()) return go();
+            tracer.mark(tr, 'held');
+            this.held.push({ client: c, go });
+          },
           () => {
             this.count('store');
+            this.refusing(client, 'store');
             cb(Object.assign(new Error('session store unavailable'), { returnCode: 3 as const }), null);
           },
         );
@@ -206,6 +303,29 @@ export class SimBroker {
       publish(packet, client, done);
     };
 
+    {
+      const register = broker.registerClient.bind(aedes);
+      broker.registerClient = (client) => {
+        tracer.mark(this.traceOf.get(client), broker.clients[client.id] ? 'takeover' : 'connack');
+        register(client);
+      };
+      const finishRegister = broker._finishRegisterClient.bind(aedes);
+      broker._finishRegisterClient = (client) => {
+        tracer.mark(this.traceOf.get(client), 'connack');
+        finishRegister(client);
+      };
+      aedes.on('connackSent', (packet, client) => {
+        const p = packet as { reasonCode?: number; returnCode?: number; sessionPresent?: boolean };
+        const code = p.reasonCode ?? p.returnCode ?? 0;
+        const tr = this.traceOf.get(client);
+        if (tr) this.inProgress.delete(tr);
+        tracer.finish(tr, code === 0 ? 'connack' : 'refused', {
+          code,
+          ...(code === 0 ? { session_present: Boolean(p.sessionPresent) } : refusedWhy(tr)),
+        });
+      });
+    }
+
     const wipe = broker._wipeSession.bind(aedes);
     broker._wipeSession = (client) => {
       db.get(OWNER(client.id)).then(
@@ -239,6 +359,65 @@ export class SimBroker {
     await broker.listen();
   }
 
+  /** CONNECTs held by the `holdConnect` fault right now. */
+  heldCount(): number {
+    return this.held.length;
+  }
+
+  /**
+   * A CONNECT always gets an answer within a bound: one read and still unanswered after
+   * `connectAnswerMs` (a stuck store, a wedged takeover, a held fault) is refused with
+   * CONNACK 0x89 Server busy (MQTT 3.1.1: return code 3, server unavailable) and its link
+   * closed, so the client retries at once instead of waiting out its own timeout (mqtt.js:
+   * 30 s). Held CONNECTs go on as soon as the `holdConnect` fault is off.
+   */
+  private watch(): void {
+    if (this.held.length > 0 && !this.opts.holdConnect?.()) {
+      const go = this.held;
+      this.held = [];
+      for (const h of go) if (!h.client.closed) h.go();
+    }
+    const bound = this.opts.connectAnswerMs?.() ?? 0;
+    if (bound <= 0) return;
+    const now = clockNow();
+    for (const [tr, c] of this.inProgress) {
+      if (tr.done || c.closed) {
+        this.inProgress.delete(tr);
+        continue;
+      }
+      if (now - tr.at < bound) continue;
+      this.inProgress.delete(tr);
+      this.held = this.held.filter((h) => h.client !== c);
+      const v5 = tr.proto === 5;
+      const stage = tr.stage;
+      const packet = v5
+        ? { cmd: 'connack' as const, reasonCode: 0x89, sessionPresent: false, properties: { reasonString: `CONNECT unanswered for ${Math.round(now - tr.at)} ms (in ${stage})` } }
+        : { cmd: 'connack' as const, returnCode: 3, sessionPresent: false };
+      try {
+        mqttPacket.writeToStream(packet, c.conn, { protocolVersion: v5 ? 5 : 4 });
+      } catch {
+        // the link is gone already
+      }
+      this.count('busy');
+      this.tracer.finish(tr, 'refused', { code: v5 ? 0x89 : 3, reason: 'busy', stage });
+      // Nothing more is written on this link (aedes' write needs `connecting`); half-close it so the
+      // CONNACK reaches the client, and close it for good soon after.
+      (c as AedesClient & { connecting: boolean }).connecting = false;
+      c.conn.end();
+      setTimeout(() => c.close(), KICK_CLOSE_MS).unref();
+    }
+  }
+
+  /** Why the CONNECT of this client is being refused (its trace line says it, with the node's readiness reasons). */
+  private refusing(client: object, reason: string, reasons?: string[]): void {
+    const tr = this.traceOf.get(client) as (ConnectTrace & { reason?: string; reasons?: string[] }) | undefined;
+    if (tr) {
+      tr.reason = reason;
+      if (reasons) tr.reasons = reasons;
+      this.tracer?.mark(tr, 'connack');
+    }
+  }
+
   private failed(reasonCode: number): void {
     this.failures.set(reasonCode, (this.failures.get(reasonCode) ?? 0) + 1);
   }
@@ -253,7 +432,15 @@ export class SimBroker {
     socket.on('error', () => undefined);
     socket.setNoDelay(true);
     this.sockets.set(socket, 'probe');
-    socket.once('close', () => this.sockets.delete(socket));
+    this.acceptedAt.set(socket, clockNow());
+    identified.set(socket, { node_id: this.opts.nodeId, ...(this.opts.bootId ? { boot_id: this.opts.bootId } : {}) });
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      // A CONNECT still unanswered when its link closed (the client gave up waiting, or we closed it).
+      const tr = this.traceOf.get(socket);
+      if (tr) this.inProgress.delete(tr);
+      this.tracer?.finish(tr, 'closed');
+    });
     if (this.opts.probeMs <= 0) return this.toBroker(socket);
     let decided = false;
     const decide = (chunk: Buffer | null): void => {

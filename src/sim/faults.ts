@@ -36,6 +36,8 @@ export function defaultFaults(): Faults {
     storeLatencyMs: 0,
     dropPublish: [],
     acceptWhileDraining: [],
+    holdConnect: [],
+    connectAnswerMs: 5_000,
   };
 }
 
@@ -111,6 +113,8 @@ export const faultsPatchSchema = z
     storeLatencyMs: z.number().int().min(0).max(10_000),
     dropPublish: nodeList,
     acceptWhileDraining: nodeList,
+    holdConnect: nodeList,
+    connectAnswerMs: z.number().int().min(0).max(600_000),
   })
   .partial()
   .strict();
@@ -128,7 +132,7 @@ export function parseFaultsPatch(input: unknown): Partial<Faults> {
   return r.data as Partial<Faults>;
 }
 
-const LIST_KEYS = new Set(['neverReady', 'lbNeverHealthy', 'cpCacheStale', 'restartNoop', 'restartFail', 'restartHang']);
+const LIST_KEYS = new Set(['neverReady', 'lbNeverHealthy', 'cpCacheStale', 'restartNoop', 'restartFail', 'restartHang', 'dropPublish', 'acceptWhileDraining', 'holdConnect']);
 
 /**
  * Parses CLI `key=value` pairs. Values are JSON when they parse as JSON, else strings;

@@ -39,6 +39,8 @@ export function answerHeartbeat(
     store_latency_ms: f.storeLatencyMs,
     drop_publish: f.dropPublish.includes(hb.node_id),
     accept_while_draining: f.acceptWhileDraining.includes(hb.node_id),
+    hold_connect: f.holdConnect.includes(hb.node_id),
+    connect_answer_ms: f.connectAnswerMs,
   };
 }
 

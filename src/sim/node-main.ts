@@ -143,14 +143,19 @@ async function main(): Promise<void> {
       probeMs: Number(values['probe-ms']),
       storeLatencyMs: () => runtime.storeLatencyMs,
       dropPublish: () => runtime.dropPublish,
+      holdConnect: () => runtime.holdConnect,
+      connectAnswerMs: () => runtime.connectAnswerMs,
+      bootId: runtime.bootId,
+      recordConnects: (lines) => eventLog.appendLines(lines),
       log: (line) => process.stderr.write(`${nodeId}: ${line}\n`),
       admission: () => {
-        if (runtime.readiness().ready || (runtime.acceptWhileDraining && runtime.draining)) {
+        const r = runtime.readiness();
+        if (r.ready || (runtime.acceptWhileDraining && runtime.draining)) {
           // A listener at its max_sessions takes no more (the capacity the precheck counts on is real).
           if (runtime.full()) return { ok: false, draining: false, full: true, serverReference: runtime.serverReference };
           return { ok: true };
         }
-        return { ok: false, draining: runtime.draining, serverReference: runtime.serverReference };
+        return { ok: false, draining: runtime.draining, serverReference: runtime.serverReference, reasons: (r.body as { reasons: string[] }).reasons };
       },
     });
     await b.startStore();
@@ -162,6 +167,7 @@ async function main(): Promise<void> {
       refused: () => b.refusedCounts(),
       failures: () => b.failureCounts(),
       wipes: () => ({ ...b.wipes }),
+      held: () => b.heldCount(),
       brokerId: () => b.brokerId,
     };
     broker = b;
@@ -227,7 +233,7 @@ async function main(): Promise<void> {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(runtime.heartbeat()),
-        timeoutMs: 1000,
+        timeoutMs: 3000, // a late answer still refreshes the CP cache (see CACHE_FRESH_MS)
       });
       if (res.status === 200) runtime.applyReply(JSON.parse(res.text) as HeartbeatReply);
     } catch {

@@ -69,6 +69,9 @@ export interface HeartbeatReply {
   /** The `dropPublish` and `acceptWhileDraining` faults, for this node. */
   drop_publish?: boolean;
   accept_while_draining?: boolean;
+  /** The `holdConnect` fault for this node, and `connectAnswerMs`. */
+  hold_connect?: boolean;
+  connect_answer_ms?: number;
 }
 
 /** A node's real MQTT data plane (the broker in node-main); absent in virtual-nodes mode. */
@@ -89,6 +92,8 @@ export interface DataPlane {
   brokerId(): string;
   /** Session ends: wiped here, or skipped because the session now belongs to another node. */
   wipes(): { wiped: number; skipped: number };
+  /** CONNECTs held by the `holdConnect` fault right now. */
+  held(): number;
 }
 
 /** One `POST /v1/sessions/disconnect` request: its pacing, what it asked for and how far it got. */
@@ -107,7 +112,12 @@ interface DisconnectRequest {
 
 export const MAX_DISCONNECT_LIMIT = 10_000_000;
 export const VALID_DISCONNECT_CODES = new Set([139, 137, 156, 157]);
-const CACHE_FRESH_MS = 2000;
+/**
+ * The CP cache is fresh while a heartbeat succeeded less than this long ago. The bed's CP is
+ * the supervisor process: on a loaded two-core box it answers late, and at 2 s healthy nodes
+ * went `cp_cache_stale` and refused every CONNECT for 14 s in the middle of an eviction.
+ */
+const CACHE_FRESH_MS = 5000;
 const STUCK_PROGRESS = 0.95;
 const BROKER_PENDING_PROGRESS = 0.99;
 
@@ -130,6 +140,9 @@ export class NodeRuntime {
   /** The `dropPublish` / `acceptWhileDraining` faults, applied by the broker. */
   dropPublish = false;
   acceptWhileDraining = false;
+  /** The `holdConnect` / `connectAnswerMs` faults, applied by the broker. */
+  holdConnect = false;
+  connectAnswerMs = 5_000;
   /** The disconnect request in progress (null when none is). */
   private disconnect: DisconnectRequest | null = null;
   /** The current or last disconnect request, for `GET /v1/sessions/disconnect` (null before any). */
@@ -286,6 +299,8 @@ export class NodeRuntime {
     if (r.store_latency_ms !== undefined) this.storeLatencyMs = r.store_latency_ms;
     if (r.drop_publish !== undefined) this.dropPublish = r.drop_publish;
     if (r.accept_while_draining !== undefined) this.acceptWhileDraining = r.accept_while_draining;
+    if (r.hold_connect !== undefined) this.holdConnect = r.hold_connect;
+    if (r.connect_answer_ms !== undefined) this.connectAnswerMs = r.connect_answer_ms;
   }
 
   private drainStatus(): Record<string, unknown> {
@@ -435,6 +450,10 @@ export class NodeRuntime {
       `quantum_sim_store_latency_ms ${this.storeLatencyMs}`,
       `quantum_sim_drop_publish ${this.dropPublish ? 1 : 0}`,
       `quantum_sim_accept_while_draining ${this.acceptWhileDraining ? 1 : 0}`,
+      `quantum_sim_hold_connect ${this.holdConnect ? 1 : 0}`,
+      `quantum_sim_connect_answer_ms ${this.connectAnswerMs}`,
+      '# TYPE quantum_sim_connects_held gauge',
+      `quantum_sim_connects_held ${this.dataPlane?.held() ?? 0}`,
       '# TYPE quantum_sim_session_wipes_total counter',
       `quantum_sim_session_wipes_total{outcome="wiped"} ${this.dataPlane?.wipes().wiped ?? 0}`,
       `quantum_sim_session_wipes_total{outcome="skipped"} ${this.dataPlane?.wipes().skipped ?? 0}`,

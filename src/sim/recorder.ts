@@ -21,6 +21,16 @@ export class NdjsonFile {
     }
   }
 
+  /** Several lines in one write(2). */
+  appendMany(objs: readonly unknown[]): void {
+    if (objs.length === 0) return;
+    try {
+      fs.appendFileSync(this.file, objs.map((o) => JSON.stringify(o)).join('\n') + '\n');
+    } catch {
+      // recording must never break the simulated system
+    }
+  }
+
   readAll<T extends { t: number }>(): T[] {
     let text: string;
     try {
@@ -70,6 +80,11 @@ export class EventLog {
   private readonly out: NdjsonFile;
   constructor(stateDir: string) {
     this.out = new NdjsonFile(path.join(stateDir, EVENTS_FILE));
+  }
+
+  /** Lines that carry their own `t` (e.g. a broker's CONNECT traces), in one write. */
+  appendLines(lines: readonly SimEvent[]): void {
+    this.out.appendMany(lines);
   }
 
   emit(event: string, fields: Record<string, unknown> = {}): void {

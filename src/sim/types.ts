@@ -99,6 +99,10 @@ export interface Faults {
   dropPublish: string[];
   /** These nodes' brokers accept new CONNECTs while draining (a drain flag the listener ignores). */
   acceptWhileDraining: string[];
+  /** These nodes' brokers hold every CONNECT they read just after its owner write (stage `held`), until the knob no longer names them. */
+  holdConnect: string[];
+  /** A broker answers a CONNECT it has held this long with CONNACK 0x89 Server busy (MQTT 3.1.1: return code 3) and closes the link; 0 = never. */
+  connectAnswerMs: number;
 }
 
 export interface SimOptions {

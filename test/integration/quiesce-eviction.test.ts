@@ -36,6 +36,8 @@ async function rollUnderLoad<A>(c: TestCluster, clients: number, args: string[],
     targets: door.targets,
     identifier: identifierFor(door),
     giveUpShare,
+    // clients that give up do so on a DISCONNECT's reason code: MQTT 5 only (3.1.1 links just close)
+    ...(giveUpShare > 0 ? { mix: { v5: 1, v311: 0 } } : {}),
     onSteady: () => {
       // (afterRoll looks at the cluster while the clients are still connected)
       roll = c
@@ -68,7 +70,6 @@ describe('closed-loop eviction under MQTT load through a real HAProxy', () => {
         cfg.quiesce = { ...cfg.quiesce, disconnect: { ...cfg.quiesce.disconnect, cohort: { share: 0.2, min: 2 } } };
       });
       const { report, r } = await rollUnderLoad(c, 50, ['restart', '--all', '--parallel', 'auto', '--yes']);
-      if (process.env.Q19_DEBUG) console.log(readFileSync(String(r.json!.log_file), 'utf8').split('\n').filter((l) => /quiesce|step.done/.test(l) && !/sessions.sample/.test(l)).join('\n'));
       expect(r.code, r.stderr).toBe(0);
       expect(Object.values((await c.sim.stats()).restarts)).toEqual([1, 1, 1, 1, 1]);
       expect(report.messages.lost, JSON.stringify(report.lost_samples)).toBe(0);
@@ -111,7 +112,7 @@ describe('closed-loop eviction under MQTT load through a real HAProxy', () => {
         cfg.quiesce = { ...cfg.quiesce, disconnect: { ...cfg.quiesce.disconnect, cohort: { share: 0.1, min: 3, timeout: '3s' } } };
         cfg.canary = { ...cfg.canary, timeout: '10s' };
       });
-      // every client stops for good after a DISCONNECT with a reason code (MQTT 5) or a refusal
+      // every client stops for good after a DISCONNECT with a reason code or a refused CONNACK (all MQTT 5 here)
       const lb = parse(readFileSync(c.config, 'utf8')).lb as { socket: string; backends: string[] };
       // the node the run stopped at, while the clients are still connected
       const firstNode = async () => {

@@ -15,7 +15,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { MqttClient, type IClientOptions, type Packet } from 'mqtt';
 import type { Endpoints } from './identify.js';
-import { type AcceptRecord, type ClientRecord, type DisconnectRecord, type Protocol, codeLabel, emptyRecord } from './report.js';
+import { type AcceptRecord, type AttemptRecord, type ClientRecord, type DisconnectRecord, type Protocol, codeLabel, emptyRecord } from './report.js';
 import { type Target, parseHostPort, targetLabel } from './target.js';
 
 /** The simulator's clock: comparable across processes (calls.ndjson, events.ndjson). */
@@ -101,6 +101,8 @@ export class LoadClient {
   private socket: net.Socket | null = null;
   /** The last error mqtt.js reported on the current link (connect failures are named by it). */
   private lastError: string | null = null;
+  /** The attempt in progress (its record is in rec.attempts). */
+  private attempt_: AttemptRecord | null = null;
   /** A CONNACK (success or refusal) arrived on the current link. */
   private answered = false;
   private firstConnect: { resolve: () => void; reject: (e: Error) => void } | null = null;
@@ -134,6 +136,12 @@ export class LoadClient {
       const s = net.createConnection({ host: this.target.host, port: this.target.port });
       s.setNoDelay(true);
       this.socket = s;
+      const a: AttemptRecord = { start: clock(), tcp: null, end: null, target: targetLabel(this.target), outcome: null };
+      this.attempt_ = a;
+      this.rec.attempts.push(a);
+      s.once('connect', () => {
+        a.tcp = clock();
+      });
       return s;
     }, options);
     this.mqtt.on('packetsend', (p: Packet) => {
@@ -254,6 +262,15 @@ export class LoadClient {
       this.answered = true;
       const props = p.properties as Props;
       const rc = (this.o.protocol === 5 ? p.reasonCode : p.returnCode) ?? 0;
+      const a = this.attempt_;
+      if (a && a.end === null) {
+        a.end = now;
+        a.outcome = rc === 0 ? 'connack' : 'refused';
+        if (rc !== 0) a.code = rc;
+        const who = brokerIdentity(props);
+        if (who.node) a.node = who.node;
+        if (who.bootId) a.bootId = who.bootId;
+      }
       if (rc === 0) {
         this.attempt = 0;
         this.up = true;
@@ -330,6 +347,12 @@ export class LoadClient {
       const why = this.lastError ?? 'closed before CONNACK';
       this.rec.connectFailures[why] = (this.rec.connectFailures[why] ?? 0) + 1;
     }
+    const a = this.attempt_;
+    if (a && a.end === null) {
+      a.end = clock();
+      a.outcome = this.lastError ?? 'closed before CONNACK';
+    }
+    this.attempt_ = null;
     this.answered = false;
     this.lastError = null;
     this.lost(clock(), null);

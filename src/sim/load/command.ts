@@ -115,6 +115,7 @@ async function loadAction(flags: LoadFlags): Promise<void> {
       signal: ac.signal,
       drainTimeoutMs: flags.drainTimeout,
       giveUpShare: flags.giveUpShare,
+      ...(info ? { simStateDir: info.stateDir } : {}),
       onProgress: err,
       identifier: identifierFor(door),
       drainWindows: (until) => {

@@ -5,6 +5,8 @@
  * and the end of a roll, from the orchestrator's journal.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { readSimJson } from '../config-files.js';
 import type { DrainWindow } from './report.js';
 
 interface CallLine {
@@ -90,4 +92,59 @@ export function rollEnded(initial: JournalState, now: JournalState): boolean {
   if (!now || now.status === 'running') return false;
   if (!initial) return true;
   return now.run_id !== initial.run_id || initial.status === 'running';
+}
+
+/** One line of the simulator's `events.ndjson` (sim clock `t`). */
+export interface EventLine {
+  t: number;
+  event: string;
+  node?: string;
+  [k: string]: unknown;
+}
+
+/** Reads `events.ndjson` (lines not in time order; a half-written last line is skipped). */
+export function readEvents(file: string): EventLine[] | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const out: EventLine[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      out.push(JSON.parse(line) as EventLine);
+    } catch {
+      // a line still being written
+    }
+  }
+  return out.sort((a, b) => a.t - b.t);
+}
+
+/** What the simulator recorded that explains a slow reconnect: each broker's CONNECTs, node lifecycles, drains, evictions. */
+export interface SimRecord {
+  /** `connect` / `connect_pending` lines of every broker (connect-trace.ts). */
+  connects: EventLine[];
+  /** process_down/up, restart, stop, replay_done, disconnect_request/end, in time order. */
+  lifecycle: EventLine[];
+  drainWindows: DrainWindow[];
+  /** Node id per MQTT endpoint (`127.0.0.1:<port>`): an attempt straight to a node names it. */
+  nodeByEndpoint: Record<string, string>;
+}
+
+const LIFECYCLE = new Set(['process_down', 'process_up', 'restart', 'stop', 'replay_done', 'disconnect_request', 'disconnect_end']);
+
+/** The simulator's record from its state dir (`events.ndjson`, `calls.ndjson`); null when there is none. */
+export function readSimRecord(stateDir: string, until: number): SimRecord | null {
+  const events = readEvents(path.join(stateDir, 'events.ndjson'));
+  if (!events) return null;
+  const calls = readCalls(path.join(stateDir, 'calls.ndjson'));
+  const info = readSimJson(stateDir);
+  return {
+    nodeByEndpoint: Object.fromEntries((info?.nodes ?? []).map((n) => [`127.0.0.1:${n.mqttPort}`, n.id])),
+    connects: events.filter((e) => e.event === 'connect' || e.event === 'connect_pending'),
+    lifecycle: events.filter((e) => LIFECYCLE.has(e.event)),
+    drainWindows: calls ? drainWindows(calls, until) : [],
+  };
 }

@@ -23,6 +23,9 @@
  *   keeps them in the session; nobody came to fetch them).
  */
 
+import { type SlowReconnects, attributeSlow } from './attribute.js';
+import type { SimRecord } from './record.js';
+
 export type Protocol = 5 | 4;
 
 /** One loss of the link and its recovery. */
@@ -43,6 +46,27 @@ export interface RefusalRecord {
   /** MQTT 5 reason code or MQTT 3.1.1 return code. */
   code: number;
   serverReference?: string;
+}
+
+/**
+ * One connection attempt of a client (TCP connect, CONNECT, and how it ended), in the
+ * sim clock. The attribution of slow reconnects joins these with the brokers' own
+ * record of each CONNECT (client id + time).
+ */
+export interface AttemptRecord {
+  /** TCP connect begun (the CONNECT is queued at once and written when it connects). */
+  start: number;
+  /** TCP connection established; null when it never was. */
+  tcp: number | null;
+  end: number | null;
+  target: string;
+  /** `connack` (success), `refused`, or why it ended without a CONNACK (`connack timeout`, `ECONNREFUSED`, `closed before CONNACK`, …). */
+  outcome: string | null;
+  /** The CONNACK's code (refused). */
+  code?: number;
+  /** The node that answered, from its CONNACK user properties (MQTT 5). */
+  node?: string;
+  bootId?: string;
 }
 
 /** A CONNECT the broker accepted, with the broker identity it announced (if any). */
@@ -79,6 +103,8 @@ export interface ClientRecord {
   publishErrors: Record<string, number>;
   /** Connection attempts that ended without any CONNACK, by cause (ECONNREFUSED, connack timeout, …). */
   connectFailures: Record<string, number>;
+  /** Every connection attempt, in order. */
+  attempts: AttemptRecord[];
   /** In the give-up mode (`--give-up-share`). */
   givesUp: boolean;
   /** When and on what a give-up client stopped (`CONNACK 0x9C`, `DISCONNECT 0x9C`); null while it has not. */
@@ -104,6 +130,7 @@ export function emptyRecord(index: number, clientId: string, protocol: Protocol)
     connectFailures: {},
     givesUp: false,
     gaveUp: null,
+    attempts: [],
   };
 }
 
@@ -214,6 +241,8 @@ export interface LoadReport {
   sessions_lost: number;
   stall: { max_ms: number; p99_ms: number | null; p50_ms: number | null };
   draining_accepts: DrainCheck | null;
+  /** Every reconnect slower than the client's own retry timer + 1 s, with its cause (attribute.ts). */
+  slow_reconnects: SlowReconnects;
   drain: DrainPhase;
 }
 
@@ -224,6 +253,10 @@ export interface ReportContext {
   drain: DrainPhase;
   /** Drain windows from the simulator's record, or null when not available. */
   drainWindows?: DrainWindow[] | null;
+  /** The simulator's record (broker CONNECT traces, node lifecycles), to explain slow reconnects; null/absent = clients' side only. */
+  simRecord?: SimRecord | null;
+  /** The clients' own retry timer (the first reconnect's delay bound, ms); slow = above it + 1 s. Default 100. */
+  retryTimerMs?: number;
 }
 
 const inc = (m: Record<string, number>, k: string, by = 1): void => {
@@ -351,6 +384,7 @@ export function buildReport(clients: readonly ClientRecord[], ctx: ReportContext
     sessions_lost: clients.reduce((s, c) => s + c.sessionsLost, 0),
     stall: { max_ms: Math.round(stalls.length ? Math.max(...stalls) : 0), p99_ms: round(percentile(stalls, 99)), p50_ms: round(percentile(stalls, 50)) },
     draining_accepts: checkDrainAccepts(clients, ctx.drainWindows ?? null),
+    slow_reconnects: attributeSlow(clients, ctx.simRecord ?? null, ctx.retryTimerMs ?? 100, ctx.frontDoor),
     drain: ctx.drain,
   };
 }
@@ -421,6 +455,15 @@ export function renderReport(r: LoadReport): string {
       ? 'not checked (no simulator record)'
       : `${d.accepted_while_draining} of ${d.checked} identified CONNACKs${d.borderline ? ` (${d.borderline} at a drain edge, undecidable)` : ''}${d.unidentified ? `; ${d.unidentified} without a node identity` : ''}`,
   ]);
+  const s = r.slow_reconnects;
+  rows.push([
+    'slow reconnects',
+    s.count === 0
+      ? `none slower than ${s.threshold_ms} ms (the clients' retry timer + 1 s)`
+      : `${s.count} slower than ${s.threshold_ms} ms (retry timer + 1 s): ${pairs(s.by_cause as Record<string, number>)}${s.sim_record ? '' : ' (no simulator record: client side only)'}`,
+  ]);
+  for (const i of s.items.slice(0, 5)) rows.push(['', `${i.client} at ${i.at.slice(11, 23)}, ${i.ms} ms: ${i.cause}${i.node ? ` — ${i.node} (${i.node_state ?? '?'})` : ''}: ${i.detail}`]);
+  if (s.count > 5) rows.push(['', `… ${s.count - 5} more in the JSON report (slow_reconnects.items, up to ${s.items.length})`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n');
 }

@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Backoff, DEFAULT_BACKOFF, LoadClient, clock } from './client.js';
 import type { Endpoints, Identifier } from './identify.js';
-import { type AcceptRecord, type DrainPhase, type DrainWindow, type LoadReport, type Protocol, buildReport } from './report.js';
+import { type AcceptRecord, type ClientRecord, type DrainPhase, type DrainWindow, type LoadReport, type Protocol, buildReport } from './report.js';
+import { readSimRecord } from './record.js';
 import { type Target, targetLabel } from './target.js';
 
 export interface LoadOptions {
@@ -53,6 +54,8 @@ export interface LoadOptions {
    * over the client indexes: client i gives up when ⌊(i+1)·share⌋ > ⌊i·share⌋.
    */
   giveUpShare?: number;
+  /** The simulator's state dir: its record (broker CONNECT traces, node lifecycles, drains) explains slow reconnects. */
+  simStateDir?: string;
   /** Drain windows to check accepted CONNECTs against, read after the clients closed. */
   drainWindows?: (until: number) => DrainWindow[] | null | Promise<DrainWindow[] | null>;
 }
@@ -61,6 +64,8 @@ export interface LoadRun {
   report: LoadReport;
   /** Client ids and topics used (all carry the run id). */
   runId: string;
+  /** What every client recorded (attempts, disconnects, …), for a closer look than the report. */
+  records: ClientRecord[];
 }
 
 /** The give-up clients: ⌊n·share⌋ of n, spread evenly over the indexes (and so over protocols and nodes). */
@@ -181,11 +186,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadRun> {
     await Promise.all(clients.map((c) => c.close()));
     const end = clock();
     const windows = o.drainWindows ? await o.drainWindows(end) : null;
+    if (o.simStateDir) await sleep(150); // the brokers write their CONNECT traces every 100 ms
+    const simRecord = o.simStateDir ? readSimRecord(o.simStateDir, end) : null;
     const report = buildReport(
       clients.map((c) => c.rec),
-      { frontDoor, durationMs, ratePerS: o.ratePerS, drain, drainWindows: windows },
+      { frontDoor, durationMs, ratePerS: o.ratePerS, drain, drainWindows: windows, simRecord, retryTimerMs: (o.backoff ?? DEFAULT_BACKOFF).baseMs },
     );
-    return { report, runId };
+    return { report, runId, records: clients.map((c) => c.rec) };
   } finally {
     await ids.stop();
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
