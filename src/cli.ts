@@ -211,6 +211,19 @@ examples(
   '\nExit codes:\n  0  every check passed\n  1  a check failed (each names the endpoint or key and what to fix)\n  2  configuration error (every problem listed)',
 );
 
+common(program.command('report'), false)
+  .description("a run's log as a self-contained HTML timeline (default), markdown for a CI job summary, or text; reads the log only")
+  .argument('[run]', 'a run id or the path of a run log (default: the newest run in the state dir)')
+  .option('--format <format>', 'html (a file), md or text (stdout)', 'html')
+  .option('--output <file>', 'where to write it (default: <state dir>/runs/<run id>.html for html, stdout otherwise)')
+  .action(wire(async () => (await import('./commands/report.js')).reportAction));
+examples(program.commands.at(-1)!, [
+  'quantum-roll report  # the newest run: writes <state dir>/runs/<run id>.html and prints its path',
+  'quantum-roll report 20261207T120656-ac638c --format text',
+  'quantum-roll report --format md >> "$GITHUB_STEP_SUMMARY"  # CI job summary with a mermaid gantt',
+  'quantum-roll report /tmp/copied-run.ndjson --output run.html  # a log copied from another host',
+]);
+
 common(program.command('demo'), false)
   .description('start the bundled simulator, roll every node under MQTT load with live progress, report the client impact, stop it')
   .option('--nodes <n>', 'simulated nodes (3 racks)', '3')
@@ -237,6 +250,8 @@ examples(program.commands.at(-1)!, [
 const OPTION_VALUES: Record<string, Pick<CompletionCommand['options'][number], 'choices' | 'valueKind'>> = {
   '--config': { valueKind: 'file' },
   '--metrics-file': { valueKind: 'file' },
+  '--output': { valueKind: 'file' },
+  '--format': { choices: ['html', 'md', 'text'] },
   '--state-dir': { valueKind: 'dir' },
   '--log-level': { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   '--parallel': { choices: ['auto', '1', '2', '3', '4'] },

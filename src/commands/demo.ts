@@ -2,11 +2,12 @@
  * `demo`: start the bundled simulator in a temp dir (real MQTT brokers, a real HAProxy
  * in front when `haproxy` is installed), show the cluster and the plan, roll every node
  * (`restart --all --parallel auto`) while MQTT clients publish through the front door,
- * then print the roll's outcome and the client-impact report, and stop the simulator.
+ * then print the roll's outcome and the client-impact report, write the roll's HTML report
+ * (`report`) outside the simulator's temp dir and print its path, and stop the simulator.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { LoadReport } from '../sim/load/index.js';
 import type { GlobalOptions } from './session.js';
@@ -90,6 +91,11 @@ export async function demoAction(opts: GlobalOptions & { nodes?: string; clients
     }
     say('quantum-roll status');
     await statusAction({ ...common, json: false });
+    // The roll as a page to look at: written outside the simulator's dir (removed below).
+    const { reportAction } = await import('./report.js');
+    const output = join(tmpdir(), `quantum-roll-demo-${basename(dir).replace(/^quantum-roll-demo-/, '')}.html`);
+    say('quantum-roll report  (the roll as one self-contained HTML page: timeline, sessions, canary, leadership)');
+    await reportAction({ ...common, json: false, format: 'html', output });
     return code;
   } finally {
     await sim.stop();

@@ -94,6 +94,26 @@ export async function execute(s: ExecuteSession, plan: RollPlan, opts: ExecuteOp
     log: env.log,
     done,
   });
+  // One event per run (per resume), none per node: what the report draws the plan's ETA and the
+  // waves from, also for a run that never reached its outcome (interrupted, killed).
+  if (!dryRun) {
+    env.log.info(
+      {
+        event: 'run.plan',
+        initiator: env.initiator,
+        waves: plan.waves,
+        ...(resumed ? { resumed: true, done } : {}),
+        pause_ms: plan.pauseMs,
+        eta: {
+          basis: model.basis,
+          node_expected_ms: model.node_expected_ms,
+          node_max_ms: model.node_max_ms,
+          steps: Object.fromEntries(model.steps.map((x) => [x.step, { expected_ms: x.expected_ms, max_ms: x.max_ms }])),
+        },
+      },
+      `plan: ${plan.waves.length} wave(s), ${plan.waves.reduce((n, w) => n + w.length, 0)} node(s)`,
+    );
+  }
   const uninstall = dryRun ? () => {} : hooks.guard(journal?.file);
   let wrapped: FinishingReporter | undefined;
   if (hooks.wrapReporter && !dryRun) {
