@@ -11,7 +11,7 @@
  * Every string of the model is scrubbed of anything secret-looking before a renderer sees it.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The largest log the report reads (a 1,000-node roll under load logs far less). */
 export const MAX_LOG_BYTES = 512 * 1024 * 1024;
