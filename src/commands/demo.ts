@@ -72,6 +72,8 @@ export async function demoAction(opts: GlobalOptions & { nodes?: string; clients
         onSteady: rollNow,
         identifier: load.identifierFor(door),
         until: () => rolled,
+        // The simulator's record: every reconnect slower than the retry timer + 1 s is explained.
+        simStateDir: dir,
         drainWindows: (until) => {
           const lines = load.readCalls(join(dir, 'calls.ndjson'));
           return lines ? load.drainWindows(lines, until) : null;
