@@ -102,7 +102,7 @@ describe('.ci/run', () => {
     const r = spawnSync('/bin/bash', [join(root, '.ci/run')], { env: { PATH: bin, HOME: dir }, encoding: 'utf8', timeout: 60_000 });
     const lines = r.stdout.trim().split('\n');
     expect(r.status, r.stdout + r.stderr).toBe(1);
-    expect(lines).toContainEqual('FAIL: not installed after the install attempt: haproxy redis-server zsh fish (their tests would be skipped)');
+    expect(lines).toContainEqual('FAIL: not installed after the install attempt: haproxy redis-server zsh fish chromium (their tests would be skipped)');
     expect(lines.at(-1)).toBe('0 passed, 1 failed');
     expect(r.stderr).not.toMatch(/npm/);
   });
