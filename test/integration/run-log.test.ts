@@ -207,19 +207,18 @@ describe('the run log (invariant 11)', { timeout: 180_000 }, () => {
     const ev = checkedLog(c, r.json);
     expect(ev.at(-1)!.outcome.status).toBe('interrupted');
     expect(ev.some((e) => e.event === 'lease.released')).toBe(true);
-    await c.sim.setFaults({ sessionDecay: 1 });
     const resumed = await c.cli(['resume', '--yes']);
     expect(resumed.code, resumed.stderr.slice(-1500)).toBe(0);
   });
 
   it('a second SIGINT (the hard exit, 130): the log still ends with run.end, and the outcome names it', async () => {
-    await c.sim.setFaults({ sessionDecay: 0 });
     const r = await withConfig(
       c,
-      (cfg) => (cfg.quiesce.grace = '30s'),
+      (cfg) => (cfg.quiesce.grace = '0s'),
       async () => {
         const p = startCli(c, ['restart', 'node-4', '--yes']);
-        await parkThrough(c, [on.drainFlag('node-4'), on.readyz('node-4'), on.readyz('node-4')], p);
+        // Held in the restart command, which is no safe point: the first SIGINT can only wait for it.
+        await parkThrough(c, [on.drainFlag('node-4'), on.restartCommand('node-4')], p);
         p.kill('SIGINT');
         await untilOutput(p, 'stderr', /SIGINT received/);
         p.kill('SIGINT'); // exits at once, from the signal handler: the top-level handler never runs
@@ -232,7 +231,6 @@ describe('the run log (invariant 11)', { timeout: 180_000 }, () => {
     const ev = checkedLog(c, r.json);
     expect(ev.at(-1)!.outcome.status).toBe('interrupted');
     expect(ev.at(-1)!.outcome.error.message).toMatch(/twice/);
-    await c.sim.setFaults({ sessionDecay: 1 });
     const resumed = await c.cli(['resume', '--yes']);
     expect(resumed.code, resumed.stderr.slice(-1500)).toBe(0);
   });
