@@ -156,7 +156,7 @@ class ClusterSessions {
         event: 'sessions.sample',
         node: q.node,
         phase: q.phase,
-        sessions: s.sessions,
+        sessions: sampledSessions(s.sessions, q.node),
         disconnected: p?.disconnected ?? 0,
         requested: p?.requested ?? 0,
         rate_per_s: q.rate,
@@ -164,6 +164,26 @@ class ClusterSessions {
       `${q.node} ${q.phase}: ${s.sessions[q.node] ?? 0} sessions on it, ${s.total} in the cluster`,
     );
   }
+}
+
+/** Above this many nodes a sample names the draining node and sums the rest. */
+export const SAMPLE_NODES_MAX = 32;
+/** The key of that sum: a node id is never parenthesised. */
+export const OTHER_NODES_KEY = '(other nodes)';
+
+/**
+ * What one `sessions.sample` carries: every node's sessions on a cluster of at most
+ * SAMPLE_NODES_MAX nodes; on a larger one the draining node's and the sum of all the
+ * others' under OTHER_NODES_KEY. A wave of 333 draining nodes on 1,000 would otherwise log
+ * 333 samples of 1,000 entries (≈ 16 kB each) per sweep, ≈ 200 MB for one roll; the sum
+ * still shows where the evicted clients went (the report's re-accepted count reads it).
+ */
+export function sampledSessions(sessions: Record<string, number>, node: string): Record<string, number> {
+  const ids = Object.keys(sessions);
+  if (ids.length <= SAMPLE_NODES_MAX) return sessions;
+  let others = 0;
+  for (const id of ids) if (id !== node) others += sessions[id]!;
+  return { [node]: sessions[node] ?? 0, [OTHER_NODES_KEY]: others };
 }
 
 const runs = new Map<string, ClusterSessions>();
