@@ -293,6 +293,14 @@ function isCommanderError(err: unknown): err is CommanderError {
 }
 
 async function main(): Promise<void> {
+  // A reader that went away (`quantum-roll check --help | head`) is no failure of ours: the
+  // output stops, the command goes on and exits as it would (a roll is not abandoned
+  // half-way because its pipe closed; its run log still has everything).
+  for (const out of [process.stdout, process.stderr]) {
+    out.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    });
+  }
   if (process.argv[2] === 'sim') {
     const { simCommand } = await import('./sim/command.js');
     const sim = simCommand();

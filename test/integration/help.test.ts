@@ -3,9 +3,10 @@
  * and of every command shows examples; the commands that change something also list the
  * exit codes. `--quiet` keeps stdout empty but errors still reach stderr.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.js';
+import { CLI, runCli } from '../support/cli.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -58,5 +59,15 @@ describe('version and help', { timeout: 60_000 }, () => {
     expect(r.stderr).toMatch(/\/nonexistent\/quantum-roll\.yaml.*config file not found/);
     const j = await runCli(['status', '--quiet', '--json', '--config', '/nonexistent/quantum-roll.yaml']);
     expect(j.json).toMatchObject({ ok: false, exit_code: 2 });
+  });
+
+  it('a reader that goes away (`check --help | head`) is no error: exit 0, no stack on stderr', async () => {
+    const p = spawn(process.execPath, [CLI, 'check', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout.destroy(); // the pipe's reader is gone before the help is written
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => p.on('close', r));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled|\n\s+at /);
+    expect(code).toBe(0);
   });
 });
