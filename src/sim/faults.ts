@@ -44,6 +44,15 @@ export function defaultFaults(): Faults {
 
 const nodeList = z.array(z.string());
 const boolOrNodes = z.union([z.boolean(), nodeList]);
+/** A rule's `pattern`: refused at the control API when it is no regular expression. */
+const regexPattern = z.string().refine((p) => {
+  try {
+    new RegExp(p);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a valid regular expression');
 
 export const faultsPatchSchema = z
   .object({
@@ -96,17 +105,7 @@ export const faultsPatchSchema = z
         system: z.enum(['cp', 'node', 'sim']),
         method: z.string().optional(),
         path: z.string().optional(),
-        pattern: z
-          .string()
-          .refine((p) => {
-            try {
-              new RegExp(p);
-              return true;
-            } catch {
-              return false;
-            }
-          }, 'not a valid regular expression')
-          .optional(),
+        pattern: regexPattern.optional(),
         node: z.string().optional(),
       })
       .strict()
@@ -120,17 +119,7 @@ export const faultsPatchSchema = z
       .object({
         method: z.string().optional(),
         path: z.string().optional(),
-        pattern: z
-          .string()
-          .refine((p) => {
-            try {
-              new RegExp(p);
-              return true;
-            } catch {
-              return false;
-            }
-          }, 'not a valid regular expression')
-          .optional(),
+        pattern: regexPattern.optional(),
         times: z.number().int().min(1).optional(),
       })
       .strict()
