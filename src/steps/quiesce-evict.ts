@@ -17,7 +17,8 @@ import { Pacer, cohortSize, defaultFloor, mustReturn } from './quiesce-pacing.js
 import type { ClusterSessions, Quiescing, Sweep } from './quiesce-sessions.js';
 
 /** A batch covers this many seconds at the pace in force… */
-const BATCH_S = 2;
+/** A batch asks for about this many seconds of evictions at the pace in force. */
+export const BATCH_S = 2;
 /** …and is replaced when less than this many seconds of it are left. */
 const REFILL_S = 1;
 

@@ -58,6 +58,11 @@ export function pendingSetPoint(rate: number, maxLagMs: number): number {
   return Math.max(4, (rate * maxLagMs) / 1000);
 }
 
+/** How much the pace rises at a time while clients keep up: an eighth of the ceiling. */
+export function increaseStep(ceiling: number): number {
+  return Math.max(1, Math.ceil(ceiling / 8));
+}
+
 export function defaultFloor(ceiling: number): number {
   return Math.max(1, Math.ceil(ceiling / 20));
 }
@@ -111,7 +116,7 @@ export class Pacer {
     if (pending <= setPoint / 2 && previous < ceiling) {
       if (now - this.lastIncrease < maxLagMs / 4) return undefined;
       this.lastIncrease = now;
-      return change(Math.min(ceiling, previous + Math.max(1, Math.ceil(ceiling / 8))), `${pending} clients pending ≤ ${Math.round(setPoint / 2)}: clients keep up, pace raised`);
+      return change(Math.min(ceiling, previous + increaseStep(ceiling)), `${pending} clients pending ≤ ${Math.round(setPoint / 2)}: clients keep up, pace raised`);
     }
     return undefined;
   }

@@ -22,8 +22,8 @@ import type { Config, DisconnectConfig } from '../config/schema.js';
 import { formatDuration } from '../config/duration.js';
 import { waitFor } from '../util/wait.js';
 import { loadRunner } from '../util/run-argv.js';
-import { Eviction, evictionBoundMs, floorOf } from './quiesce-evict.js';
-import { cohortSize, mustReturn } from './quiesce-pacing.js';
+import { BATCH_S, Eviction, evictionBoundMs, floorOf } from './quiesce-evict.js';
+import { cohortSize, increaseStep, mustReturn, pendingSetPoint } from './quiesce-pacing.js';
 import { type Quiescing, clusterSessions } from './quiesce-sessions.js';
 
 /** The eviction in words: the plan's and the live view's "then …". */
@@ -58,8 +58,8 @@ function pacingActions(config: Config, node: string, adminUrl: string, sessions:
   }
   const lag = d.max_lag / 1000;
   out.push(
-    `then the rest of ${of}: ${post} in batches (limit ≈ ${2} s at the pace), the pace at most ${d.rate_per_s}/s, halved while more clients are pending than pace × ${lag} s, ` +
-      `raised by ${Math.max(1, Math.ceil(d.rate_per_s / 8))}/s while fewer than half that, never below ${floorOf(d)}/s, stopped while more than ${Math.round(2 * Math.max(4, d.rate_per_s * lag))} are pending` +
+    `then the rest of ${of}: ${post} in batches (limit ≈ ${BATCH_S} s at the pace), the pace at most ${d.rate_per_s}/s, halved while more clients are pending than pace × ${lag} s, ` +
+      `raised by ${increaseStep(d.rate_per_s)}/s while fewer than half that, never below ${floorOf(d)}/s, stopped while more than ${Math.round(2 * pendingSetPoint(d.rate_per_s, d.max_lag))} are pending` +
       (sessions === null ? '' : `; at most ${formatDuration(evictionBoundMs(d, sessions))}`),
     back,
   );
