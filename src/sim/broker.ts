@@ -76,7 +76,7 @@ export interface BrokerOptions {
   admission: () => Admission;
   /** Raw-probe greeting after this many ms of silence; 0 = every connection is MQTT. */
   probeMs: number;
-  /** The `storeLatencyMs` fault: wait before each store write that precedes an ack. */
+  /** The `storeLatencyMs` fault: wait before each store write that precedes an ack (PUBACK, or a CONNACK: the will). */
   storeLatencyMs: () => number;
   /** The `dropPublish` fault: PUBACK every PUBLISH, deliver none. */
   dropPublish?: () => boolean;
@@ -105,19 +105,54 @@ const clockNow = (): number => performance.timeOrigin + performance.now();
  * knows which node answered, and which life of it. aedes builds its CONNACK properties
  * itself and offers no hook to add to them, so the shared serializer is wrapped, once per
  * process, for the sockets a broker registered.
+ *
+ * The same wrapper keeps **CONNACK the first packet on a link** ([MQTT-3.2.0-1]). aedes
+ * restores a resuming session's subscriptions before it writes the CONNACK (then stores
+ * the will and registers the client), and a message published on one of those topics in
+ * between is written at once: PUBLISH before CONNACK. A stock mqtt.js client then never
+ * sees its CONNACK: it holds the PUBLISH's PUBACK until it is connected and stops reading
+ * its input meanwhile, so it waits out its connect timeout (10 s in `sim load`, 30 s by
+ * default) with the CONNACK in its socket buffer (seen on the wire in a demo under load).
+ * Every other packet for a link whose CONNACK is not written yet is serialized at once and
+ * held, then written right after a successful CONNACK (dropped after a refusal: a QoS 1/2
+ * message is in the session's outgoing store by then and goes at the next resume).
  */
 const identified = new WeakMap<object, Record<string, string>>();
+/** Links whose CONNACK is written, and the packets held for those still waiting for it. */
+const connackWritten = new WeakSet<object>();
+const heldForConnack = new WeakMap<object, Buffer[]>();
+/** Packets held until their link's CONNACK, over this process's life (`quantum_sim_publish_held_for_connack_total`). */
+let heldForConnackTotal = 0;
+export const packetsHeldForConnack = (): number => heldForConnackTotal;
 let serializerWrapped = false;
 function wrapSerializer(): void {
   if (serializerWrapped) return;
   serializerWrapped = true;
-  const mp = mqttPacket as unknown as { writeToStream: (packet: Record<string, unknown>, stream: object, opts?: { protocolVersion?: number }) => boolean };
+  type Write = (packet: Record<string, unknown>, stream: object, opts?: { protocolVersion?: number }) => boolean;
+  const mp = mqttPacket as unknown as { writeToStream: Write; generate: (packet: Record<string, unknown>, opts?: { protocolVersion?: number }) => Buffer };
   const orig = mp.writeToStream.bind(mp);
   mp.writeToStream = (packet, stream, opts) => {
     const id = identified.get(stream);
-    if (id && opts?.protocolVersion === 5 && (packet.cmd === 'connack' || packet.cmd === 'disconnect')) {
+    if (!id) return orig(packet, stream, opts);
+    if (opts?.protocolVersion === 5 && (packet.cmd === 'connack' || packet.cmd === 'disconnect')) {
       const props = (packet.properties ?? {}) as Record<string, unknown>;
       packet.properties = { ...props, userProperties: { ...((props.userProperties as Record<string, string> | undefined) ?? {}), ...id } };
+    }
+    if (packet.cmd === 'connack') {
+      const ok = orig(packet, stream, opts);
+      connackWritten.add(stream);
+      const held = heldForConnack.get(stream);
+      heldForConnack.delete(stream);
+      const accepted = ((packet.reasonCode ?? packet.returnCode ?? 0) as number) === 0;
+      if (held && accepted) for (const b of held) (stream as net.Socket).write(b);
+      return ok;
+    }
+    if (!connackWritten.has(stream)) {
+      let q = heldForConnack.get(stream);
+      if (!q) heldForConnack.set(stream, (q = []));
+      q.push(mp.generate(packet, opts));
+      heldForConnackTotal++;
+      return true;
     }
     return orig(packet, stream, opts);
   };
@@ -187,7 +222,8 @@ export class SimBroker {
     const mq = mqEmitterRedis({ subConn: this.redis('sub'), pubConn: this.redis('pub') });
     mq.state.on('error', () => undefined); // logged by the connection handlers above
     const persistence = redisPersistence({ conn: db }) as Record<string, (...a: unknown[]) => Promise<unknown>>;
-    for (const m of ['storeRetained', 'outgoingEnqueueCombi', 'incomingStorePacket']) {
+    // The will's write and delete too: they precede a CONNACK as the others precede a PUBACK.
+    for (const m of ['storeRetained', 'outgoingEnqueueCombi', 'incomingStorePacket', 'putWill', 'delWill']) {
       const orig = persistence[m]?.bind(persistence);
       if (!orig) throw new Error(`aedes-persistence-redis has no ${m}: unsupported version`);
       persistence[m] = async (...a: unknown[]) => {

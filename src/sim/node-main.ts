@@ -136,7 +136,7 @@ async function main(): Promise<void> {
   });
   runtime.dataPlaneStarting = true;
   const brokerReady = (async (): Promise<SimBroker> => {
-    const { SimBroker: Broker } = await import('./broker.js');
+    const { SimBroker: Broker, packetsHeldForConnack } = await import('./broker.js');
     const b = new Broker({
       nodeId,
       redisSocket,
@@ -169,6 +169,7 @@ async function main(): Promise<void> {
       wipes: () => ({ ...b.wipes }),
       held: () => b.heldCount(),
       brokerId: () => b.brokerId,
+      heldForConnack: () => packetsHeldForConnack(),
     };
     broker = b;
     runtime.dataPlaneStarting = false;

@@ -90,6 +90,8 @@ export interface DataPlane {
   failures(): Record<string, number>;
   /** This process's broker id (fresh on every start). */
   brokerId(): string;
+  /** Packets held until their link's CONNACK was written (CONNACK first, [MQTT-3.2.0-1]; broker.ts). */
+  heldForConnack(): number;
   /** Session ends: wiped here, or skipped because the session now belongs to another node. */
   wipes(): { wiped: number; skipped: number };
   /** CONNECTs held by the `holdConnect` fault right now. */
@@ -454,6 +456,8 @@ export class NodeRuntime {
       `quantum_sim_connect_answer_ms ${this.connectAnswerMs}`,
       '# TYPE quantum_sim_connects_held gauge',
       `quantum_sim_connects_held ${this.dataPlane?.held() ?? 0}`,
+      '# TYPE quantum_sim_publish_held_for_connack_total counter',
+      `quantum_sim_publish_held_for_connack_total ${this.dataPlane?.heldForConnack() ?? 0}`,
       '# TYPE quantum_sim_session_wipes_total counter',
       `quantum_sim_session_wipes_total{outcome="wiped"} ${this.dataPlane?.wipes().wiped ?? 0}`,
       `quantum_sim_session_wipes_total{outcome="skipped"} ${this.dataPlane?.wipes().skipped ?? 0}`,

@@ -181,6 +181,49 @@ describe('real MQTT brokers on one shared store', () => {
     expect(await metric(n.adminUrl, sample)).toBe(before + 1);
   });
 
+  it('CONNACK is the first packet on a resuming link, even with messages flowing on its topic while the session is restored', async () => {
+    // aedes re-subscribes a resuming session before it stores the will and writes the CONNACK;
+    // a slow store (the will's delete waits 300 ms) holds that window open while another node
+    // publishes on the session's topic every few ms.
+    const n = node(0);
+    const sub = await connect(n.mqttPort, v5('first-sub'));
+    await sub.client.subscribeAsync('first/t', { qos: 1 });
+    await sub.client.endAsync();
+    const pub = await connect(node(2).mqttPort, v5('first-pub', 0, true));
+    let k = 0;
+    const flow = setInterval(() => pub.client.publish('first/t', `f${k++}`, { qos: 0 }), 5);
+    try {
+      await sim.setFaults({ storeLatencyMs: 300 });
+      await waitFor(async () => (await metric(n.adminUrl, 'quantum_sim_store_latency_ms')) === 300);
+      const heldBefore = await metric(n.adminUrl, 'quantum_sim_publish_held_for_connack_total');
+      // A raw link, to see the packets in the order they arrive.
+      const sock = net.connect(n.mqttPort, '127.0.0.1');
+      const parser = mqttPacket.parser({ protocolVersion: 5 });
+      const seen: Array<{ cmd: string; reasonCode?: number; sessionPresent?: boolean }> = [];
+      parser.on('packet', (p) => seen.push(p as (typeof seen)[number]));
+      sock.on('data', (d: Buffer) => parser.parse(d));
+      sock.on('error', () => undefined);
+      sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: false, clientId: 'first-sub', keepalive: 30, properties: { sessionExpiryInterval: 300 } }));
+      await waitFor(async () => seen.filter((p) => p.cmd === 'publish').length >= 3, 20_000);
+      sock.destroy();
+      expect(seen[0]?.cmd, `packets in order: ${seen.map((p) => p.cmd).join(', ')}`).toBe('connack');
+      expect(seen[0]?.reasonCode).toBe(0);
+      expect(seen[0]?.sessionPresent).toBe(true);
+      // The window was real: messages arrived before the CONNACK was written, and were held for it.
+      expect(await metric(n.adminUrl, 'quantum_sim_publish_held_for_connack_total')).toBeGreaterThan(heldBefore);
+      // And a stock mqtt.js client resuming the same session gets its CONNACK (it never did: it
+      // stopped reading at the early PUBLISH and waited out its connect timeout).
+      const again = await connect(n.mqttPort, v5('first-sub'));
+      expect(again.connack.reasonCode).toBe(0);
+      await waitFor(async () => again.messages.length > 0, 20_000);
+      await again.client.endAsync();
+    } finally {
+      clearInterval(flow);
+      await sim.setFaults({ storeLatencyMs: 0 });
+      await pub.client.endAsync();
+    }
+  });
+
   it('a session-expiry timer left on the old node does not wipe a session that resumed elsewhere', async () => {
     const a = node(0);
     const ends = async (): Promise<number> =>
