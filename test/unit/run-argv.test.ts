@@ -111,10 +111,19 @@ describe('run-argv: a command whose child keeps the inherited pipes open', () =>
       signal: ac.signal,
       label: 'restart command',
     });
-    // Stop it only once both children exist, so the kill has something to find.
+    // Stop it only once both children exist, so the kill has something to find, and once the
+    // daemon has really left the group: `$!` is written at the fork, before setsid(2) runs in
+    // the child (on a loaded machine a kill in between would take the daemon with the group).
+    const leftGroup = async (pidFile: string): Promise<boolean> => {
+      const pid = Number((await readFile(pidFile, 'utf8')).trim());
+      if (!pid) return false;
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      return pgrp === pid;
+    };
     const end = Date.now() + 20_000;
     for (;;) {
-      const both = await Promise.all([readFile(inGroup, 'utf8'), readFile(daemon, 'utf8')]).then((x) => x.every((t) => t.trim() !== '')).catch(() => false);
+      const both = await Promise.all([readFile(inGroup, 'utf8'), leftGroup(daemon)]).then(([g, d]) => g.trim() !== '' && d).catch(() => false);
       if (both) break;
       if (Date.now() > end) throw new Error('the command never started its children');
       await new Promise((r) => setTimeout(r, 10));
