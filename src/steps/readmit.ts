@@ -44,15 +44,21 @@ export const readmitStep: Step<{ canary?: CanaryFigures }> = {
     const readyMs = env.config.timeouts.ready;
     const cap = env.config.timeouts.ready_max ?? readyMs * 4;
     const start = Date.now();
+    // The last answer the node gave, and when: a read that fails under load does not erase it.
     let last: Readiness | undefined;
+    let lastAt = 0;
+    let unanswered = false;
     let best = -1;
     await waitFor(
         async () => {
-          last = await runtime.readyz({ retry: false, deadline: Date.now() + 2_000 }).catch(() => undefined);
-          if (!last) {
+          const r = await runtime.readyz({ retry: false, deadline: Date.now() + 2_000 }).catch(() => undefined);
+          unanswered = !r;
+          if (!r) {
             ctx.say(`waiting for ${node.id} to answer /readyz`);
             return undefined;
           }
+          last = r;
+          lastAt = Date.now();
           ctx.say(`replay ${(last.replay.progress * 100).toFixed(0)} %, reasons [${last.reasons.join(', ')}]`);
           return readyButDrained(last) ? last : undefined;
         },
@@ -75,7 +81,9 @@ export const readmitStep: Step<{ canary?: CanaryFigures }> = {
             return deadline;
           },
           onTimeout: () => {
-            const state = last ? `reasons [${last.reasons.join(', ')}], replay ${(last.replay.progress * 100).toFixed(0)} %` : 'it did not answer /readyz';
+            const state = !last
+              ? 'it did not answer /readyz'
+              : `reasons [${last.reasons.join(', ')}], replay ${(last.replay.progress * 100).toFixed(0)} %${unanswered ? ` (its last answer, ${formatDuration(Date.now() - lastAt)} ago; /readyz did not answer since)` : ''}`;
             throw new StepError(
               `${node.id} did not become ready within ${formatDuration(Date.now() - start)} (timeouts.ready without progress): ${state}. It is left drained and out of the LB.`,
               { node: node.id, step: 'readmit', next: `investigate ${node.id}; once /readyz shows only "draining", run quantum-roll resume (or quantum-roll undrain ${node.id})`, evidence: { readiness: last } },
