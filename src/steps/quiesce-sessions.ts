@@ -1,11 +1,14 @@
 /**
  * Where the clients are while nodes quiesce: one sweep of every node's `/readyz`
- * (`active_sessions`) at most four times a second, shared by every node of the run that
- * is quiescing (a wave of 333 nodes reads the cluster once per sweep, not 333 times), plus
- * each draining node's `GET /v1/sessions/disconnect` once it has asked for one.
+ * (`active_sessions`) every 100 ms on a cluster of up to 40 nodes (about 400 node reads a
+ * second at most; a larger cluster is swept less often), shared by every node of the run
+ * that is quiescing (a wave of 333 nodes reads the cluster once per sweep, not 333 times),
+ * plus each draining node's `GET /v1/sessions/disconnect` once it has asked for one. The
+ * steps waiting on clients (the cohort's return, the pace, the wait before the restart) see
+ * a change within a sweep: a slower sweep would add its interval to every wait of the roll.
  *
- * Each sweep writes one `sessions.sample` per quiescing node to the run log (the shared
- * spec: /work/briefs/samples.md) and wakes the steps waiting on it. A node that does not
+ * Each sweep wakes the steps waiting on it; at most four a second also write one
+ * `sessions.sample` per quiescing node to the run log (the report's session series). A node that does not
  * answer counts with the sessions it last reported: a node of the wave being restarted
  * had let its sessions go before its restart began, and a slow answer on a loaded host
  * is not a node that lost its clients.
@@ -45,10 +48,13 @@ export interface Quiescing {
   baseline: number | null;
 }
 
-/** The fewest ms between two sweeps: at most 4 samples per second per node, and longer on large clusters. */
+/** The fewest ms between two sweeps: 100 ms, longer above 40 nodes (≈ 400 node reads a second at most). */
 export function sweepIntervalMs(nodes: number): number {
-  return Math.max(250, Math.round(nodes * 2.5));
+  return Math.max(100, Math.round(nodes * 2.5));
 }
+
+/** The fewest ms between two `sessions.sample` events of one node: at most four a second. */
+export const SAMPLE_INTERVAL_MS = 250;
 
 const READ_CONCURRENCY = 32;
 const READ_TIMEOUT_MS = 2_000;
@@ -61,6 +67,9 @@ class ClusterSessions {
   private readonly members = new Set<Quiescing>();
   private waiters: Array<(s: Sweep) => void> = [];
   private running = false;
+  /** The last sweep the steps saw, and the last one sampled into the run log per member. */
+  private latest: Sweep | undefined;
+  private readonly sampled = new Map<Quiescing, Sweep>();
 
   constructor(private readonly env: RunEnv) {}
 
@@ -72,7 +81,9 @@ class ClusterSessions {
       void this.loop();
     }
     return () => {
-      this.members.delete(q);
+      // the run log ends each node's series on what the steps last saw (samples are thinned to 4/s)
+      if (this.members.delete(q) && this.latest && this.latest !== this.sampled.get(q)) this.sample(q, this.latest);
+      this.sampled.delete(q);
     };
   }
 
@@ -83,13 +94,18 @@ class ClusterSessions {
 
   private async loop(): Promise<void> {
     try {
+      let lastSweep = Number.NEGATIVE_INFINITY;
       let lastSample = Number.NEGATIVE_INFINITY;
       while (this.members.size > 0) {
         const sweep = await this.sweep();
-        // samples (and the steps' observations) at least an interval apart, however long a sweep takes
-        await sleep(lastSample + sweepIntervalMs(this.nodes?.length ?? 0) - Date.now());
-        lastSample = Date.now();
-        for (const q of this.members) this.sample(q, sweep);
+        // the steps' observations at least an interval apart, however long a sweep takes
+        await sleep(lastSweep + sweepIntervalMs(this.nodes?.length ?? 0) - Date.now());
+        lastSweep = Date.now();
+        this.latest = sweep;
+        if (lastSweep - lastSample >= SAMPLE_INTERVAL_MS) {
+          lastSample = lastSweep;
+          for (const q of this.members) this.sample(q, sweep);
+        }
         const waiters = this.waiters;
         this.waiters = [];
         for (const w of waiters) w(sweep);
@@ -99,6 +115,7 @@ class ClusterSessions {
       // A new wave counts from scratch: what it evicts, and what the cluster holds.
       this.evicted.clear();
       this.ref = 0;
+      this.latest = undefined;
     }
   }
 
@@ -150,6 +167,7 @@ class ClusterSessions {
   }
 
   private sample(q: Quiescing, s: Sweep): void {
+    this.sampled.set(q, s);
     const p = q.progress;
     this.env.log.info(
       {
