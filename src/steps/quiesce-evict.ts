@@ -136,8 +136,10 @@ export class Eviction {
     const ok = got.evicted >= Math.min(size, requested) && got.returned >= need;
     ctx.env.log.info({ event: 'quiesce.cohort', node: ctx.node.id, size, returned: got.returned, ok, bound_ms: c.timeout }, `${ctx.node.id}: cohort of ${size}, ${got.returned} back`);
     if (!ok) {
+      const silent = this.sweep.unanswered;
+      const stale = silent.length > 0 ? ` (${silent.join(', ')} did not answer /readyz in the last read: counted with their last answer)` : '';
       throw new StepError(
-        `quiesce of ${ctx.node.id}: of a cohort of ${size} client(s) evicted with DISCONNECT ${d.reason_code}, ${got.returned} came back within ${formatDuration(c.timeout)} ` +
+        `quiesce of ${ctx.node.id}: of a cohort of ${size} client(s) evicted with DISCONNECT ${d.reason_code}, ${got.returned} came back within ${formatDuration(c.timeout)}${stale} ` +
           `(${need} needed, quiesce.disconnect.absorb.ratio ${ratio}); the other ${Math.max(0, this.nodeSessions)} client(s) of ${ctx.node.id} were not evicted. ` +
           `${ctx.node.id} is left drained and out of the LB.`,
         {
@@ -147,7 +149,7 @@ export class Eviction {
           next:
             `find why evicted clients do not reconnect (clients that stop after a refused CONNACK, as mqtt.js does by default, or that treat reason ${d.reason_code} as final; ` +
             `the other nodes refusing CONNECTs: quantum-roll status); then quantum-roll resume, or quantum-roll undrain ${ctx.node.id} to put it back as it is`,
-          evidence: { cohort: { size, evicted: got.evicted, returned: got.returned, needed: need, bound_ms: c.timeout }, sessions_left: this.nodeSessions },
+          evidence: { cohort: { size, evicted: got.evicted, returned: got.returned, needed: need, bound_ms: c.timeout }, sessions_left: this.nodeSessions, unanswered: silent },
         },
       );
     }

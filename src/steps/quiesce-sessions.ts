@@ -33,6 +33,8 @@ export interface Sweep {
   pending: number;
   /** Clients each node has let go since its eviction began (monotonic), by node id. */
   evicted: ReadonlyMap<string, number>;
+  /** Nodes whose `/readyz` did not answer this sweep (counted with their last answer). */
+  unanswered: string[];
 }
 
 /** A node that quiesces, as the sweeps see it (the step updates `phase` and `rate`). */
@@ -136,6 +138,7 @@ class ClusterSessions {
     const runtimes = this.nodes
       ? this.nodes.map((n) => ({ id: n.id, read: () => this.env.runtimeFor(n) }))
       : members.map((q) => ({ id: q.node, read: () => q.runtime }));
+    const unanswered: string[] = [];
     for (const n of runtimes) {
       reads.push(async () => {
         const r = await n
@@ -143,6 +146,7 @@ class ClusterSessions {
           .readyz({ deadline: Date.now() + READ_TIMEOUT_MS, retry: false })
           .catch(() => undefined);
         if (r) this.last.set(n.id, activeSessions(r));
+        else unanswered.push(n.id);
       });
     }
     let i = 0;
@@ -163,7 +167,7 @@ class ClusterSessions {
       if (q.baseline === null) continue;
       this.evicted.set(q.node, Math.max(this.evicted.get(q.node) ?? 0, q.baseline - (sessions[q.node] ?? 0)));
     }
-    return { at, sessions, total, pending: this.ref - total, evicted: new Map(this.evicted) };
+    return { at, sessions, total, pending: this.ref - total, evicted: new Map(this.evicted), unanswered };
   }
 
   private sample(q: Quiescing, s: Sweep): void {
