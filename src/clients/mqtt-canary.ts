@@ -241,6 +241,36 @@ export class MqttCanary {
     }
   }
 
+  /**
+   * CONNECT → CONNACK, then DISCONNECT: how long a new client waits for a broker behind
+   * `endpoint` right now (the quiesce's front-door signal). A timeout is a value too: the
+   * time waited, with `timedOut`.
+   */
+  async connectTime(endpoint: string): Promise<{ ok: true; endpoint: string; connect_ms: number; timedOut: boolean } | ({ ok: false } & CanaryFailure)> {
+    const timeout = this.o.config.timeout;
+    await loadMqtt(); // the module's load is not the node's latency
+    const t0 = performance.now();
+    const { client, failure, connected } = await this.open(endpoint);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const r = await Promise.race([
+        connected.then(() => 'accepted' as const),
+        failure,
+        new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeout))),
+      ]);
+      const connect_ms = round(performance.now() - t0);
+      if (r === 'accepted') {
+        await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+        return { ok: true, endpoint, connect_ms, timedOut: false };
+      }
+      if (r === 'timeout') return { ok: true, endpoint, connect_ms, timedOut: true };
+      return { ok: false, ...r };
+    } finally {
+      clearTimeout(timer);
+      client.end(true);
+    }
+  }
+
   /** A CONNECT must be refused (a drained node): CONNACK 0x9C/0x9D/0x88/0x89, return code 3, or a closed socket. */
   async refusesConnect(endpoint: string): Promise<RefusalResult> {
     const timeout = this.o.config.timeout;

@@ -168,7 +168,10 @@ const cohortOrOff = z
 const disconnect = z
   .strictObject({
     reason_code: z.union([z.literal(139), z.literal(137), z.literal(156), z.literal(157)], {
-      message: 'must be an MQTT 5 DISCONNECT code: 139, 137, 156 or 157 (136 is a CONNACK code)',
+      error: (iss) =>
+        iss.input === undefined
+          ? 'required: the MQTT 5 DISCONNECT code to evict with, 139, 137, 156 or 157 (156 "use another server" with server_reference)'
+          : 'must be an MQTT 5 DISCONNECT code: 139, 137, 156 or 157 (136 is a CONNACK code)',
     }),
     /** the ceiling: the eviction never goes faster */
     rate_per_s: z.number().int().min(1).max(100_000).default(200),

@@ -112,6 +112,64 @@ export async function precheckCanary(ctx: PlanContext): Promise<{ summary?: stri
   return first ? { summary: `canary via front door ${c.front_door}: ${figures(r)}`, front_door: r } : {};
 }
 
+/**
+ * The front door's CONNACK time while a node's clients are evicted (issue 19): a CONNECT
+ * through `canary.front_door` every `intervalMs`, one at a time, until `stop()`. `latest()`
+ * is the newest answer (a CONNECT still unanswered counts with the time it has waited so
+ * far), `baseline()` the quickest the run has seen (the precheck's round trip included):
+ * what a new client waits when the cluster is not busy. Undefined when no canary is
+ * configured; failures other than a slow answer are logged once and not counted.
+ */
+export interface FrontDoorWatch {
+  latest(): number | undefined;
+  baseline(): number | undefined;
+  endpoint: string;
+  stop(): void;
+}
+
+export function watchFrontDoor(ctx: StepContext, intervalMs: number): FrontDoorWatch | undefined {
+  const c = ctx.env.config.canary;
+  const run = canaryOf(ctx.env);
+  if (!c || !run) return undefined;
+  let best: number | undefined;
+  let last: number | undefined;
+  let inFlightSince: number | undefined;
+  let stopped = false;
+  let warned = false;
+  void run.frontDoor?.then((r) => {
+    if (r.ok) best = Math.min(best ?? r.connect_ms, r.connect_ms);
+  });
+  const loop = async (): Promise<void> => {
+    while (!stopped) {
+      const began = Date.now();
+      inFlightSince = performance.now();
+      const r = await run.client.connectTime(c.front_door).catch(() => undefined);
+      inFlightSince = undefined;
+      if (stopped) return;
+      if (r?.ok) {
+        last = r.connect_ms;
+        if (!r.timedOut) best = Math.min(best ?? r.connect_ms, r.connect_ms);
+        ctx.log.info({ event: 'canary.front_door_connect', endpoint: c.front_door, connect_ms: r.connect_ms, timed_out: r.timedOut }, `front door CONNACK ${r.connect_ms} ms`);
+      } else if (r && !warned) {
+        warned = true;
+        ctx.log.warn({ event: 'canary.failed', target: 'front_door', endpoint: c.front_door, kind: r.kind, detail: r.detail }, `front door CONNECT failed while evicting: ${describeFailure(r)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, began + intervalMs - Date.now())));
+    }
+  };
+  void loop();
+  return {
+    endpoint: c.front_door,
+    latest: () => (inFlightSince !== undefined ? Math.max(last ?? 0, round1(performance.now() - inFlightSince)) : last),
+    baseline: () => best,
+    stop: () => {
+      stopped = true;
+    },
+  };
+}
+
+const round1 = (ms: number) => Math.round(ms * 10) / 10;
+
 /** The dry run's line of the drain probe (none when off). */
 export function drainCanaryActions(config: CanaryConfig | undefined, node: string): string[] {
   return config?.check_drain ? [`MQTT canary: a direct CONNECT to ${node}'s mqtt_endpoint must be refused (CONNACK 0x9C/0x88/0x89, rc 3, or a closed socket)`] : [];

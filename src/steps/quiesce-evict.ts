@@ -13,7 +13,8 @@ import type { DisconnectConfig } from '../config/schema.js';
 import { formatDuration } from '../config/duration.js';
 import { StepError } from '../util/errors.js';
 import type { StepContext } from './context.js';
-import { Pacer, cohortSize, defaultFloor, mustReturn } from './quiesce-pacing.js';
+import { type DoorSignal, Pacer, cohortSize, defaultFloor, mustReturn } from './quiesce-pacing.js';
+import { watchFrontDoor } from './canary.js';
 import type { ClusterSessions, Quiescing, Sweep } from './quiesce-sessions.js';
 
 /** A batch covers this many seconds at the pace in force… */
@@ -162,11 +163,27 @@ export class Eviction {
     const deadline = Date.now() + evictionBoundMs(d, Math.max(0, this.nodeSessions - target));
     const batch = () => Math.max(1, Math.min(this.nodeSessions - target, Math.ceil(pacer.rate * BATCH_S)));
     if (this.nodeSessions <= target) return;
+    // The front door's CONNACK time, a second signal when the canary is configured (a CONNECT every max_lag / 2).
+    const door = d.pacing === 'adaptive' ? watchFrontDoor(ctx, Math.max(100, d.max_lag / 2)) : undefined;
+    const doorNow = (): DoorSignal | undefined => {
+      const connectMs = door?.latest();
+      const baselineMs = door?.baseline();
+      return connectMs === undefined || baselineMs === undefined ? undefined : { connectMs, baselineMs };
+    };
+    try {
+      await this.paced(target, deadline, batch, doorNow);
+    } finally {
+      door?.stop();
+    }
+  }
+
+  private async paced(target: number, deadline: number, batch: () => number, doorNow: () => DoorSignal | undefined): Promise<void> {
+    const { ctx, d, pacer } = this;
     await this.request('main', pacer.rate, batch());
     while (Date.now() < deadline) {
       const s = await this.observe();
       if (this.nodeSessions <= target) return;
-      const change = pacer.observe(Date.now(), s.pending);
+      const change = pacer.observe(Date.now(), s.pending, doorNow());
       if (change) {
         ctx.env.log.info({ event: 'quiesce.pace', node: ctx.node.id, rate_per_s: change.rate, previous_rate_per_s: change.previous, reason: change.reason }, `${ctx.node.id}: ${change.reason}`);
         await this.request('main', change.rate, pacer.stopped ? 0 : batch());

@@ -26,6 +26,12 @@
  * - pending > 2 × ceiling × max_lag (twice what a healthy cluster holds at full pace): the
  *   eviction stops (a request with `limit` 0) until pending is back under the floor's set
  *   point, then resumes at the floor. This is emqttb's "SCRAM" with hysteresis.
+ * - **the front door's CONNACK time** (when `canary` is configured: a CONNECT through
+ *   `canary.front_door` every max_lag / 2): above its quickest of the run + max_lag / 2, a
+ *   new client already waits for a broker longer than the clients' own lag allows, whatever
+ *   pending says (brokers slowed by something the counts do not see: the store, the CPU, the
+ *   LB). It halves the pace like lagging clients do (same spacing), and the pace does not
+ *   rise while it lasts.
  * Why not PI: a PI controller needs gains tuned to the plant (the brokers' CONNECT
  * capacity, the clients' timers), and an eviction lasts a few set-point periods, too short
  * for an integral term to settle; AIMD needs none, cannot wind up, converges to a fair
@@ -45,6 +51,17 @@ export interface PaceOptions {
   floor: number;
   /** max_lag in ms */
   maxLagMs: number;
+}
+
+/** The front door's CONNACK time now, and the quickest the run has seen (ms). */
+export interface DoorSignal {
+  connectMs: number;
+  baselineMs: number;
+}
+
+/** The front door is slow: a new client waits more than max_lag / 2 beyond its quickest answer. */
+export function doorLagging(d: DoorSignal | undefined, maxLagMs: number): boolean {
+  return d !== undefined && d.connectMs > d.baselineMs + maxLagMs / 2;
 }
 
 export interface PaceChange {
@@ -86,8 +103,8 @@ export class Pacer {
     return 2 * pendingSetPoint(this.o.ceiling, this.o.maxLagMs);
   }
 
-  /** One observation of pending clients at `now` (ms); a change of pace, or undefined. */
-  observe(now: number, pending: number): PaceChange | undefined {
+  /** One observation of pending clients (and the front door, when watched) at `now` (ms); a change of pace, or undefined. */
+  observe(now: number, pending: number, door?: DoorSignal): PaceChange | undefined {
     if (this.o.mode === 'fixed') return undefined;
     const { ceiling, floor, maxLagMs } = this.o;
     const previous = this.rate;
@@ -108,12 +125,21 @@ export class Pacer {
       return change(floor, `${pending} clients pending ≤ ${Math.round(resume)}: eviction resumes at the floor`);
     }
     const setPoint = pendingSetPoint(previous, maxLagMs);
+    const slowDoor = doorLagging(door, maxLagMs);
+    if (slowDoor && door && pending <= setPoint) {
+      if (now - this.lastDecrease < maxLagMs || previous === floor) return undefined;
+      this.lastDecrease = now;
+      return change(
+        Math.max(floor, Math.floor(previous / 2)),
+        `front door CONNACK ${Math.round(door.connectMs)} ms > ${Math.round(door.baselineMs + maxLagMs / 2)} (its quickest ${Math.round(door.baselineMs)} ms + max_lag / 2): new clients wait, pace halved`,
+      );
+    }
     if (pending > setPoint) {
       if (now - this.lastDecrease < maxLagMs || previous === floor) return undefined;
       this.lastDecrease = now;
       return change(Math.max(floor, Math.floor(previous / 2)), `${pending} clients pending > ${Math.round(setPoint)} (${previous}/s × ${maxLagMs / 1000} s): clients lag, pace halved`);
     }
-    if (pending <= setPoint / 2 && previous < ceiling) {
+    if (pending <= setPoint / 2 && previous < ceiling && !slowDoor) {
       if (now - this.lastIncrease < maxLagMs / 4) return undefined;
       this.lastIncrease = now;
       return change(Math.min(ceiling, previous + increaseStep(ceiling)), `${pending} clients pending ≤ ${Math.round(setPoint / 2)}: clients keep up, pace raised`);

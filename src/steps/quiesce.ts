@@ -10,8 +10,10 @@
  * 2. the rest, at up to `rate_per_s`, slower while evicted clients are slow to be accepted
  *    elsewhere (`quiesce-pacing.ts` says how and why);
  * 3. the restart waits until the cluster holds `absorb.ratio` of the evicted clients again,
- *    at most `absorb.timeout` (then a warning with the count): a node restarted while its
- *    clients' sessions are being taken over elsewhere stalls those takeovers.
+ *    at most `absorb.timeout` (then a warning with the count): the roll moves on only once
+ *    the clients it moved have a home, so a cluster that stops taking them back shows
+ *    before the next node is touched, and the next wave's clients never pile onto brokers
+ *    still taking in this one's.
  *
  * Every node's sessions are sampled into the run log while this step runs
  * (`quiesce-sessions.ts`). A safe point for stops.
@@ -27,12 +29,12 @@ import { cohortSize, increaseStep, mustReturn, pendingSetPoint } from './quiesce
 import { type Quiescing, clusterSessions } from './quiesce-sessions.js';
 
 /** The eviction in words: the plan's and the live view's "then …". */
-function evictionText(d: DisconnectConfig, sessions: number | null): string {
+function evictionText(d: DisconnectConfig, sessions: number | null, canary = false): string {
   if (d.pacing === 'fixed') return `DISCONNECT ${d.reason_code} at ${d.rate_per_s}/s`;
   const cohort = d.cohort
     ? `a cohort of ${sessions === null ? `${Math.round(d.cohort.share * 100)} % (≥ ${d.cohort.min})` : cohortSize(sessions, d.cohort)} back within ${formatDuration(d.cohort.timeout)}, then `
     : '';
-  return `DISCONNECT ${d.reason_code}: ${cohort}the rest at ≤ ${d.rate_per_s}/s paced by clients pending, then ${Math.round(d.absorb.ratio * 100)} % back elsewhere`;
+  return `DISCONNECT ${d.reason_code}: ${cohort}the rest at ≤ ${d.rate_per_s}/s paced by clients pending${canary ? ' and the front door\'s CONNACK time' : ''}, then ${Math.round(d.absorb.ratio * 100)} % back elsewhere`;
 }
 
 /** The most the eviction waits: the cohort's check, the paced eviction (at the floor's pace), the cluster taking the clients back. */
@@ -60,6 +62,7 @@ function pacingActions(config: Config, node: string, adminUrl: string, sessions:
   out.push(
     `then the rest of ${of}: ${post} in batches (limit ≈ ${BATCH_S} s at the pace), the pace at most ${d.rate_per_s}/s, halved while more clients are pending than pace × ${lag} s, ` +
       `raised by ${increaseStep(d.rate_per_s)}/s while fewer than half that, never below ${floorOf(d)}/s, stopped while more than ${Math.round(2 * pendingSetPoint(d.rate_per_s, d.max_lag))} are pending` +
+      (config.canary ? `; halved too while the front door ${config.canary.front_door} answers a CONNECT (one every ${formatDuration(d.max_lag / 2)}) more than ${formatDuration(d.max_lag / 2)} slower than its quickest` : '') +
       (sessions === null ? '' : `; at most ${formatDuration(evictionBoundMs(d, sessions))}`),
     back,
   );
@@ -77,7 +80,7 @@ export const quiesceStep: Step = {
     const sessions = node?.sessions ?? null;
     const who = !node ? 'sessions ≤' : `${sessions === null ? 'sessions' : `${sessions} session(s)`} to reach ≤`;
     return {
-      for: `${who} ${q.target_sessions}${node ? ',' : ''} or the ${formatDuration(q.grace)} grace${q.disconnect ? `, then ${evictionText(q.disconnect, sessions)}` : ''}`,
+      for: `${who} ${q.target_sessions}${node ? ',' : ''} or the ${formatDuration(q.grace)} grace${q.disconnect ? `, then ${evictionText(q.disconnect, sessions, config.canary !== undefined)}` : ''}`,
       maxMs: q.grace + (q.disconnect ? evictionMaxMs(q.disconnect, sessions) : 0),
       // Without history, the grace: a quiesce that waits for nothing is rare.
       expectedMs: q.grace,

@@ -102,6 +102,10 @@ describe('closed-loop eviction under MQTT load through a real HAProxy', () => {
       // sampled while the nodes evicted (absorb samples exist only when the clients are slower than a sweep)
       const samples = log.filter((e) => e.event === 'sessions.sample');
       for (const n of nodes) expect(samples.some((e) => e.node === n && e.requested > 0)).toBe(true);
+      // the canary is configured: the paced part of each eviction watched the front door's CONNACK time
+      const door = log.filter((e) => e.event === 'canary.front_door_connect');
+      expect(door.length, 'a CONNECT through the front door while evicting').toBeGreaterThan(0);
+      for (const e of door) expect(e).toMatchObject({ connect_ms: expect.any(Number), timed_out: false });
     } finally {
       await c.stop();
     }

@@ -52,6 +52,23 @@ describe('the eviction pace (AIMD on pending clients, with an emergency stop)', 
     expect(p.observe(500, pendingSetPoint(25, LAG))).toMatchObject({ rate: 25, previous: 0 });
   });
 
+  it('the front door answering a CONNECT more than max_lag / 2 above its quickest halves the pace (same spacing) and holds it while it lasts', () => {
+    const p = pacer();
+    const quick = { connectMs: 60, baselineMs: 40 };
+    const slow = { connectMs: 40 + LAG / 2 + 1, baselineMs: 40 };
+    expect(p.observe(0, 10, quick), 'a front door within max_lag / 2 of its quickest changes nothing').toBeUndefined();
+    expect(p.observe(0, 10, { connectMs: 40 + LAG / 2, baselineMs: 40 }), 'exactly at the bound is not slow').toBeUndefined();
+    const first = p.observe(250, 10, slow);
+    expect(first).toMatchObject({ rate: 250, previous: 500 });
+    expect(first!.reason).toMatch(/front door CONNACK 1041 ms > 1040 \(its quickest 40 ms \+ max_lag \/ 2\)/);
+    expect(p.observe(500, 10, slow), 'not again within max_lag').toBeUndefined();
+    // Few clients pending would raise the pace, but not while the front door is slow.
+    for (let t = 500; t < 250 + LAG; t += LAG / 4) expect(p.observe(t, 0, slow)).toBeUndefined();
+    expect(p.observe(250 + LAG, 0, slow)).toMatchObject({ rate: 125 });
+    // Quick again: the pace climbs back.
+    expect(p.observe(250 + LAG + LAG / 4, 0, quick)).toMatchObject({ rate: 125 + 63, previous: 125 });
+  });
+
   it('fixed pacing never changes', () => {
     const p = pacer('fixed');
     expect(p.observe(0, 100_000)).toBeUndefined();
@@ -107,6 +124,11 @@ describe('quiesce.disconnect config', () => {
     ['{reason_code: 156, absorb: {wait: 1s}}', 'quiesce.disconnect.absorb.wait'],
   ])('%s is refused naming %s', (d, key) => {
     expect(problem(d)).toContain(`${key}:`);
+  });
+
+  it('a missing reason_code says it is required, not that 136 is a CONNACK code', () => {
+    expect(problem('{rate_per_s: 20}')).toMatch(/quiesce\.disconnect\.reason_code: required: the MQTT 5 DISCONNECT code/);
+    expect(problem('{reason_code: 136}')).toMatch(/quiesce\.disconnect\.reason_code: must be an MQTT 5 DISCONNECT code.*136 is a CONNACK code/);
   });
 });
 
