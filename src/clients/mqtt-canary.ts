@@ -242,31 +242,38 @@ export class MqttCanary {
   }
 
   /**
-   * CONNECT → CONNACK, then DISCONNECT: how long a new client waits for a broker behind
-   * `endpoint` right now (the quiesce's front-door signal). A timeout is a value too: the
-   * time waited, with `timedOut`.
+   * One CONNECT to `endpoint`: accepted (the client still open, for the caller to end),
+   * failed (how), or no answer within the canary's timeout; with the ms it took.
    */
-  async connectTime(endpoint: string): Promise<{ ok: true; endpoint: string; connect_ms: number; timedOut: boolean } | ({ ok: false } & CanaryFailure)> {
+  private async connectOnce(endpoint: string): Promise<{ r: 'accepted' | 'timeout' | CanaryFailure; ms: number; client: MqttClient }> {
     const timeout = this.o.config.timeout;
     await loadMqtt(); // the module's load is not the node's latency
     const t0 = performance.now();
     const { client, failure, connected } = await this.open(endpoint);
     let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([
+      connected.then(() => 'accepted' as const),
+      failure,
+      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeout))),
+    ]).finally(() => clearTimeout(timer));
+    return { r, ms: round(performance.now() - t0), client };
+  }
+
+  /**
+   * CONNECT → CONNACK, then DISCONNECT: how long a new client waits for a broker behind
+   * `endpoint` right now (the quiesce's front-door signal). A timeout is a value too: the
+   * time waited, with `timedOut`.
+   */
+  async connectTime(endpoint: string): Promise<{ ok: true; endpoint: string; connect_ms: number; timedOut: boolean } | ({ ok: false } & CanaryFailure)> {
+    const { r, ms, client } = await this.connectOnce(endpoint);
     try {
-      const r = await Promise.race([
-        connected.then(() => 'accepted' as const),
-        failure,
-        new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeout))),
-      ]);
-      const connect_ms = round(performance.now() - t0);
       if (r === 'accepted') {
         await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
-        return { ok: true, endpoint, connect_ms, timedOut: false };
+        return { ok: true, endpoint, connect_ms: ms, timedOut: false };
       }
-      if (r === 'timeout') return { ok: true, endpoint, connect_ms, timedOut: true };
+      if (r === 'timeout') return { ok: true, endpoint, connect_ms: ms, timedOut: true };
       return { ok: false, ...r };
     } finally {
-      clearTimeout(timer);
       client.end(true);
     }
   }
@@ -274,14 +281,8 @@ export class MqttCanary {
   /** A CONNECT must be refused (a drained node): CONNACK 0x9C/0x9D/0x88/0x89, return code 3, or a closed socket. */
   async refusesConnect(endpoint: string): Promise<RefusalResult> {
     const timeout = this.o.config.timeout;
-    const { client, failure, connected } = await this.open(endpoint);
-    let timer: NodeJS.Timeout | undefined;
+    const { r, client } = await this.connectOnce(endpoint);
     try {
-      const r = await Promise.race([
-        connected.then(() => 'accepted' as const),
-        failure,
-        new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeout))),
-      ]);
       if (r === 'accepted') return { refused: false, endpoint, detail: `${endpoint} accepted a new CONNECT (CONNACK 0x00) while drained` };
       if (r === 'timeout') return { refused: false, endpoint, detail: `${endpoint} neither accepted nor refused a CONNECT within ${formatDuration(timeout)}` };
       if (r.kind === 'closed') return { refused: true, endpoint, how: 'socket closed before a CONNACK' };
@@ -292,7 +293,6 @@ export class MqttCanary {
       }
       return { refused: false, endpoint, detail: `the CONNECT to ${endpoint} failed in a way that is not a drain refusal: ${describeFailure(r)}`, failure: r };
     } finally {
-      clearTimeout(timer);
       client.end(true);
     }
   }
