@@ -5,6 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import nodeModule from 'node:module';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import type { CompletionCommand } from './commands/completion.js';
 import type { GlobalOptions } from './commands/session.js';
@@ -13,8 +15,20 @@ import { ExitCode, type QrError, asQrError, errorDocument, errorText } from './u
 import { disableColor } from './util/color.js';
 
 // Node ≥ 22.1 keeps V8's compiled code of the chunks a command loads (zod, yaml, undici, …) for the
-// next start (in the OS temp dir; NODE_DISABLE_COMPILE_CACHE=1 turns it off). Node 20 has no such cache.
-(nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+// next start: plan node-3 −50 ms of CPU on Node 22 (BENCHMARKS.md, issue 21). In the user's own cache
+// dir, not the OS temp dir Node defaults to: code another user of the machine could write there would
+// run as this one. NODE_DISABLE_COMPILE_CACHE=1 turns it off; Node 20 has no such cache.
+{
+  const enable = (nodeModule as { enableCompileCache?: (dir?: string) => unknown }).enableCompileCache;
+  if (enable) {
+    try {
+      const xdg = process.env.XDG_CACHE_HOME;
+      enable(join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'quantum-roll', 'compile-cache'));
+    } catch {
+      // no home directory: no cache, nothing else changes
+    }
+  }
+}
 
 type Action = (opts: GlobalOptions, ...args: never[]) => Promise<number>;
 

@@ -58,10 +58,13 @@ export class ControlPlaneClient {
    * The same listing, page by page: `onPage` gets each page's PRGs (checked) before the
    * next page is read, and may keep what it needs of them. A reader that only counts
    * (`status`) so holds one page at a time instead of every PRG of the cluster.
+   * `ctl` may be a function: called for each page, it gives each its own deadline (a
+   * listing of 100,000 PRGs on a slow CP fails when a page does, not when the sum of
+   * the pages exceeds one page's time).
    */
   async eachPrgPage(
     filter: { node?: string; leader?: string; limit?: number },
-    ctl: CallCtl,
+    ctl: CallCtl | (() => CallCtl),
     onPage: (items: readonly Prg[]) => void | Promise<void>,
   ): Promise<void> {
     await this.pages(prgPageSchema, filter, ctl, (page) => onPage(page.items));
@@ -84,7 +87,7 @@ export class ControlPlaneClient {
   private async pages<S extends z.ZodType<{ next_cursor: string | null }>>(
     schema: S,
     filter: { node?: string; leader?: string; limit?: number },
-    ctl: CallCtl,
+    ctl: CallCtl | (() => CallCtl),
     onPage: (page: z.infer<S>) => void | Promise<void>,
   ): Promise<void> {
     const seen = new Set<string>();
@@ -93,7 +96,7 @@ export class ControlPlaneClient {
       const r = await this.http.call('GET', '/v1/prgs', {
         schema,
         query: { node: filter.node, leader: filter.leader, limit: filter.limit ?? 1000, cursor },
-        ...ctl,
+        ...(typeof ctl === 'function' ? ctl() : ctl),
       });
       await onPage(r.data);
       const next = r.data.next_cursor;

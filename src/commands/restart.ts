@@ -2,11 +2,12 @@
 import { parseDuration } from '../config/duration.js';
 import { durationProblem } from '../config/schema.js';
 import { resolveTargets, targetOf } from '../cluster/targets.js';
-import type { Prg } from '../clients/schemas.js';
+import type { ClusterState, Prg } from '../clients/schemas.js';
 import type { NodeTarget } from '../steps/context.js';
 import { QrError, StepError, UsageError } from '../util/errors.js';
 import { requireConfirmable } from './confirm.js';
 import { openSession } from './session.js';
+import { LEASE_NAME } from '../run/lease.js';
 import type { RollPlan } from '../run/roll.js';
 import type { RestartOptions } from './run-options.js';
 
@@ -68,11 +69,20 @@ export async function restartAction(opts: RestartOptions, nodes: string[] = []):
       // Reading the cluster is the first precheck ("the node exists"): name it, and say nothing changed.
       throw err instanceof QrError && !(err instanceof UsageError) ? precheckReadFailed(err, nodes) : err;
     });
+    // A dry run reads from one snapshot (clients/snapshot.ts: every read once, shared): the
+    // plan's other CP reads need nothing from the state, so they go out with it and are on
+    // the wire while the run's modules load; gatherFacts below gets the same answers.
+    // The nodes' reads of its prechecks (execute() awaits the same snapshot) follow the state's answer.
+    const targetsIn = (state: ClusterState) => (opts.all ? state.nodes.map((n) => targetOf(s.loaded.config, n)) : resolveTargets(s.loaded.config, state, nodes));
+    if (opts.dryRun) {
+      for (const early of [s.cp.readyz(), s.cp.listPrgs(), s.cp.lease(LEASE_NAME)]) early.catch(() => undefined);
+      read.then((state) => s.prefetch(targetsIn(state))).catch(() => undefined); // a failure is reported below
+    }
     const loading = runModules();
     loading.catch(() => undefined); // a failed read is the error to report
     const [state, m] = await Promise.all([read, loading]);
     const { confirm, renderPlanText, colorFor, planDocument, gatherFacts, execute, renderExecuted, runHooks } = m;
-    const targets = opts.all ? state.nodes.map((n) => targetOf(s.loaded.config, n)) : resolveTargets(s.loaded.config, state, nodes);
+    const targets = targetsIn(state);
     const source = s.loaded.location?.source;
     const options = {
       parallel,

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { ControlPlaneClient } from '../clients/control-plane.js';
 import { createDispatcher } from '../clients/dispatcher.js';
 import { RuntimeClient } from '../clients/runtime.js';
-import { type LoadedConfig, loadConfig, tokenEnvNames } from '../config/load.js';
+import { type LoadedConfig, loadConfigAsync, tokenEnvNames } from '../config/load.js';
 import { defaultStateDir } from '../config/locate.js';
 import { type ClusterAccess, type NodeTarget, type RunOptions, lbTargetOf } from '../steps/context.js';
 import { targetOf } from '../cluster/targets.js';
@@ -89,7 +89,7 @@ export async function openSession(opts: GlobalOptions): Promise<Session> {
   if (sink) ({ log, record } = createRunLoggers(consoleLevel, moreVerbose(consoleLevel, 'info'), sink));
   else log = createLogger(consoleLevel);
   let runLog: RunLog | undefined;
-  const loaded = loadConfig(opts.config);
+  const loaded = await loadConfigAsync(opts.config);
   const stateDir = stateDirOf(opts, loaded.file);
   const { config } = loaded;
   // A dry run reads the cluster once and plans every node from that snapshot (src/clients/snapshot.ts).

@@ -19,6 +19,9 @@ import { type GlobalOptions, type Session, openSession } from './session.js';
 import { colorFor } from '../render/style.js';
 
 type Maybe<T> = T | Failed;
+
+/** The CP's other reads (its /readyz, the cluster state, the lease): answered within this, retries included. */
+const STATUS_READS_MS = 10_000;
 const settle = async <T>(p: Promise<T>): Promise<Maybe<T>> => p.catch((e: Error) => ({ error: e.message }));
 
 export async function statusAction(opts: GlobalOptions): Promise<number> {
@@ -35,14 +38,18 @@ export async function statusAction(opts: GlobalOptions): Promise<number> {
 
 /** Every read status makes, shaped per node. The CP reads must answer; a node's failed read is shown, not fatal. */
 export async function gatherStatus(s: Session): Promise<StatusFacts> {
-  const deadline = Date.now() + 10_000;
-  const readLease = () => settle(s.cp.lease(LEASE_NAME, { deadline }).then((l): LeaseInfo | null => l ?? null));
+  const deadline = Date.now() + STATUS_READS_MS;
+  // Its own 10 s each time: the second read (below) comes after the listing, however long that took.
+  const readLease = () => settle(s.cp.lease(LEASE_NAME, { deadline: Date.now() + STATUS_READS_MS }).then((l): LeaseInfo | null => l ?? null));
   const statePromise = s.cp.clusterState({ deadline });
   // The PRGs are counted page by page (led and hosted per node, placement violations):
-  // status holds one page at a time, not every PRG of the cluster.
+  // status holds one page at a time, not every PRG of the cluster. Each page has the
+  // CP's request timeout from when it is asked for: a listing of 100,000 PRGs from a
+  // slow (or loaded) CP goes on as long as it progresses, and fails when a page does.
   const perNode: PrgsPerNode = { led: new Map(), hosted: new Map() };
   const found: PlacementViolation[] = [];
-  const counted = s.cp.eachPrgPage({}, { deadline }, async (items) => {
+  const pageTimeout = s.loaded.config.control_plane.request_timeout;
+  const counted = s.cp.eachPrgPage({}, () => ({ deadline: Date.now() + pageTimeout }), async (items) => {
     addPrgsPerNode(perNode, items);
     const st = await statePromise;
     for (const v of hardPlacementViolations(items, st.nodes, st.placement.policy)) found.push(v);

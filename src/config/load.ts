@@ -1,7 +1,8 @@
 /** Reading a config file: locating it, parsing YAML/JSON with line positions, validating, resolving paths. */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import type * as z from 'zod';
 import { type AccessSections, accessProblems, canaryProblems } from './access.js';
 import { type ConfigLocation, DEFAULT_CONFIG_FILE, locateConfig } from './locate.js';
@@ -27,7 +28,39 @@ export function configPath(explicit: string | undefined, env: NodeJS.ProcessEnv 
   return locateConfig(explicit, { env }).file;
 }
 
+type Yaml = typeof import('yaml');
+let yamlModule: Yaml | undefined;
+
+/**
+ * The YAML parser, needed for a YAML config or a JSON one with a problem to name by line.
+ * `loadConfigAsync` loads it first (in the bundle, a chunk of its own that a plain JSON
+ * config never loads); otherwise it is required here.
+ */
+function yaml(): Yaml {
+  return (yamlModule ??= createRequire(import.meta.url)('yaml') as Yaml);
+}
+
 export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const { file, text, location } = readConfigFile(explicit, env);
+  return { config: parseConfigAt(text, file, env, location), file, text, location };
+}
+
+/**
+ * `loadConfig` for the CLI: a config in plain JSON (no duplicate keys) that is valid is
+ * read without the YAML parser (issue 21); any other loads it first. The same config,
+ * the same problems, as `loadConfig`.
+ */
+export async function loadConfigAsync(explicit?: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  const { file, text, location } = readConfigFile(explicit, env);
+  const plain = plainConfig(text, file, env);
+  if (plain) return { config: plain, file, text, location };
+  // A CommonJS package: its exports are the namespace's default in the bundle (esbuild), and named ones too in Node.
+  const m = await import('yaml');
+  yamlModule ??= (m as { default?: Yaml }).default ?? m;
+  return { config: parseConfigAt(text, file, env, location), file, text, location };
+}
+
+function readConfigFile(explicit: string | undefined, env: NodeJS.ProcessEnv): { file: string; text: string; location: ConfigLocation } {
   const location = locateConfig(explicit, { env });
   const file = location.file;
   if (!location.found && location.source !== '--config' && location.source !== '$QUANTUM_ROLL_CONFIG') {
@@ -61,7 +94,7 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
       location,
     );
   }
-  return { config: parseConfigAt(text, file, env, location), file, text, location };
+  return { file, text, location };
 }
 
 /** Parses YAML or JSON text into a validated config. Every problem names its key path (and line); all are reported at once. */
@@ -69,10 +102,63 @@ export function parseConfig(text: string, file = '<config>', env: NodeJS.Process
   return parseConfigAt(text, file, env, undefined);
 }
 
+/**
+ * A config written as plain JSON (an object, no key twice in any object) and valid: the
+ * config, without the YAML parser. Anything else (YAML, JSON with a duplicate key, any
+ * problem): undefined, and the YAML path below reads it, naming every problem's line.
+ */
+function plainConfig(text: string, file: string, env: NodeJS.ProcessEnv): Config | undefined {
+  if (!/^\s*\{/.test(text)) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || hasDuplicateKey(text)) return undefined;
+  const result = configSchema.safeParse(raw, { jitless: true });
+  if (!result.success) return undefined;
+  const config = result.data;
+  resolvePaths(config, dirname(file));
+  const noLine = () => undefined;
+  if (accessProblems(config, env, noLine).length > 0 || canaryProblems(config, dirname(file), env, noLine).length > 0) return undefined;
+  return config;
+}
+
+/** Whether any object of a valid JSON text has a key twice (JSON.parse keeps the last; the YAML parser refuses it). */
+export function hasDuplicateKey(json: string): boolean {
+  const objects: (Set<string> | undefined)[] = [];
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 0x7b /* { */) objects.push(new Set());
+    else if (c === 0x5b /* [ */) objects.push(undefined);
+    else if (c === 0x7d /* } */ || c === 0x5d /* ] */) objects.pop();
+    else if (c === 0x22 /* " */) {
+      let j = i + 1;
+      while (json.charCodeAt(j) !== 0x22) j += json.charCodeAt(j) === 0x5c /* backslash */ ? 2 : 1;
+      const top = objects[objects.length - 1];
+      if (top) {
+        let k = j + 1;
+        while (k < json.length && /\s/.test(json[k]!)) k++;
+        if (json[k] === ':') {
+          const key = JSON.parse(json.slice(i, j + 1)) as string;
+          if (top.has(key)) return true;
+          top.add(key);
+        }
+      }
+      i = j;
+    }
+  }
+  return false;
+}
+
 function parseConfigAt(text: string, file: string, env: NodeJS.ProcessEnv, location: ConfigLocation | undefined): Config {
+  const plain = plainConfig(text, file, env);
+  if (plain) return plain;
   const fail = (problems: ConfigProblem[]): never => {
     throw new ConfigProblems(sortProblems(problems), file, location);
   };
+  const { LineCounter, parseDocument } = yaml();
   const lc = new LineCounter();
   // JSON is YAML 1.2 (nearly): one parser, and line numbers for both.
   const doc = parseDocument(text, { prettyErrors: true, lineCounter: lc, uniqueKeys: true });
@@ -128,6 +214,7 @@ function partialAccessSections(raw: Record<string, unknown>): AccessSections | u
 
 /** The line of the deepest key of `path` present in the document (a missing key: its parent's line). */
 function lineOfPath(doc: Document, lc: LineCounter, path: readonly PropertyKey[]): number | undefined {
+  const { isMap, isScalar, isSeq } = yaml();
   let node: unknown = doc.contents;
   let offset: number | undefined = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0];
   for (const seg of path) {

@@ -1,5 +1,5 @@
 /** Off a TTY (or with --json): progress as structured pino events, each with `run_id`, `node`, `wave`. */
-import type { Logger } from 'pino';
+import type { Logger } from '../util/log.js';
 import type { StepName } from '../run/journal.js';
 import { Progress, type ProgressPlan } from '../run/progress.js';
 import type { Reporter } from '../steps/reporter.js';

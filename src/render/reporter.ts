@@ -5,7 +5,7 @@
  * The reporter learns the plan through `beginProgress()` (waves, per-step expected
  * durations); without it (drain, undrain) it still shows each node's steps.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../util/log.js';
 import type { Reporter } from '../steps/reporter.js';
 import type { ProgressPlan } from '../run/progress.js';
 import { EventReporter } from './events.js';

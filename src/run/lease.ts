@@ -3,7 +3,7 @@
  * the background at a third of its TTL, released at the end of every run. A lost
  * lease asks the run to stop at its next safe point.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../util/log.js';
 import type { ControlPlaneClient } from '../clients/control-plane.js';
 import { isConflict } from '../clients/control-plane.js';
 import { HttpError, LeaseHeldError } from '../util/errors.js';

@@ -3,7 +3,7 @@
  * which node is where, how far the run is, and the ETA, refined by what this run
  * observes. render/events.ts and render/live.ts draw it.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../util/log.js';
 import type { StepName } from './journal.js';
 import { RESTART_STEPS } from '../steps/index.js';
 import type { Reporter } from '../steps/reporter.js';

@@ -3,7 +3,7 @@
  * (clients, adapter, config, reporter, stop), the node it works on, and that
  * node's journal record.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../util/log.js';
 import type { LbAdapter, LbTarget } from '../adapters/lb/types.js';
 import type { ControlPlaneClient } from '../clients/control-plane.js';
 import type { RuntimeClient } from '../clients/runtime.js';

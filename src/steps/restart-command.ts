@@ -3,7 +3,7 @@
  * arguments ({node} and {member} must be plain ids, {admin_url} a URL), no shell,
  * bounded by `restart.timeout` (the whole process group is killed), output logged.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../util/log.js';
 import type { NodeTarget } from './context.js';
 import { StepError } from '../util/errors.js';
 import { CommandError, displayArgv, runArgv, substitute } from '../util/run-argv.js';

@@ -1,13 +1,40 @@
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { pino, type Logger, type DestinationStream } from 'pino';
 import { colorFor } from './color.js';
 import { writeAll } from './write-all.js';
 
-export type { Logger };
-
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+type Level = Exclude<LogLevel, 'silent'>;
+
+/** pino's numbers for the levels (a line's level is at least its stream's). */
+const LEVEL_VALUES: Readonly<Record<LogLevel, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
+/** Where lines go: one ndjson line per call, newline included. */
+export interface DestinationStream {
+  write(line: string): void;
+}
+
+/** A logging call: fields and a message, or a message alone. */
+export type LogFn = (obj: object | string, msg?: string) => void;
+
+/**
+ * The loggers of the CLI: structured ndjson events, the lines pino wrote (level label,
+ * ISO time, pid, the child's bindings, the fields, `msg`), from a writer of our own
+ * (issue 21: pino cost every start ≈ 100 kB of bundle and its set-up). A pino logger is
+ * one too (the tests pass them).
+ */
+export interface Logger {
+  fatal: LogFn;
+  error: LogFn;
+  warn: LogFn;
+  info: LogFn;
+  debug: LogFn;
+  trace: LogFn;
+  child(bindings: Record<string, unknown>): Logger;
+  /** The bindings of its children (redacted as in its lines). */
+  bindings(): Record<string, unknown>;
+}
 
 /** Secrets never reach a log line, whatever object carries them. */
 const REDACT = [
@@ -25,19 +52,160 @@ const REDACT = [
   'password',
   '*.password',
 ];
+const CENSOR = '[redacted]';
+const REDACT_PATHS: readonly (readonly string[])[] = REDACT.map((p) => p.split('.'));
 
-/** Structured ndjson events (pino) on the given stream, stderr by default. */
+/**
+ * `value` with every own property a path names replaced by the censor (pino's redaction:
+ * `*` is any own key, arrays' indices included; a path whose key is absent adds nothing).
+ * Copies only what it changes; the caller's object is never modified.
+ */
+function redact(value: unknown, paths: readonly (readonly string[])[]): unknown {
+  if (value === null || typeof value !== 'object' || paths.length === 0) return value;
+  const src = value as Record<string, unknown>;
+  let out: Record<string, unknown> | unknown[] | undefined;
+  for (const key of Object.keys(src)) {
+    let censor = false;
+    const deeper: (readonly string[])[] = [];
+    for (const p of paths) {
+      if (p[0] !== key && p[0] !== '*') continue;
+      if (p.length === 1) censor = true;
+      else deeper.push(p.slice(1));
+    }
+    if (!censor && deeper.length === 0) continue;
+    const v = censor ? CENSOR : redact(src[key], deeper);
+    if (v === src[key]) continue;
+    out ??= Array.isArray(src) ? [...(src as unknown[])] : { ...src };
+    (out as Record<string, unknown>)[key] = v;
+  }
+  return out ?? value;
+}
+
+/** A field's JSON as pino wrote it: undefined and functions left out, non-finite numbers null, cycles named. */
+function fieldJson(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'bigint':
+      return String(value);
+    default:
+      try {
+        return JSON.stringify(value);
+      } catch {
+        return JSON.stringify(value, cycleSafe());
+      }
+  }
+}
+
+function cycleSafe(): (key: string, v: unknown) => unknown {
+  const seen = new WeakSet<object>();
+  return (_k, v) => {
+    if (typeof v === 'bigint') return String(v);
+    if (v === null || typeof v !== 'object') return v;
+    if (seen.has(v)) return '[Circular]';
+    seen.add(v);
+    return v;
+  };
+}
+
+/** `,"key":value` for each field of `obj` (redacted). */
+function fieldsJson(obj: object): string {
+  const red = redact(obj, REDACT_PATHS) as Record<string, unknown>;
+  let out = '';
+  for (const key in red) {
+    if (!Object.prototype.hasOwnProperty.call(red, key)) continue;
+    const v = fieldJson(red[key]);
+    if (v !== undefined) out += `,${JSON.stringify(key)}:${v}`;
+  }
+  return out;
+}
+
+interface Route {
+  min: number;
+  dest: DestinationStream;
+}
+
+/**
+ * Writes to fd 2 synchronously (as pino's sync destination did); a stderr that is gone
+ * (EPIPE, closed) drops the line instead of failing the command, a non-blocking one
+ * that is full is waited for.
+ */
+const stderrDest: DestinationStream = {
+  write(line) {
+    const buf = Buffer.from(line, 'utf8');
+    let off = 0;
+    for (let tries = 0; off < buf.length; ) {
+      try {
+        off += writeSync(2, buf, off, buf.length - off);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || ++tries > 100) return;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      }
+    }
+  },
+};
+
+class NdjsonLogger implements Logger {
+  readonly fatal: LogFn;
+  readonly error: LogFn;
+  readonly warn: LogFn;
+  readonly info: LogFn;
+  readonly debug: LogFn;
+  readonly trace: LogFn;
+
+  constructor(
+    private readonly min: number,
+    private readonly routes: readonly Route[],
+    /** `,"pid":…` and every binding of the chain, as JSON. */
+    private readonly chindings: string,
+    private readonly own: Record<string, unknown>,
+  ) {
+    const fn = (level: Level): LogFn => {
+      const value = LEVEL_VALUES[level];
+      if (value < min) return noop;
+      const head = `{"level":"${level}","time":"`;
+      return (obj: object | string, msg?: string) => {
+        let fields = '';
+        if (typeof obj === 'string') msg = obj;
+        else if (obj instanceof Error) {
+          fields = `,"err":${JSON.stringify({ type: obj.name, message: obj.message, stack: obj.stack })}`;
+          msg ??= obj.message;
+        } else if (obj !== null && obj !== undefined) fields = fieldsJson(obj);
+        const line = `${head}${new Date().toISOString()}"${this.chindings}${fields}${msg === undefined ? '' : `,"msg":${JSON.stringify(String(msg))}`}}\n`;
+        for (const r of this.routes) if (value >= r.min) r.dest.write(line);
+      };
+    };
+    this.fatal = fn('fatal');
+    this.error = fn('error');
+    this.warn = fn('warn');
+    this.info = fn('info');
+    this.debug = fn('debug');
+    this.trace = fn('trace');
+  }
+
+  child(bindings: Record<string, unknown>): Logger {
+    const own = { ...this.own, ...(redact(bindings, REDACT_PATHS) as Record<string, unknown>) };
+    return new NdjsonLogger(this.min, this.routes, this.chindings + fieldsJson(bindings), own);
+  }
+
+  bindings(): Record<string, unknown> {
+    return { ...this.own };
+  }
+}
+
+const noop: LogFn = () => {};
+
+function ndjsonLogger(level: LogLevel, routes: Route[]): Logger {
+  return new NdjsonLogger(LEVEL_VALUES[level], routes, `,"pid":${process.pid}`, {});
+}
+
+/** Structured ndjson events on the given stream, stderr by default. */
 export function createLogger(level: LogLevel = 'info', dest?: DestinationStream): Logger {
-  return pino(
-    {
-      level,
-      base: { pid: process.pid },
-      redact: { paths: REDACT, censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    dest ?? pino.destination({ fd: 2, sync: true }),
-  );
+  return ndjsonLogger(level, [{ min: LEVEL_VALUES[level], dest: dest ?? stderrDest }]);
 }
 
 /** A run's log file, as the outcome names it; `outcome` records the run's end in it (its last event). */
@@ -49,8 +217,7 @@ export interface RunLog {
 
 /** The more verbose of two levels (`silent` is the least). */
 export function moreVerbose(a: LogLevel, b: LogLevel): LogLevel {
-  const rank = (l: LogLevel) => (l === 'silent' ? Infinity : pino.levels.values[l]!);
-  return rank(a) <= rank(b) ? a : b;
+  return LEVEL_VALUES[a] <= LEVEL_VALUES[b] ? a : b;
 }
 
 /**
@@ -173,10 +340,11 @@ export function pruneRunLogs(dir: string, keep: number, current?: string): strin
  * the run log only (what the console shows otherwise, e.g. progress under a live view).
  */
 export function createRunLoggers(consoleLevel: LogLevel, fileLevel: LogLevel, sink: RunLogSink, consoleDest?: DestinationStream): { log: Logger; record: Logger } {
-  const streams: { level: Exclude<LogLevel, 'silent'>; stream: DestinationStream }[] = [];
-  if (consoleLevel !== 'silent') streams.push({ level: consoleLevel, stream: consoleDest ?? pino.destination({ fd: 2, sync: true }) });
-  if (fileLevel !== 'silent') streams.push({ level: fileLevel, stream: sink });
-  const log = createLogger(moreVerbose(consoleLevel, fileLevel), pino.multistream(streams));
+  const routes: Route[] = [];
+  if (consoleLevel !== 'silent') routes.push({ min: LEVEL_VALUES[consoleLevel], dest: consoleDest ?? stderrDest });
+  if (fileLevel !== 'silent') routes.push({ min: LEVEL_VALUES[fileLevel], dest: sink });
+  routes.sort((a, b) => a.min - b.min); // the order pino's multistream wrote in: the more verbose stream first
+  const log = ndjsonLogger(moreVerbose(consoleLevel, fileLevel), routes);
   const record = createLogger(fileLevel, sink);
   alsoRecordWarningsIn = record;
   return { log, record };

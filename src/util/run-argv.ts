@@ -4,7 +4,7 @@
  * Shared by the exec LB adapter and the restart executor (`restart.command`).
  */
 import type { ChildProcess } from 'node:child_process';
-import type { Logger } from 'pino';
+import type { Logger } from './log.js';
 import { clip, displayArgv, tail } from './argv-text.js';
 import { Collector } from './child-output.js';
 import { QrError, UsageError } from './errors.js';

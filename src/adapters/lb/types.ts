@@ -3,7 +3,7 @@
  * drives: it asks for a member's status, takes it out of service, puts it back,
  * and polls `status` until the LB itself confirms each change (closed loop).
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../../util/log.js';
 import type { RuntimeClient } from '../../clients/runtime.js';
 
 export type AdminState = 'enabled' | 'draining' | 'disabled';
