@@ -22,7 +22,8 @@ suite('MQTT canary through HAProxy and to each node', () => {
     Object.assign(process.env, creds);
     c = await startCluster({ lb: 'haproxy', nodes: 3, racks: 3, prgs: 60, sessionsPerNode: 0 });
     await c.patchConfig((cfg) => {
-      cfg.canary = { ...cfg.canary, timeout: '1500ms', username_env: 'QR_CANARY_USER', password_env: 'QR_CANARY_PASS' };
+      // a loaded CI machine answers a CONNECT through HAProxy in over a second at times (1.3 s seen): the bound is not what these tests are about
+      cfg.canary = { ...cfg.canary, timeout: '10s', username_env: 'QR_CANARY_USER', password_env: 'QR_CANARY_PASS' };
     });
   }, 60_000);
   afterAll(async () => {
