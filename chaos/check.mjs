@@ -144,9 +144,89 @@ export function checkRun(r) {
     });
   });
 
+  if (r.load !== undefined) out.push(...checkClients(r));
+
   if (lease.status !== 404) out.push({ invariant: 'no lease left held', detail: `the rolling-restart lease is still held by ${lease.body?.holder} (${lease.status})` });
   if (outcome.startsWith('unexpected') || outcome === 'unfinished') {
     out.push({ invariant: 'the run ends done or failed safely', detail: `${outcome}: ${String(last?.json?.error?.message ?? last?.stderr?.slice(-400) ?? '').slice(0, 400)}` });
+  }
+  return out;
+}
+
+/**
+ * Drain windows of a node from its own record: from the answer of a successful `PUT
+ * /v1/drain` (the flag is set before the node answers) to the receipt of the next `DELETE
+ * /v1/drain`; open at the end when it stays drained. The flag survives restarts.
+ */
+export function drainWindowsOf(calls) {
+  const byNode = new Map();
+  for (const c of calls) {
+    if (c.system !== 'node' || !c.node || c.path.split('?')[0] !== '/v1/drain') continue;
+    if (!((c.method === 'PUT' && c.status === 200) || c.method === 'DELETE')) continue;
+    if (!byNode.has(c.node)) byNode.set(c.node, []);
+    byNode.get(c.node).push(c);
+  }
+  const out = [];
+  for (const [node, list] of byNode) {
+    list.sort((a, b) => a.t - b.t);
+    let from = null;
+    for (const c of list) {
+      if (c.method === 'PUT') from ??= c.t_end ?? c.t;
+      else if (from !== null) {
+        if (c.t > from) out.push({ node, from, to: c.t });
+        from = null;
+      }
+    }
+    if (from !== null) out.push({ node, from, to: Infinity });
+  }
+  return out;
+}
+
+/**
+ * The MQTT campaign's client invariants, from `sim load`'s report (the clients' own record)
+ * and the brokers' CONNECT traces in the simulator's events — never from the CLI:
+ * nothing PUBACKed lost; no client stranded (every client connected at the end, no
+ * session lost on a reconnect); no CONNECT accepted by a node while it was drained.
+ */
+function checkClients(r) {
+  const out = [];
+  const load = r.load;
+  if (!load) {
+    out.push({ invariant: 'the client load ran to its report', detail: `sim load gave no report (exit ${r.loadExit?.code}): ${String(r.loadExit?.stderr ?? '').slice(-400)}` });
+  } else {
+    if (!(load.messages.published > 0) || !(load.messages.acked > 0)) {
+      out.push({ invariant: 'the client load ran to its report', detail: `${load.messages.published} published, ${load.messages.acked} PUBACKed: no load ran` });
+    }
+    if (load.messages.lost > 0) {
+      const e = load.lost_samples?.slice(0, 5).map((x) => `${x.sender}#${x.seq}`).join(', ');
+      out.push({ invariant: 'no PUBACKed message lost', detail: `${load.messages.lost} of ${load.messages.acked} PUBACKed messages never delivered${e ? ` (e.g. ${e})` : ''}` });
+    }
+    const stranded = load.clients.not_connected ?? [];
+    if (stranded.length > 0) {
+      out.push({ invariant: 'no client stranded', detail: `${stranded.length} of ${load.clients.total} clients not connected at the end (e.g. ${stranded.slice(0, 3).join(', ')})` });
+    }
+    if (load.sessions_lost > 0) {
+      out.push({ invariant: 'no client stranded', detail: `${load.sessions_lost} reconnect(s) found their persistent session gone (CONNACK session present 0)` });
+    }
+    const d = load.draining_accepts;
+    if (!d) out.push({ invariant: 'no CONNECT accepted while draining', detail: 'the load report has no drain check (no drain record to check against)' });
+    else if (d.accepted_while_draining > 0) {
+      const e = d.samples?.slice(0, 3).map((x) => `${x.client} by ${x.node}`).join(', ');
+      out.push({ invariant: 'no CONNECT accepted while draining', detail: `the clients saw ${d.accepted_while_draining} of ${d.checked} identified CONNACKs sent and answered inside a drain of the accepting node${e ? ` (${e})` : ''}` });
+    }
+  }
+  // The brokers' own record: a CONNECT that arrived after a node's drain was set and got its
+  // CONNACK before the drain was cleared (the same rule as the clients' check, every protocol).
+  const windows = drainWindowsOf(r.calls);
+  const inside = [];
+  for (const e of r.events) {
+    if (e.event !== 'connect' || e.outcome !== 'connack' || !e.node) continue;
+    const answered = e.t + (e.ms ?? 0);
+    if (windows.some((w) => w.node === e.node && e.t >= w.from && answered <= w.to)) inside.push(e);
+  }
+  if (inside.length) {
+    const e = inside.slice(0, 3).map((x) => `${x.client} by ${x.node} at +${Math.round(x.t - r.t0)} ms`).join(', ');
+    out.push({ invariant: 'no CONNECT accepted while draining', node: inside[0].node, detail: `the brokers' CONNECT traces show ${inside.length} CONNECT(s) accepted inside a drain of their node (${e})` });
   }
   return out;
 }
