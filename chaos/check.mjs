@@ -32,6 +32,11 @@ export function checkRun(r) {
       .map((c) => ({ t: c.t, on: c.method === 'PUT' }))
       .sort((a, b) => a.t - b.t);
   const drainAt = (node, t) => drainChanges(node).filter((c) => c.t < t).at(-1)?.on ?? false;
+  /** The CLI's reads of a member's state: the http LB's GET of the member, HAProxy's `show servers state` (every member). */
+  const lbReads = (node) =>
+    calls
+      .filter((c) => c.system === 'lb' && c.method === 'GET' && !isChaos(c) && c.status < 300 && (c.node === node || c.node === '*'))
+      .sort((a, b) => a.t - b.t);
   const lbAt = (node, t) => ev('lb_admin_state', node).filter((e) => e.t < t).at(-1)?.admin_state ?? 'enabled';
 
   /** [from, to) during which the roll had the node unavailable (restart → replay done). */
@@ -46,7 +51,24 @@ export function checkRun(r) {
     const n = e.node;
     // Invariant 5 (and 4): the restart only with the LB member out of service and the drain flag set.
     const lb = lbAt(n, e.t);
-    if (lb === 'enabled') out.push({ invariant: 'no restart while the LB member is in service', node: n, detail: `${n} restarted at +${Math.round(e.t - r.t0)} ms with its LB member enabled` });
+    if (lb === 'enabled') {
+      // Put back in service by the chaos driver after the CLI's last read of the LB (the
+      // re-assertion just before the command): the CLI could not have seen it. A race no read
+      // closes (the command's own start-up is in the window): an exposure, not the roll's fault.
+      const lastRead = lbReads(n).filter((c) => (c.t_end ?? c.t) < e.t).at(-1);
+      const chaosEnable = calls
+        .filter((c) => c.system === 'lb' && c.method === 'PUT' && isChaos(c) && c.node === n && c.body?.admin_state === 'enabled' && c.status < 300 && c.t < e.t)
+        .at(-1);
+      const unseen = chaosEnable && lastRead && (lastRead.t_end ?? lastRead.t) <= chaosEnable.t;
+      out.push({
+        invariant: 'no restart while the LB member is in service',
+        node: n,
+        ...(unseen ? { exposure: true } : {}),
+        detail: `${n} restarted at +${Math.round(e.t - r.t0)} ms with its LB member enabled${
+          unseen ? ` (re-enabled by the chaos driver at +${Math.round(chaosEnable.t - r.t0)} ms, after the CLI's last LB read answered at +${Math.round((lastRead.t_end ?? lastRead.t) - r.t0)} ms)` : ''
+        }`,
+      });
+    }
     if (!drainAt(n, e.t)) out.push({ invariant: 'no restart while the drain flag is clear', node: n, detail: `${n} restarted at +${Math.round(e.t - r.t0)} ms with its drain flag clear` });
 
     // Quorum: no PRG below a healthy quorum because of the roll.

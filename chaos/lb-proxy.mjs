@@ -144,6 +144,13 @@ export function lbRecordAsCalls(record, backend = 'mqtt') {
   const events = [];
   const words = { ready: 'enabled', drain: 'draining', maint: 'disabled' };
   for (const e of record) {
+    const read = /^show servers state ([^\s]+)$/.exec(e.cmd);
+    if (read && read[1] === backend && e.by !== 'chaos') {
+      // A read of every member's admin state (what the orchestrator re-asserts from).
+      const ok = e.error === undefined && e.t_end !== undefined && (e.answer ?? '').includes('srv_admin_state');
+      calls.push({ t: e.t, t_end: e.t_end, system: 'lb', node: '*', method: 'GET', path: `/v1/pools/${backend}/members`, body: null, status: ok ? 200 : 500, haproxy: e.cmd });
+      continue;
+    }
     const m = /^set server ([^/\s]+)\/(\S+) state (ready|drain|maint)$/.exec(e.cmd);
     if (!m || m[1] !== backend) continue;
     const ok = e.error === undefined && e.t_end !== undefined && (e.answer ?? '').trim() === '';

@@ -233,6 +233,15 @@ describe('chaos checker', () => {
       const reloaded = lbRecordAsCalls([...record, { t: 60, t_end: 61, cmd: 'set server mqtt/node-1 state ready', answer: '', by: 'chaos' }]);
       const bad = { ...r, calls: [...r.calls, ...reloaded.calls], events: [...r.events, ...reloaded.events] };
       expect(invariants(bad)).toEqual(['no restart while the LB member is in service']);
+      // ...also when the CLI read the LB after that reload and restarted anyway (it saw the server back in service).
+      const show = (t: number) => ({ t, t_end: t + 2, cmd: 'show servers state mqtt', answer: '1\n# be_id be_name srv_id srv_name srv_admin_state\n' });
+      const seen = lbRecordAsCalls([...record, { t: 60, t_end: 61, cmd: 'set server mqtt/node-1 state ready', answer: '', by: 'chaos' }, show(90)]);
+      expect(invariants({ ...r, calls: [...r.calls, ...seen.calls], events: [...r.events, ...seen.events] })).toEqual(['no restart while the LB member is in service']);
+      // A reload after the CLI's last read before the command (the re-assertion), during the command's own
+      // start-up: the CLI could not have seen it. An exposure, not a violation.
+      const race = lbRecordAsCalls([...record, show(90), { t: 95, t_end: 96, cmd: 'set server mqtt/node-1 state ready', answer: '', by: 'chaos' }]);
+      const raced = checkRun({ ...r, calls: [...r.calls, ...race.calls], events: [...r.events, ...race.events] });
+      expect(raced.map((v) => [v.invariant, v.exposure])).toEqual([['no restart while the LB member is in service', true]]);
       // A command HAProxy refused changes nothing.
       const refused = lbRecordAsCalls([{ t: 18, t_end: 20, cmd: 'set server mqtt/node-1 state drain', answer: 'No such server.\n' }]);
       expect(refused.events).toEqual([]);
