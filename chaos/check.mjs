@@ -7,6 +7,7 @@
  * cluster safe (a signal that killed the CLI instead of reaching its handler).
  */
 
+import { URLSearchParams } from 'node:url';
 import { signalWhen } from './plan.mjs';
 
 /** How late a heartbeat-borne event (replay_done) may be recorded after the fact. */
@@ -45,7 +46,7 @@ export function checkRun(r) {
       const done = ev('replay_done', node).find((x) => x.t > e.t);
       return { from: e.t, to: done ? done.t : Infinity };
     });
-  const replicaDown = r.applied.filter((a) => a.kind === 'replica_down').map((a) => ({ node: a.node, from: a.t, to: a.cleared ?? Infinity }));
+  const replicaDown = r.applied.filter((a) => a.kind === 'replica_down').map((a) => ({ node: a.node, from: a.t, applied: a.t_applied, to: a.cleared ?? Infinity }));
 
   for (const e of restarts) {
     const n = e.node;
@@ -59,20 +60,31 @@ export function checkRun(r) {
       const chaosEnable = calls
         .filter((c) => c.system === 'lb' && c.method === 'PUT' && isChaos(c) && c.node === n && c.body?.admin_state === 'enabled' && c.status < 300 && c.t < e.t)
         .at(-1);
-      const unseen = chaosEnable && lastRead && (lastRead.t_end ?? lastRead.t) <= chaosEnable.t;
+      // An exposure only when that last read was the re-assertion (in the restart step, whose start
+      // the journal gives) and was received before the enable had been answered (taken effect).
+      const stepStart = Date.parse(journal?.nodes?.[n]?.steps?.restart?.started_at ?? '');
+      const unseen = Boolean(chaosEnable && lastRead && Number.isFinite(stepStart) && lastRead.t >= stepStart && lastRead.t < (chaosEnable.t_end ?? chaosEnable.t));
       out.push({
         invariant: 'no restart while the LB member is in service',
         node: n,
         ...(unseen ? { exposure: true } : {}),
         detail: `${n} restarted at +${Math.round(e.t - r.t0)} ms with its LB member enabled${
-          unseen ? ` (re-enabled by the chaos driver at +${Math.round(chaosEnable.t - r.t0)} ms, after the CLI's last LB read answered at +${Math.round((lastRead.t_end ?? lastRead.t) - r.t0)} ms)` : ''
+          unseen ? ` (re-enabled by the chaos driver at +${Math.round(chaosEnable.t - r.t0)} ms, after the CLI's last LB read${lastRead ? ` at +${Math.round(lastRead.t - r.t0)} ms` : ''})` : ''
         }`,
       });
     }
     if (!drainAt(n, e.t)) out.push({ invariant: 'no restart while the drain flag is clear', node: n, detail: `${n} restarted at +${Math.round(e.t - r.t0)} ms with its drain flag clear` });
 
-    // Quorum: no PRG below a healthy quorum because of the roll.
+    // Quorum: no PRG below a healthy quorum because of the roll. A replica down elsewhere counts
+    // against the roll when the CLI could have seen it: it began before the node's drain, or
+    // before the CLI's last read of the node's PRGs before the restart (the re-assertion) —
+    // received after the fault was applied. One that began after both is an exposure.
     const drainStart = drainChanges(n).filter((c) => c.on && c.t < e.t).at(-1)?.t ?? e.t;
+    const lastPrgRead = calls
+      .filter((c) => c.system === 'cp' && c.method === 'GET' && c.status === 200 && c.path.startsWith('/v1/prgs?') && new URLSearchParams(c.path.split('?')[1]).get('node') === n && (c.t_end ?? c.t) < e.t)
+      .sort((a, b) => a.t - b.t)
+      .at(-1);
+    const seenBy = (fault) => fault.from < drainStart || (lastPrgRead !== undefined && lastPrgRead.t >= (fault.applied ?? fault.from));
     for (const p of placement) {
       if (!p.nodes.includes(n)) continue;
       const quorum = Math.floor(p.nodes.length / 2) + 1;
@@ -89,8 +101,10 @@ export function checkRun(r) {
           why.push(`${m} restarted by the roll and not yet replayed`);
         } else if (byFault) {
           unavailable++;
-          if (byFault.from < drainStart) exposureOnly = false;
-          why.push(`${m} down (fault since +${Math.round(byFault.from - r.t0)} ms${byFault.from < drainStart ? ', before the node was drained' : ', after the node was drained'})`);
+          if (seenBy(byFault)) exposureOnly = false;
+          why.push(
+            `${m} down (fault since +${Math.round(byFault.from - r.t0)} ms${byFault.from < drainStart ? ', before the node was drained' : seenBy(byFault) ? ", before the CLI's last read of the node's PRGs" : ", after the node was drained and after the CLI's last read of its PRGs"})`,
+          );
         }
       }
       if (p.nodes.length - unavailable < quorum) {

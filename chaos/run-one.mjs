@@ -148,6 +148,7 @@ function scheduleFaults(sim, dir, plan, t0, haproxy) {
       else if (f.lb === 'all') await Promise.all(sim.nodes.map((n) => lbPut(n.id, 'enabled')));
       else await lbPut(f.lb, 'enabled');
       if (f.kind === 'lb_error') await lbUnreachable(true);
+      entry.t_applied = now(); // in effect from here on (the simulator answered)
     } catch (err) {
       entry.error = String(err);
     }

@@ -68,6 +68,17 @@ describe('chaos checker', () => {
     after.applied = [{ kind: 'replica_down', node: 'node-2', t: 50, cleared: 200 }];
     const found = checkRun(after);
     expect(found.map((v) => [v.invariant, v.exposure])).toEqual([['no PRG below a healthy quorum because of the roll', true]]);
+    // Down after the drain but before the CLI's last read of the node's PRGs before the restart
+    // (the re-assertion): the CLI saw it and restarted anyway, a violation. Read before the fault: an exposure.
+    const prgRead = (t: number) => ({ t, t_end: t + 3, system: 'cp', method: 'GET', path: '/v1/prgs?node=node-1&limit=1000', status: 200, body: null });
+    const seen = cleanRun();
+    seen.applied = [{ kind: 'replica_down', node: 'node-2', t: 50, t_applied: 52, cleared: 200 }];
+    seen.calls.push(prgRead(80));
+    expect(invariants(seen)).toEqual(['no PRG below a healthy quorum because of the roll']);
+    const unseen = cleanRun();
+    unseen.applied = [{ kind: 'replica_down', node: 'node-2', t: 50, t_applied: 52, cleared: 200 }];
+    unseen.calls.push(prgRead(40), prgRead(51)); // the last read began before the fault was in effect
+    expect(checkRun(unseen).map((v) => [v.invariant, v.exposure])).toEqual([['no PRG below a healthy quorum because of the roll', true]]);
     // Two nodes restarted by the roll at once, sharing the PRG.
     const both = cleanRun();
     both.plan.target = 'all';
@@ -237,11 +248,19 @@ describe('chaos checker', () => {
       const show = (t: number) => ({ t, t_end: t + 2, cmd: 'show servers state mqtt', answer: '1\n# be_id be_name srv_id srv_name srv_admin_state\n' });
       const seen = lbRecordAsCalls([...record, { t: 60, t_end: 61, cmd: 'set server mqtt/node-1 state ready', answer: '', by: 'chaos' }, show(90)]);
       expect(invariants({ ...r, calls: [...r.calls, ...seen.calls], events: [...r.events, ...seen.events] })).toEqual(['no restart while the LB member is in service']);
+      // A read received while the enable was still unanswered may not have seen it: not a violation.
+      const during = lbRecordAsCalls([...record, { t: 60, t_end: 70, cmd: 'set server mqtt/node-1 state ready', answer: '', by: 'chaos' }, show(65)]);
+      const inStep = { status: 'done', nodes: { 'node-1': { steps: { restart: { started_at: new Date(62).toISOString() } } } } };
+      expect(invariants({ ...r, journal: inStep, calls: [...r.calls, ...during.calls], events: [...r.events, ...during.events] })).toEqual([]);
       // A reload after the CLI's last read before the command (the re-assertion), during the command's own
       // start-up: the CLI could not have seen it. An exposure, not a violation.
       const race = lbRecordAsCalls([...record, show(90), { t: 95, t_end: 96, cmd: 'set server mqtt/node-1 state ready', answer: '', by: 'chaos' }]);
-      const raced = checkRun({ ...r, calls: [...r.calls, ...race.calls], events: [...r.events, ...race.events] });
+      const journal = { status: 'done', nodes: { 'node-1': { steps: { restart: { started_at: new Date(85).toISOString() } } } } };
+      const raced = checkRun({ ...r, journal, calls: [...r.calls, ...race.calls], events: [...r.events, ...race.events] });
       expect(raced.map((v) => [v.invariant, v.exposure])).toEqual([['no restart while the LB member is in service', true]]);
+      // The same when the CLI's last read was an earlier step's (no re-assertion in the restart step): a violation.
+      const late = { ...journal, nodes: { 'node-1': { steps: { restart: { started_at: new Date(92).toISOString() } } } } };
+      expect(invariants({ ...r, journal: late, calls: [...r.calls, ...race.calls], events: [...r.events, ...race.events] })).toEqual(['no restart while the LB member is in service']);
       // A command HAProxy refused changes nothing.
       const refused = lbRecordAsCalls([{ t: 18, t_end: 20, cmd: 'set server mqtt/node-1 state drain', answer: 'No such server.\n' }]);
       expect(refused.events).toEqual([]);
