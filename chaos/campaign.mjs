@@ -10,11 +10,18 @@
  *            --keep                                # keep the state dir of each run (replay)
  *            --triggers                            # half the faults land at step boundaries (journal)
  *            --all-triggers                        # every timed fault and signal does (speed-independent)
+ *            --mqtt [--clients 40]                  # real broker processes behind the real HAProxy, under `sim load`
  *
  * Each run: a fresh simulator (5–6 nodes, 3 racks), a fault plan drawn from the run's
  * seed (chaos/plan.mjs), `restart --all --parallel auto` or one named node through
  * dist/cli.js, resumed until done or failed safely, then the invariants checked from
  * the simulator's record (chaos/check.mjs). A failing run prints its seed and plan.
+ *
+ * --mqtt: each run's simulator has real broker processes (3–4 nodes, 12 PRGs) behind a
+ * real HAProxy; `sim load` (40 clients, MQTT 5 : 3.1.1 2:1, persistent sessions, QoS 1)
+ * runs through the front door from before the roll to after it, and the checker adds its
+ * client invariants (nothing PUBACKed lost, no client stranded, no CONNECT accepted while
+ * draining) from the load's report and the brokers' CONNECT traces.
  * Exit 0 when no run violated an invariant, 1 otherwise.
  */
 import { writeFileSync } from 'node:fs';
@@ -23,7 +30,7 @@ import { KINDS, describePlan, runSeeds } from './plan.mjs';
 import { requireBuild, runOne } from './run-one.mjs';
 
 function parseArgs(argv) {
-  const o = { triggers: false, runs: 20, seed: 1, replay: undefined, exclude: [], concurrency: 1, out: undefined, keep: false, quiet: false };
+  const o = { triggers: false, mqtt: false, clients: 40, runs: 20, seed: 1, replay: undefined, exclude: [], concurrency: 1, out: undefined, keep: false, quiet: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -42,10 +49,12 @@ function parseArgs(argv) {
     else if (a === '--triggers') o.triggers = true;
     else if (a === '--all-triggers') o.triggers = 'all';
     else if (a === '--quiet') o.quiet = true;
+    else if (a === '--mqtt') o.mqtt = true;
+    else if (a === '--clients') o.clients = Number(v());
     else throw new Error(`unknown option ${a} (see chaos/campaign.mjs)`);
   }
   for (const k of o.exclude) if (!(k in KINDS)) throw new Error(`--exclude: unknown fault kind ${k} (known: ${Object.keys(KINDS).join(', ')})`);
-  for (const [k, x] of Object.entries({ runs: o.runs, seed: o.seed, concurrency: o.concurrency })) {
+  for (const [k, x] of Object.entries({ runs: o.runs, seed: o.seed, concurrency: o.concurrency, clients: o.clients })) {
     if (!Number.isInteger(x) || x < 1) throw new Error(`--${k} must be a positive integer`);
   }
   if (o.replay !== undefined && (!Number.isInteger(o.replay) || o.replay < 1)) throw new Error('--replay needs a run seed (a positive integer)');
@@ -78,7 +87,27 @@ export function summarize(results) {
     exposures,
     findings,
     resumes: results.reduce((s, r) => s + r.invocations.filter((i) => i.cmd === 'resume').length, 0),
+    invocations: results.reduce((s, r) => s + r.invocations.length, 0),
+    ...(results.some((r) => r.load !== undefined) ? { load: sumLoad(results) } : {}),
   };
+}
+
+/** The MQTT campaign's client figures over all runs (`runs_without_report`: a load that gave none). */
+function sumLoad(results) {
+  const t = { runs_without_report: 0, clients: 0, published: 0, acked: 0, delivered: 0, lost: 0, duplicates: 0, stranded: 0, sessions_lost: 0, disconnects: 0, accepted_while_draining: 0, accepts_checked: 0, connect_traces: 0, lb_commands: 0, reconnect_max_ms: 0 };
+  for (const r of results) {
+    if (r.load === undefined) continue;
+    if (!r.load) {
+      t.runs_without_report++;
+      continue;
+    }
+    for (const k of Object.keys(t)) {
+      if (k === 'runs_without_report') continue;
+      if (k === 'reconnect_max_ms') t[k] = Math.max(t[k], r.load[k] ?? 0);
+      else t[k] += r.load[k] ?? 0;
+    }
+  }
+  return t;
 }
 
 async function main() {
@@ -94,16 +123,17 @@ async function main() {
       const lines = [];
       let r;
       try {
-        r = await runOne(seed, { exclude: o.exclude, triggers: o.triggers, keep: o.keep, log: o.replay !== undefined ? (s) => console.log(s) : (s) => lines.push(s) });
+        r = await runOne(seed, { exclude: o.exclude, triggers: o.triggers, keep: o.keep, mqtt: o.mqtt, clients: o.clients, log: o.replay !== undefined ? (s) => console.log(s) : (s) => lines.push(s) });
       } catch (err) {
-        r = { seed, plan: undefined, outcome: 'harness error', violations: [{ invariant: 'harness', detail: String(err?.stack ?? err) }], exposures: [], findings: [], invocations: [], applied: [], ms: 0 };
+        r = { seed, plan: undefined, outcome: 'harness error', ...(o.mqtt ? { load: null } : {}), violations: [{ invariant: 'harness', detail: String(err?.stack ?? err) }], exposures: [], findings: [], invocations: [], applied: [], ms: 0 };
       }
       results.push(r);
       // Written after every run, so a campaign cut short still leaves its record.
       if (o.out) writeFileSync(o.out, JSON.stringify({ options: o, summary: summarize(results), results }, null, 2));
       const bad = r.violations.length > 0 || (r.findings ?? []).length > 0;
       if (!o.quiet || bad) {
-        console.log(`[${results.length}/${seeds.length}] seed ${seed}: ${r.outcome}, ${r.invocations.length} invocation(s), ${r.ms} ms${bad ? `, ${r.violations.length} VIOLATION(S)` : ''}${r.exposures.length ? `, ${r.exposures.length} exposure(s)` : ''}${r.findings?.length ? `, ${r.findings.length} finding(s)` : ''}`);
+        const l = r.load ? `, load: ${r.load.published} published, ${r.load.lost} lost, ${r.load.stranded} stranded, ${r.load.accepted_while_draining} accepted while draining` : '';
+        console.log(`[${results.length}/${seeds.length}] seed ${seed}: ${r.outcome}, ${r.invocations.length} invocation(s), ${r.ms} ms${l}${bad ? `, ${r.violations.length} VIOLATION(S)` : ''}${r.exposures.length ? `, ${r.exposures.length} exposure(s)` : ''}${r.findings?.length ? `, ${r.findings.length} finding(s)` : ''}`);
       }
       if (bad || o.replay !== undefined) {
         if (r.plan) console.log(describePlan(r.plan));
@@ -112,7 +142,7 @@ async function main() {
           console.log(`  ${v.exposure ? 'exposure' : v.finding ? 'finding' : 'VIOLATION'}: ${v.invariant}: ${v.detail}`);
         }
         if (r.dir) console.log(`  state dir kept: ${r.dir}`);
-        console.log(`  replay: npm run chaos -- --replay ${seed}${o.triggers === 'all' ? ' --all-triggers' : o.triggers ? ' --triggers' : ''}${o.exclude.length ? ` --exclude ${o.exclude.join(',')}` : ''}`);
+        console.log(`  replay: npm run chaos -- --replay ${seed}${o.mqtt ? ' --mqtt' : ''}${o.mqtt && o.clients !== 40 ? ` --clients ${o.clients}` : ''}${o.triggers === 'all' ? ' --all-triggers' : o.triggers ? ' --triggers' : ''}${o.exclude.length ? ` --exclude ${o.exclude.join(',')}` : ''}`);
       }
     }
   };

@@ -7,3 +7,4 @@ export interface Violation {
   finding?: boolean;
 }
 export function checkRun(r: Record<string, unknown>): Violation[];
+export function drainWindowsOf(calls: Array<Record<string, unknown>>): Array<{ node: string; from: number; to: number }>;

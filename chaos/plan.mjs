@@ -67,14 +67,26 @@ export const KINDS = {
 export const NEEDS_REASSERT = ['lb_reload', 'lb_reenable'];
 
 /**
+ * How the MQTT campaign (`--mqtt`: real broker processes behind the real HAProxy, under
+ * `sim load`) applies the kinds that the virtual campaign applies through the http LB.
+ * Every other kind is the same simulator knob on both.
+ */
+export const MQTT_KINDS = {
+  lb_error: "HAProxy's Runtime API unreachable: the socket the orchestrator uses goes away (chaos/lb-proxy.mjs)",
+  lb_reload: 'an HAProxy reload without a server-state file: `set server mqtt/<n> state ready` for every node',
+  lb_reenable: 'a colleague re-enables one server: `set server mqtt/<n> state ready`',
+};
+
+/**
  * Draws the plan of one run.
  * @param {number} seed
- * @param {{exclude?: string[], triggers?: boolean | 'all'}} [opts]
+ * @param {{exclude?: string[], triggers?: boolean | 'all', mqtt?: boolean}} [opts]
  */
 export function drawPlan(seed, opts = {}) {
   const r = rng(seed);
   const exclude = new Set(opts.exclude ?? []);
-  const nodes = r.pick([5, 6]);
+  // --mqtt: real broker processes (each a node process with aedes, a redis client…): fewer nodes.
+  const nodes = r.pick(opts.mqtt ? [3, 4] : [5, 6]);
   const nodeIds = Array.from({ length: nodes }, (_, i) => `node-${i + 1}`);
   const target = r.chance(0.8) ? 'all' : r.pick(nodeIds);
   const kinds = Object.keys(KINDS).filter((k) => k !== 'signal' && !exclude.has(k));
@@ -154,7 +166,7 @@ export function drawPlan(seed, opts = {}) {
     // change (any node, read from the journal): mid-roll whatever the machine's speed.
     if (all) for (const s of signals) Object.assign(s, { early: false, when: { nth: r.int(1, 4), delay: r.int(0, 250) } });
   }
-  return { seed, nodes, racks: 3, target, faults, signals };
+  return { seed, nodes, racks: 3, target, faults, signals, ...(opts.mqtt ? { mqtt: true } : {}) };
 }
 
 /** When a planned signal lands, in words. */
@@ -165,7 +177,7 @@ export function signalWhen(s) {
 
 /** The plan in one line per fault, for a failing run's report. */
 export function describePlan(plan) {
-  const lines = [`seed ${plan.seed}: ${plan.nodes} nodes, 3 racks, restart ${plan.target === 'all' ? '--all --parallel auto' : plan.target}`];
+  const lines = [`seed ${plan.seed}: ${plan.nodes} ${plan.mqtt ? 'real broker processes behind HAProxy, under MQTT load' : 'nodes'}, 3 racks, restart ${plan.target === 'all' ? '--all --parallel auto' : plan.target}`];
   for (const f of plan.faults) {
     const what = f.patch ? JSON.stringify(f.patch) : `LB member(s) ${f.lb} → enabled`;
     const when = f.when ? `${f.when.delay} ms after node #${f.when.nth} enters ${f.when.step}` : `at ${f.at} ms`;

@@ -21,11 +21,17 @@ for (const file of process.argv.slice(2)) {
   }
   const s = summarize(results);
   const opts = doc.options;
-  console.log(`### Campaign seed ${opts.seed}${opts.triggers === 'all' ? ' with --all-triggers' : opts.triggers ? ' with --triggers' : ''}${opts.exclude?.length ? ` --exclude ${opts.exclude.join(',')}` : ''}: ${s.runs} runs\n`);
+  console.log(`### ${opts.mqtt ? 'MQTT campaign' : 'Campaign'} seed ${opts.seed}${opts.triggers === 'all' ? ' with --all-triggers' : opts.triggers ? ' with --triggers' : ''}${opts.exclude?.length ? ` --exclude ${opts.exclude.join(',')}` : ''}: ${s.runs} runs\n`);
   const ms = results.map((r) => r.ms).sort((a, b) => a - b);
   console.log(`Median run ${Math.round(ms[ms.length >> 1] / 1000)} s; ${s.resumes} resumes; ${results.reduce((n, r) => n + r.invocations.length, 0)} CLI invocations.\n`);
   console.log('| outcome | runs |\n| --- | ---: |');
   for (const [k, v] of Object.entries(s.outcomes).sort((a, b) => b[1] - a[1])) console.log(`| ${k} | ${v} |`);
+  if (s.load) {
+    const l = s.load;
+    console.log('\n| clients (sum over runs) | published | PUBACKed | delivered | **lost** | duplicates | **stranded** | sessions lost | **accepted while draining** (of checked) | broker CONNECT traces | disconnects | longest reconnect | runs without a load report |');
+    console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    console.log(`| ${l.clients} | ${l.published} | ${l.acked} | ${l.delivered} | **${l.lost}** | ${l.duplicates} | **${l.stranded}** | ${l.sessions_lost} | **${l.accepted_while_draining}** (${l.accepts_checked}) | ${l.connect_traces} | ${l.disconnects} | ${l.reconnect_max_ms} ms | ${l.runs_without_report} |`);
+  }
   console.log('\n| fault (applied) | count |\n| --- | ---: |');
   for (const [k, v] of Object.entries(s.faults).sort()) console.log(`| ${k} | ${v} |`);
   const rows = [];

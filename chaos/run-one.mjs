@@ -5,7 +5,7 @@
  * (chaos/check.mjs). Imports the compiled dist/ (npm run chaos builds first).
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -16,6 +16,7 @@ import { parse, stringify } from 'yaml';
 import { startSim } from '../bench/lib.mjs';
 import { drawPlan } from './plan.mjs';
 import { checkRun } from './check.mjs';
+import { adminStates, lbRecordAsCalls, runtimeCommand, startLbProxy } from './lb-proxy.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -122,12 +123,22 @@ function readJournal(dir) {
   }
 }
 
-/** Applies the plan's faults on the clock; returns what was applied when, and a cancel. */
-function scheduleFaults(sim, dir, plan, t0) {
+/**
+ * Applies the plan's faults on the clock; returns what was applied when, and a cancel.
+ * `haproxy` (the MQTT campaign): the LB is the real HAProxy behind the recording proxy,
+ * so the LB kinds act on it (plan.mjs MQTT_KINDS) instead of on the http LB.
+ */
+function scheduleFaults(sim, dir, plan, t0, haproxy) {
   const applied = [];
   const timers = [];
   let cancelled = false;
-  const lbPut = (member, state) => http('PUT', `${sim.lbUrl}/v1/pools/mqtt/members/${member}/admin-state?by=chaos`, { admin_state: state });
+  const lbPut = (member, state) =>
+    haproxy
+      ? haproxy.command(`set server mqtt/${member} state ${state === 'enabled' ? 'ready' : state}`)
+      : http('PUT', `${sim.lbUrl}/v1/pools/mqtt/members/${member}/admin-state?by=chaos`, { admin_state: state });
+  const lbUnreachable = async (on) => {
+    if (haproxy) await haproxy.proxy.unreachable(on);
+  };
   const apply = async (f) => {
     if (cancelled) return;
     const entry = { kind: f.kind, at: f.when ? undefined : f.at, when: f.when, t: now(), node: f.node ?? (f.lb !== 'all' ? f.lb : undefined) };
@@ -136,6 +147,8 @@ function scheduleFaults(sim, dir, plan, t0) {
       if (f.patch) await sim.setFaults(f.patch);
       else if (f.lb === 'all') await Promise.all(sim.nodes.map((n) => lbPut(n.id, 'enabled')));
       else await lbPut(f.lb, 'enabled');
+      if (f.kind === 'lb_error') await lbUnreachable(true);
+      entry.t_applied = now(); // in effect from here on (the simulator answered)
     } catch (err) {
       entry.error = String(err);
     }
@@ -146,6 +159,7 @@ function scheduleFaults(sim, dir, plan, t0) {
           const reset = {};
           for (const k of Object.keys(f.patch)) reset[k] = DEFAULTS[k];
           await sim.setFaults(reset).catch(() => {});
+          if (f.kind === 'lb_error') await lbUnreachable(false).catch(() => {});
         }, f.for),
       );
     }
@@ -188,6 +202,7 @@ function scheduleFaults(sim, dir, plan, t0) {
       const t = now();
       for (const e of applied) if (e.cleared === undefined && plan.faults.find((f) => f.kind === e.kind)?.for) e.cleared = t;
       await sim.setFaults(DEFAULTS);
+      await lbUnreachable(false);
     },
   };
 }
@@ -195,35 +210,123 @@ function scheduleFaults(sim, dir, plan, t0) {
 let DEFAULTS;
 
 /**
+ * `sim load` in a process of its own (the simulator's CLI, as an operator runs it): MQTT
+ * clients through HAProxy's front door until `stopFile` exists, then its final drain and its
+ * JSON client-impact report. `steady` resolves once every client has had a PUBACK.
+ */
+function startLoad(dir, { clients, stopFile }) {
+  const args = [join(ROOT, 'dist', 'sim', 'sim-cli.js'), 'sim', 'load', '--state-dir', dir, '--clients', String(clients), '--rate', String(clients), '--until-file', stopFile, '--drain-timeout', '60s', '--json'];
+  const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let onSteady;
+  const steady = new Promise((res, rej) => {
+    onSteady = { res, rej };
+  });
+  child.stdout.on('data', (b) => (stdout += b));
+  child.stderr.on('data', (b) => {
+    stderr = (stderr + b).slice(-50_000);
+    if (/: steady \(/.test(stderr)) onSteady.res();
+  });
+  const done = new Promise((res) => {
+    child.on('close', (code, sig) => {
+      onSteady.rej(new Error(`sim load exited (${code ?? sig}) before it was steady: ${stderr.slice(-1500)}`));
+      let report;
+      try {
+        report = JSON.parse(stdout);
+      } catch {
+        report = undefined;
+      }
+      res({ code: code ?? (sig ? 128 : -1), report, stderr });
+    });
+  });
+  return {
+    steady,
+    done,
+    /** Ends the load (its drain and report follow); killed if it has not exited within `ms`. */
+    async stop(ms = 180_000) {
+      writeFileSync(stopFile, '');
+      const hard = setTimeout(() => child.kill('SIGKILL'), ms);
+      const r = await done;
+      clearTimeout(hard);
+      return r;
+    },
+    kill: () => child.exitCode === null && child.kill('SIGKILL'),
+  };
+}
+
+/**
  * @param {number} seed
- * @param {{exclude?: string[], triggers?: boolean | 'all', keep?: boolean, log?: (s: string) => void}} [opts]
+ * @param {{exclude?: string[], triggers?: boolean | 'all', keep?: boolean, mqtt?: boolean, clients?: number, log?: (s: string) => void}} [opts]
  */
 export async function runOne(seed, opts = {}) {
   requireBuild();
   DEFAULTS ??= (await import(join(ROOT, 'dist', 'sim', 'index.js'))).defaultFaults();
-  const plan = drawPlan(seed, { exclude: opts.exclude, triggers: opts.triggers });
+  const mqtt = Boolean(opts.mqtt);
+  const plan = drawPlan(seed, { exclude: opts.exclude, triggers: opts.triggers, mqtt });
   const started = now();
   // The simulator runs in a process of its own (bench/sim-host.mjs), so runs in parallel and
-  // this driver never delay its clock; virtual nodes keep a run to seconds.
-  const host = await startSim({ nodes: plan.nodes, racks: plan.racks, prgs: 60, replayMs: 200, sessionsPerNode: 10, lbCheckIntervalMs: 50, virtualNodes: true });
+  // this driver never delay its clock; virtual nodes keep a run to seconds. --mqtt: real
+  // broker processes (aedes + the shared redis) behind a real HAProxy, few PRGs.
+  const host = mqtt
+    ? await startSim({ nodes: plan.nodes, racks: plan.racks, prgs: 12, replayMs: 300, sessionsPerNode: 0, lbCheckIntervalMs: 100, lb: 'haproxy', rawProbeMs: 0 })
+    : await startSim({ nodes: plan.nodes, racks: plan.racks, prgs: 60, replayMs: 200, sessionsPerNode: 10, lbCheckIntervalMs: 50, virtualNodes: true });
   const { sim, dir } = host;
   const invocations = [];
   let result;
+  let haproxy;
+  let load;
   try {
-    // Short timeouts: each run should take seconds.
     const cfg = parse(readFileSync(sim.configPath, 'utf8'));
-    cfg.quiesce = { ...cfg.quiesce, grace: '300ms', target_sessions: 0 };
-    // Virtual nodes (one process, same HTTP contract) and a restart command that only asks the
-    // simulator's control API: a run costs seconds, not a dozen process starts.
-    cfg.restart = { command: ['curl', '-fsS', '-X', 'POST', `${sim.controlUrl}/_sim/nodes/{node}/restart`], timeout: '15s' };
-    cfg.timeouts = { ...cfg.timeouts, leader_transfer: '4s', ready: '4s', lb: '3s', recovery: '0s' };
+    if (mqtt) {
+      // The generated config (restart command `restart-node.js`: a real SIGTERM and spawn; the
+      // eviction DISCONNECTs 0x9C + the front door; the MQTT canary through HAProxy), with the
+      // LB socket behind the recording proxy and timeouts a loaded machine can meet.
+      const info = JSON.parse(readFileSync(join(dir, 'sim.json'), 'utf8'));
+      const real = info.haproxy.socket;
+      const proxyPath = join(dir, 'chaos-lb.sock');
+      const proxy = await startLbProxy(proxyPath, real);
+      haproxy = {
+        proxy,
+        real,
+        async command(cmd) {
+          const entry = { t: now(), cmd, by: 'chaos' };
+          proxy.record.push(entry);
+          try {
+            entry.answer = await runtimeCommand(real, cmd);
+          } catch (err) {
+            entry.error = String(err);
+            throw err;
+          } finally {
+            entry.t_end = now();
+          }
+        },
+      };
+      cfg.lb = { ...cfg.lb, socket: proxyPath };
+      cfg.quiesce = { ...cfg.quiesce, grace: '1s', target_sessions: 0 };
+      cfg.restart = { ...cfg.restart, timeout: '30s' };
+      cfg.timeouts = { ...cfg.timeouts, leader_transfer: '10s', ready: '20s', lb: '10s', recovery: '0s' };
+    } else {
+      // Short timeouts: each run should take seconds.
+      cfg.quiesce = { ...cfg.quiesce, grace: '300ms', target_sessions: 0 };
+      // Virtual nodes (one process, same HTTP contract) and a restart command that only asks the
+      // simulator's control API: a run costs seconds, not a dozen process starts.
+      cfg.restart = { command: ['curl', '-fsS', '-X', 'POST', `${sim.controlUrl}/_sim/nodes/{node}/restart`], timeout: '15s' };
+      cfg.timeouts = { ...cfg.timeouts, leader_transfer: '4s', ready: '4s', lb: '3s', recovery: '0s' };
+    }
     writeFileSync(sim.configPath, stringify(cfg));
     const placement = (await http('GET', `${sim.cpUrl}/v1/prgs?limit=1000`)).body.items.map((p) => ({ id: p.id, nodes: p.replicas.map((x) => x.node) }));
+    if (mqtt) {
+      // The clients first: the roll (and the faults' clock) starts once every client has had a PUBACK.
+      load = startLoad(dir, { clients: opts.clients ?? 40, stopFile: join(dir, 'chaos-load-stop') });
+      const t = setTimeout(() => load.kill(), 180_000);
+      await load.steady.finally(() => clearTimeout(t));
+    }
 
     const common = ['--config', sim.configPath, '--json', '--yes'];
     const first = plan.target === 'all' ? ['restart', '--all', '--parallel', 'auto', ...common] : ['restart', plan.target, ...common];
     const t0 = now();
-    const faults = scheduleFaults(sim, dir, plan, t0);
+    const faults = scheduleFaults(sim, dir, plan, t0, haproxy);
     let heals = 0;
     let outcome = 'unfinished';
     const neverReadyNode = plan.faults.find((f) => f.kind === 'never_ready')?.node;
@@ -259,18 +362,46 @@ export async function runOne(seed, opts = {}) {
     }
     await faults.heal();
     const last = invocations.at(-1);
+    // The load ends after the roll and the healing: its final drain waits for every client.
+    const loaded = load ? await load.stop() : undefined;
     // Let the simulator's recorders catch up (heartbeat-borne events arrive up to 25 ms late).
     await sleep(150);
-    const [calls, events, stats] = await Promise.all([sim.calls(), sim.events(), sim.stats()]);
+    const [simCalls, simEvents, stats] = await Promise.all([sim.calls(), sim.events(), sim.stats()]);
+    let calls = simCalls;
+    let events = simEvents;
+    let lbStates;
+    if (haproxy) {
+      const lb = lbRecordAsCalls(haproxy.proxy.record);
+      calls = [...calls, ...lb.calls].sort((a, b) => a.t - b.t);
+      events = [...events, ...lb.events].sort((a, b) => a.t - b.t);
+      lbStates = adminStates(await runtimeCommand(haproxy.real, 'show servers state mqtt'));
+      // Kept with the state dir (--keep): what HAProxy was told, by whom, when.
+      writeFileSync(join(dir, 'chaos-lb-runtime.ndjson'), haproxy.proxy.record.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    }
     const nodes = await Promise.all(
       sim.nodes.map(async (n) => {
-        const [drain, lb] = await Promise.all([http('GET', `${n.adminUrl}/v1/drain`), http('GET', `${sim.lbUrl}/v1/pools/mqtt/members/${n.id}`)]);
+        const [drain, lb] = await Promise.all([http('GET', `${n.adminUrl}/v1/drain`), lbStates ? { body: { admin_state: lbStates[n.id] } } : http('GET', `${sim.lbUrl}/v1/pools/mqtt/members/${n.id}`)]);
         return { id: n.id, draining: drain.body?.draining, adminState: lb.body?.admin_state };
       }),
     );
     const lease = await http('GET', `${sim.cpUrl}/v1/leases/rolling-restart`);
     const journal = readJournal(dir);
-    const violations = checkRun({ plan, placement, calls, events, stats, nodes, lease, journal, outcome, last, invocations, applied: faults.applied, t0 });
+    const violations = checkRun({
+      plan,
+      placement,
+      calls,
+      events,
+      stats,
+      nodes,
+      lease,
+      journal,
+      outcome,
+      last,
+      invocations,
+      applied: faults.applied,
+      t0,
+      ...(loaded ? { load: loaded.report ?? null, loadExit: { code: loaded.code, stderr: loaded.stderr.slice(-1500) } } : {}),
+    });
     result = {
       seed,
       plan,
@@ -283,14 +414,39 @@ export async function runOne(seed, opts = {}) {
       // What the last outcome said about each node (status, and its error when it has one).
       said: Object.fromEntries(Object.entries(last?.json?.nodes ?? {}).map(([id, n]) => [id, { status: n.status, error: typeof n.error === 'string' ? n.error.slice(0, 300) : undefined }])),
       ms: Math.round(now() - started),
+      ...(loaded ? { load: loaded.report ? { ...loadFigures(loaded.report), connect_traces: events.filter((e) => e.event === 'connect').length, lb_commands: haproxy.proxy.record.filter((e) => e.by !== 'chaos' && e.cmd.startsWith('set server')).length } : null } : {}),
     };
   } finally {
+    load?.kill();
+    await haproxy?.proxy.stop().catch(() => {});
     if (opts.keep) {
       const kept = mkdtempSync(join(tmpdir(), 'qr-chaos-kept-'));
-      cpSync(dir, kept, { recursive: true });
+      // Files and directories only: the MQTT campaign's state dir holds unix sockets (redis, HAProxy).
+      cpSync(dir, kept, { recursive: true, filter: (src) => { try { const st = lstatSync(src); return st.isFile() || st.isDirectory(); } catch { return false; } } });
       if (result) result.dir = kept;
     }
     await host.stop().catch(() => {});
   }
   return result;
+}
+
+/** The figures a campaign sums from a run's load report (null: no report). */
+export function loadFigures(report) {
+  if (!report) return null;
+  return {
+    clients: report.clients.total,
+    published: report.messages.published,
+    acked: report.messages.acked,
+    delivered: report.messages.delivered,
+    lost: report.messages.lost,
+    duplicates: report.messages.duplicates,
+    stranded: report.clients.not_connected.length,
+    sessions_lost: report.sessions_lost,
+    disconnects: report.reconnects.disconnects,
+    reconnect_p99_ms: report.reconnects.p99_ms,
+    reconnect_max_ms: report.reconnects.max_ms,
+    accepted_while_draining: report.draining_accepts?.accepted_while_draining ?? null,
+    accepts_checked: report.draining_accepts?.checked ?? null,
+    drain_ended_by: report.drain.ended_by,
+  };
 }
