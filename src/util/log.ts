@@ -305,7 +305,7 @@ export class RunLogSink implements DestinationStream {
   }
 }
 
-/** Keeps the `keep` newest `*.ndjson` files of `dir` (by modification time), `current` always among them. */
+/** Keeps the `keep` newest `*.ndjson` files of `dir` (by modification time), `current` always among them; a pruned log's `.html` report goes with it. */
 export function pruneRunLogs(dir: string, keep: number, current?: string): string[] {
   let names: string[];
   try {
@@ -325,10 +325,13 @@ export function pruneRunLogs(dir: string, keep: number, current?: string): strin
     .sort((a, b) => b.t - a.t || (a.n < b.n ? 1 : -1));
   const removed = aged.slice(Math.max(0, keep - (current ? 1 : 0))).map((x) => x.n);
   for (const n of removed) {
-    try {
-      unlinkSync(join(dir, n));
-    } catch {
-      // gone already, or not ours
+    // the run's log, and the report `quantum-roll report` wrote beside it (<run id>.html)
+    for (const f of [n, n.replace(/\.ndjson$/, '.html')]) {
+      try {
+        unlinkSync(join(dir, f));
+      } catch {
+        // gone already, never written, or not ours
+      }
     }
   }
   return removed;

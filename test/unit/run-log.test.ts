@@ -93,8 +93,11 @@ describe('run log', () => {
       utimesSync(f, 1_000 + i, 1_000 + i);
     }
     writeFileSync(join(dir, 'notes.txt'), 'not a log');
+    // `quantum-roll report` writes <run id>.html beside a log: it goes with its log, not otherwise
+    writeFileSync(join(dir, 'r3.html'), '<html>');
+    writeFileSync(join(dir, 'r5.html'), '<html>');
     utimesSync(join(dir, 'r1.ndjson'), 9_000, 9_000); // appended to by a resume: newest
     expect(pruneRunLogs(dir, 3, 'r2.ndjson').sort()).toEqual(['r3.ndjson', 'r4.ndjson']);
-    expect(readdirSync(dir).sort()).toEqual(['notes.txt', 'r1.ndjson', 'r2.ndjson', 'r5.ndjson']);
+    expect(readdirSync(dir).sort()).toEqual(['notes.txt', 'r1.ndjson', 'r2.ndjson', 'r5.html', 'r5.ndjson']);
   });
 });
