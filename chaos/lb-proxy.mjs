@@ -15,7 +15,7 @@ import { rmSync } from 'node:fs';
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { clearTimeout, setTimeout } from 'node:timers';
+import { adminCommand } from '../dist/sim/haproxy.js';
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -89,27 +89,8 @@ export async function startLbProxy(path, upstream) {
   };
 }
 
-/** One command straight to a Runtime API socket (the driver's own LB faults, the final state). */
-export function runtimeCommand(socket, cmd, timeoutMs = 5_000) {
-  return new Promise((resolve, reject) => {
-    const s = net.createConnection(socket);
-    let buf = '';
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`timeout on "${cmd}"`));
-    }, timeoutMs);
-    s.on('connect', () => s.write(`${cmd}\n`));
-    s.on('data', (d) => (buf += d.toString()));
-    s.on('end', () => {
-      clearTimeout(timer);
-      resolve(buf);
-    });
-    s.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
+/** One command straight to a Runtime API socket (the driver's own LB faults, the final state): the simulator's own. */
+export const runtimeCommand = (socket, cmd, timeoutMs = 5_000) => adminCommand(socket, cmd, timeoutMs);
 
 // HAProxy's srv_admin_state bits (src/server.h): forced/inherited/config/resolver/health maintenance, forced/inherited drain.
 const MAINT = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;

@@ -15,36 +15,21 @@
  * Runtime API socket gone, a CP 503 storm, throttled transfers, a slow replay, and
  * SIGKILL, SIGINT (twice) and SIGTERM (once twice) of the CLI, each followed by resume.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCampaign } from '../support/chaos.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SEEDS = [74, 84];
 const CLIENTS = 40;
 
 describe('MQTT chaos campaign smoke (2 fixed seeds, real brokers behind HAProxy, 40 clients)', { timeout: 600_000 }, () => {
-  let dir: string;
   let code: number | null;
   let output = '';
   let doc: any;
+  let cleanup = async (): Promise<void> => undefined;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'qr-chaos-mqtt-smoke-'));
-    const out = join(dir, 'results.json');
-    const args = ['chaos/campaign.mjs', '--mqtt', '--clients', String(CLIENTS), '--seeds', SEEDS.join(','), '--all-triggers', '--concurrency', '2', '--out', out];
-    code = await new Promise<number | null>((res, rej) => {
-      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout.on('data', (b) => (output += b));
-      child.stderr.on('data', (b) => (output += b));
-      child.on('error', rej);
-      child.on('close', res);
-    });
-    doc = JSON.parse(await readFile(out, 'utf8'));
+    ({ code, output, doc, cleanup } = await runCampaign(['--mqtt', '--clients', String(CLIENTS), '--seeds', SEEDS.join(','), '--all-triggers', '--concurrency', '2']));
   }, 600_000);
-  afterAll(async () => rm(dir, { recursive: true, force: true }));
+  afterAll(() => cleanup());
 
   it('runs both seeds and finds no invariant broken: nothing lost, nobody stranded, no CONNECT accepted while draining', () => {
     expect(code, output).toBe(0);

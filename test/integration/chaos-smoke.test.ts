@@ -16,35 +16,20 @@
  * The seeds were drawn without lb_reload and lb_reenable (the campaigns of RELIABILITY.md
  * cover them since the re-assertion before the restart landed).
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCampaign } from '../support/chaos.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SEEDS = [1262125436, 557677843, 401756206, 1315008475, 1750314625];
 
 describe('chaos campaign smoke (5 fixed seeds)', { timeout: 300_000 }, () => {
-  let dir: string;
   let code: number | null;
   let output = '';
   let doc: any;
+  let cleanup = async (): Promise<void> => undefined;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'qr-chaos-smoke-'));
-    const out = join(dir, 'results.json');
-    const args = ['chaos/campaign.mjs', '--seeds', SEEDS.join(','), '--exclude', 'lb_reload,lb_reenable', '--all-triggers', '--concurrency', '2', '--out', out];
-    code = await new Promise<number | null>((res, rej) => {
-      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout.on('data', (b) => (output += b));
-      child.stderr.on('data', (b) => (output += b));
-      child.on('error', rej);
-      child.on('close', res);
-    });
-    doc = JSON.parse(await readFile(out, 'utf8'));
+    ({ code, output, doc, cleanup } = await runCampaign(['--seeds', SEEDS.join(','), '--exclude', 'lb_reload,lb_reenable', '--all-triggers', '--concurrency', '2']));
   }, 300_000);
-  afterAll(async () => rm(dir, { recursive: true, force: true }));
+  afterAll(() => cleanup());
 
   it('runs every seed and finds no invariant broken', () => {
     expect(code, output).toBe(0);
