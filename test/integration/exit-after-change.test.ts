@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CliResult, TestCluster } from '../support/cli.js';
 import { finish, finishWithResume, readJournal, startCli, useCluster, withConfig } from '../support/inspect.js';
-import { on, parkAt, parkThrough, unpark } from '../support/park.js';
+import { on, parkAt, parkThrough, restartWithStrictFallback, unpark } from '../support/park.js';
 
 /** Exit 1 after a change: the document says so, names the step and node, and the journal shows the node was touched. */
 async function expectFailedAfterChange(c: TestCluster, r: CliResult, step: string, node: string): Promise<any> {
@@ -74,18 +74,8 @@ describe('after the first change, every failure exits 1', { timeout: 180_000 }, 
   });
 
   it('postcheck: a PRG falls into strict fallback while the node restarts', async () => {
-    const r = await withConfig(
-      c,
-      // Generous: a loaded machine may take seconds to bring the node's process back (that would be a readmit failure).
-      (cfg) => (cfg.timeouts.ready = '60s'),
-      async () => {
-        const p = startCli(c, ['restart', 'node-1', '--yes']);
-        await parkAt(c, on.restartCommand('node-1'), p);
-        await c.sim.setFaults({ strictFallback: 1 });
-        await unpark(c);
-        return finish(p);
-      },
-    );
+    // Generous: a loaded machine may take seconds to bring the node's process back (that would be a readmit failure).
+    const r = await restartWithStrictFallback(c, 'node-1', '60s');
     await expectFailedAfterChange(c, r, 'postcheck', 'node-1');
   });
 

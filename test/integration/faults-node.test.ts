@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type CliResult, type TestCluster } from '../support/cli.js';
-import { useCluster, expectStepFailure, finishWithResume, drainedAndOut, eventuallyInService, leaseHolder, nodeView, readJournal, startCli, finish, withConfig, sleep } from '../support/inspect.js';
-import { on, parkAt, unpark } from '../support/park.js';
+import { useCluster, expectStepFailure, finishWithResume, drainedAndOut, eventuallyInService, leaseHolder, nodeView, readJournal, withConfig, sleep } from '../support/inspect.js';
+import { restartWithStrictFallback } from '../support/park.js';
 
 /** Exit 1 naming the step and node, and the message says what to run next. */
 function expectFailure(r: CliResult, step: string, node: string): any {
@@ -110,20 +110,7 @@ describe('failure matrix: restart, readiness, LB health, postcheck', { timeout: 
   });
 
   it('postcheck failing (strict fallback appears while the node restarts): exit 1 at postcheck; the ready node stays in service', async () => {
-    const r = await withConfig(
-      c,
-      // (readiness is not what this is about: a loaded machine's bound, not a tight one)
-      (cfg) => (cfg.timeouts.ready = '15s'),
-      async () => {
-        const p = startCli(c, ['restart', 'node-1', '--yes']);
-        // Held on the restart command itself: past the re-read of quorum just before it (a PRG in
-        // strict fallback then would hold the restart back), the node not restarted yet.
-        await parkAt(c, on.restartCommand('node-1'), p);
-        await c.sim.setFaults({ strictFallback: 1 });
-        await unpark(c);
-        return finish(p);
-      },
-    );
+    const r = await restartWithStrictFallback(c, 'node-1', '15s');
     const err = expectFailure(r, 'postcheck', 'node-1');
     expect(err.message).toMatch(/strict fallback/);
     expect(err.evidence.prgs.strict_fallback).toBe(1);

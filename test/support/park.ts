@@ -5,7 +5,8 @@
 import type { ResultPromise } from 'execa';
 import type { ParkedCall, ParkRule } from '../../src/sim/types.js';
 import type { TestCluster } from './cli.js';
-import { finish } from './inspect.js';
+import type { CliResult } from './cli.js';
+import { finish, startCli, withConfig } from './inspect.js';
 
 export type { ParkRule } from '../../src/sim/types.js';
 
@@ -68,4 +69,24 @@ export async function untilDropped(c: TestCluster): Promise<void> {
 /** Lets go of every parked call and parks no more. */
 export async function unpark(c: TestCluster): Promise<void> {
   await c.sim.setFaults({ park: null });
+}
+
+/**
+ * `restart <node>` with a PRG falling into strict fallback while the node restarts: held on
+ * the restart command (past the re-read of quorum just before it, where strict fallback
+ * would hold the restart back), the fault armed, then let go. `ready` bounds the readiness
+ * wait: this is about the postcheck, so a loaded machine's bound, not a tight one.
+ */
+export async function restartWithStrictFallback(c: TestCluster, node: string, ready: string): Promise<CliResult> {
+  return withConfig(
+    c,
+    (cfg) => (cfg.timeouts.ready = ready),
+    async () => {
+      const p = startCli(c, ['restart', node, '--yes']);
+      await parkAt(c, on.restartCommand(node), p);
+      await c.sim.setFaults({ strictFallback: 1 });
+      await unpark(c);
+      return finish(p);
+    },
+  );
 }
