@@ -298,7 +298,8 @@ export class MqttCanary {
   }
 }
 
-const round = (ms: number) => Math.round(ms * 10) / 10;
+/** ms to a tenth, as the canary reports every time. */
+export const round = (ms: number) => Math.round(ms * 10) / 10;
 
 export function splitHostPort(endpoint: string): [string, number] {
   const i = endpoint.lastIndexOf(':');

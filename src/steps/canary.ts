@@ -13,7 +13,7 @@
  */
 import type { CanaryConfig } from '../config/schema.js';
 import { formatDuration } from '../config/duration.js';
-import { MqttCanary, type RoundTrip, type RoundTripResult, describeFailure } from '../clients/mqtt-canary.js';
+import { MqttCanary, type RoundTrip, type RoundTripResult, describeFailure, round as roundMs } from '../clients/mqtt-canary.js';
 import type { PlanContext, ReadEnv, StepContext } from './context.js';
 import { RefusedError, StepError } from '../util/errors.js';
 
@@ -160,15 +160,13 @@ export function watchFrontDoor(ctx: StepContext, intervalMs: number): FrontDoorW
   void loop();
   return {
     endpoint: c.front_door,
-    latest: () => (inFlightSince !== undefined ? Math.max(last ?? 0, round1(performance.now() - inFlightSince)) : last),
+    latest: () => (inFlightSince !== undefined ? Math.max(last ?? 0, roundMs(performance.now() - inFlightSince)) : last),
     baseline: () => best,
     stop: () => {
       stopped = true;
     },
   };
 }
-
-const round1 = (ms: number) => Math.round(ms * 10) / 10;
 
 /** The dry run's line of the drain probe (none when off). */
 export function drainCanaryActions(config: CanaryConfig | undefined, node: string): string[] {
