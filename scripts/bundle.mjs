@@ -40,6 +40,25 @@ const simExternal = {
   },
 };
 
+/**
+ * undici's HTTP/2 client is left out: it is reached only when a server picks h2 by ALPN,
+ * which undici offers only with `allowH2`, and no client here sets it
+ * (clients/dispatcher.ts). Bundled, it made every start load `node:http2` (≈ 7 ms on
+ * Node 20, issue 21). In its place a module that fails loudly if it is ever reached.
+ */
+const noHttp2 = {
+  name: 'no-undici-h2',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/client-h2\.js$/ }, (a) =>
+      a.importer.includes(`${sep}undici${sep}lib${sep}dispatcher${sep}`) ? { path: 'undici-client-h2-stub', namespace: 'qr-stub' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'qr-stub' }, () => ({
+      loader: 'js',
+      contents: "module.exports = function connectH2() { throw new Error('quantum-roll is built without HTTP/2 (undici client-h2): a client with allowH2 is not supported'); };",
+    }));
+  },
+};
+
 const result = await esbuild.build({
   absWorkingDir: root,
   entryPoints: { cli: entry },
@@ -61,7 +80,7 @@ const result = await esbuild.build({
   external: ['bufferutil', 'utf-8-validate'],
   // The CommonJS packages (undici, pino, commander, …) call require() for Node's own modules.
   banner: { js: `import { createRequire as ${BANNER_MARK} } from 'node:module';\nconst require = ${BANNER_MARK}(import.meta.url);` },
-  plugins: [simExternal],
+  plugins: [simExternal, noHttp2],
 });
 
 // Every relative import left in the output (the simulator's files) must resolve from the chunk it ended up in.
