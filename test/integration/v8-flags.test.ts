@@ -39,8 +39,8 @@ describe('late V8 flags', { timeout: 240_000 }, () => {
 
   it('are the measured ones for each Node version, and none elsewhere', () => {
     expect(lateV8FlagsFor('20.18.1')).toEqual(['--liftoff-only', '--semi-space-growth-factor=1']);
-    expect(lateV8FlagsFor('22.23.3')).toEqual(['--semi-space-growth-factor=1']);
-    expect(lateV8FlagsFor('24.21.0')).toEqual([]);
+    expect(lateV8FlagsFor('22.23.3')).toEqual(['--liftoff-only', '--semi-space-growth-factor=1']);
+    expect(lateV8FlagsFor('24.21.0')).toEqual(['--wasm-tiering-budget=2000000000']);
     expect(lateV8FlagsFor('26.0.0')).toEqual([]);
   });
 
