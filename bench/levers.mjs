@@ -40,6 +40,8 @@ const variants = process.argv.slice(2).map((spec) => {
 });
 if (!variants.length) throw new Error('name at least one variant: name=DIST[:VAR=VALUE,...]');
 const started = new Date().toISOString();
+// The machine as it was at the start (its load average then); the end's load is loadavg_at_end.
+const atStart = machine();
 const sim = await startSim({ nodes: 5, racks: 3, prgs: 600, virtualNodes: true });
 let c = sim;
 if (configKind === 'json') {
@@ -50,7 +52,7 @@ if (configKind === 'json') {
 }
 try {
   const r = await startupRounds(c, variants, rounds);
-  const report = { started_at: started, machine: machine(), rounds, config: configKind, variants, ...r, loadavg_at_end: loadavg() };
+  const report = { started_at: started, machine: atStart, rounds, config: configKind, variants, ...r, loadavg_at_end: loadavg() };
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`levers: ${rounds} rounds, ${configKind} config, load ${r.load.map((l) => l?.join(' ')).join(' → ')}`);
   for (const e of Object.keys(ENVS)) console.log(`node -e 0 (${e}): ${Math.round(r.med[`node_e_0.${e}`])} ms, ${r.cpu_ms[`node_e_0.${e}`]} ms CPU, ${r.peak_rss_mb[`node_e_0.${e}`]} MB`);
