@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import type tls from 'node:tls';
 import type { AccessConfig } from '../config/schema.js';
 import { QrError } from '../util/errors.js';
+import { nodeTls } from '../util/node-tls.js';
 
 /** Which TLS check failed, what it means, and which setting fixes it ("ca": `ca_file`; "cert": `cert_file`/`key_file`). */
 interface TlsReason {
@@ -96,8 +97,7 @@ export function probeTls(url: string, access: AccessConfig = {}, timeoutMs = 1_5
     const timer = setTimeout(() => finish(undefined), timeoutMs);
     try {
       const read = (f?: string) => (f ? readFileSync(f) : undefined);
-      // Loaded here, on a failure to explain, not at import (issue 21: node:tls is ≈ 8 ms of a start that speaks plain http).
-      socket = process.getBuiltinModule('node:tls').connect({
+      socket = nodeTls().connect({
         host,
         port,
         servername: isIP(host) ? undefined : host,

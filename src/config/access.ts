@@ -2,6 +2,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { nodeTls } from '../util/node-tls.js';
 import type { ConfigProblem } from './problems.js';
 import type { AccessConfig, Config } from './schema.js';
 
@@ -172,8 +173,7 @@ function checkClientPair(name: string, a: AccessConfig): void {
     throw new AccessIssue(`${name}.cert_file`, `the client certificate in ${a.cert_file} expired on ${new Date(expires).toISOString()}`);
   }
   try {
-    // node:tls is loaded here, not at import: a config without client certificates never needs it (≈ 8 ms of every start, issue 21).
-    process.getBuiltinModule('node:tls').createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+    nodeTls().createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
   } catch (err) {
     const code = (err as { code?: string }).code;
     const why =
